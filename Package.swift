@@ -1,0 +1,121 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "VideoMeter",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "VideoMeter", targets: ["VideoMeter"]),
+        .library(name: "VideoMeterLedger", targets: ["VideoMeterLedger"]),
+        .library(name: "VideoMeterProviders", targets: ["VideoMeterProviders"]),
+        .library(name: "VideoMeterMetering", targets: ["VideoMeterMetering"]),
+        .library(name: "VideoMeterEmulator", targets: ["VideoMeterEmulator"]),
+        .executable(name: "videometer", targets: ["videometer"]),
+        .executable(name: "videometer-bench", targets: ["videometer-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+    ],
+    targets: [
+        // Pricing core: money, catalog, quotes. Foundation only, no I/O.
+        .target(name: "VideoMeter", swiftSettings: swiftSettings),
+        // The catalog files in pricing/, compiled into the binary by the EmbedCatalog plugin.
+        .target(
+            name: "VideoMeterCatalog",
+            dependencies: ["VideoMeter"],
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedCatalog"]
+        ),
+        .executableTarget(name: "embed-catalog", path: "Plugins/embed-catalog"),
+        .plugin(name: "EmbedCatalog", capability: .buildTool(), dependencies: ["embed-catalog"]),
+        .target(
+            name: "VideoMeterLedger",
+            dependencies: [
+                "VideoMeter",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "VideoMeterProviders",
+            dependencies: [
+                "VideoMeter",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "VideoMeterEmulator",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "VideoMeterMetering",
+            dependencies: [
+                "VideoMeter",
+                "VideoMeterLedger",
+                "VideoMeterProviders",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "videometer",
+            dependencies: [
+                "VideoMeter",
+                "VideoMeterCatalog",
+                "VideoMeterLedger",
+                "VideoMeterProviders",
+                "VideoMeterMetering",
+                "VideoMeterEmulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "videometer-bench",
+            dependencies: [
+                "VideoMeter",
+                "VideoMeterCatalog",
+                "VideoMeterLedger",
+                "VideoMeterProviders",
+                "VideoMeterMetering",
+                "VideoMeterEmulator",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "VideoMeterTests", dependencies: ["VideoMeter", "VideoMeterCatalog"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "VideoMeterLedgerTests",
+            dependencies: ["VideoMeterLedger", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "VideoMeterProvidersTests",
+            dependencies: ["VideoMeterProviders", "VideoMeterEmulator"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "VideoMeterMeteringTests",
+            dependencies: ["VideoMeterMetering", "VideoMeterEmulator", "VideoMeterCatalog"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "videometerTests", dependencies: [], swiftSettings: swiftSettings),
+    ]
+)
