@@ -23,7 +23,6 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         // Pricing core: money, catalog, quotes. Foundation only, no I/O.
@@ -116,6 +115,6 @@ let package = Package(
             dependencies: ["VideoMeterMetering", "VideoMeterEmulator", "VideoMeterCatalog"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "videometerTests", dependencies: [], swiftSettings: swiftSettings),
+        .testTarget(name: "videometerTests", dependencies: ["videometer"], swiftSettings: swiftSettings),
     ]
 )

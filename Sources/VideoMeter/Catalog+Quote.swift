@@ -1,0 +1,128 @@
+import Foundation
+
+extension Catalog {
+    /// Resolves the model a request names, at a date: the provider, its version in force, the entry.
+    public func resolve(model: String, provider: String?, at date: Date) throws(PricingError) -> (ProviderCatalog, CatalogVersion, ModelEntry) {
+        let providerCatalog: ProviderCatalog
+        if let provider {
+            guard let found = self.provider(provider) else { throw .unknownProvider(provider, known: providers.map(\.id)) }
+            providerCatalog = found
+        } else {
+            let candidates = providers(listing: model)
+            guard let only = candidates.first else { throw .unknownModel(model, provider: nil) }
+            guard candidates.count == 1 else { throw .ambiguousModel(model, providers: candidates) }
+            providerCatalog = self.provider(only)!
+        }
+        guard let version = providerCatalog.version(at: date) else {
+            if providers(listing: model).contains(providerCatalog.id) {
+                throw .noPriceInForce(provider: providerCatalog.id, at: CatalogDate.format(date))
+            }
+            throw .unknownModel(model, provider: provider)
+        }
+        guard let entry = version.model(model) else { throw .unknownModel(model, provider: provider) }
+        return (providerCatalog, version, entry)
+    }
+
+    /// Prices `request` with the catalog version in force at `date`.
+    ///
+    /// Validation happens first and in a fixed order (model, prompt, duration, resolution, images),
+    /// so the same bad request always gets the same code.
+    public func quote(_ request: QuoteRequest, at date: Date) throws(PricingError) -> Quote {
+        let (provider, version, model) = try resolve(model: request.model, provider: request.provider, at: date)
+
+        if let prompt = request.prompt {
+            if prompt.allSatisfy(\.isWhitespace) { throw .emptyPrompt() }
+            let length = prompt.count
+            if length > model.maxPromptCharacters { throw .promptTooLong(length, max: model.maxPromptCharacters) }
+        }
+
+        let seconds = request.durationSeconds ?? model.defaultDuration
+        if seconds <= 0 { throw .invalidDuration(String(seconds)) }
+        if seconds > model.maxDuration { throw .durationAboveMax(seconds, max: model.maxDuration, model: model.id) }
+        if seconds < model.minDuration { throw .durationBelowMin(seconds, min: model.minDuration, model: model.id) }
+
+        var resolution = model.defaultResolution
+        var fellBack = false
+        if let requested = request.resolution {
+            let normalised = requested.lowercased()
+            if model.resolutions.contains(normalised) {
+                resolution = normalised
+            } else if model.unknownResolution == .useDefault {
+                fellBack = true
+            } else {
+                throw .resolutionNotSupported(requested, model: model.id, supported: model.resolutions)
+            }
+        }
+
+        for url in request.imageURLs where !Self.isImageURL(url) { throw .invalidImageURL(url) }
+        if model.requiresImage && request.imageURLs.isEmpty { throw .imageRequired(model: model.id) }
+
+        let priced = Self.price(model: model, seconds: seconds, resolution: resolution, images: request.imageURLs.count, version: version)
+        let worst = seconds == model.maxDuration
+            ? priced
+            : Self.price(model: model, seconds: model.maxDuration, resolution: resolution, images: request.imageURLs.count, version: version)
+
+        return Quote(
+            provider: provider.id, model: model.id, apiStyle: model.apiStyle, currency: provider.currency,
+            billedSeconds: seconds, resolution: resolution, resolutionFellBack: fellBack,
+            imageCount: request.imageURLs.count, lines: priced.lines,
+            exactTotal: priced.exact, total: priced.total, displayTotal: priced.display,
+            upstreamCost: priced.upstream, margin: priced.margin,
+            settlementScale: version.settlementScale, displayScale: version.displayScale, rounding: version.rounding,
+            catalogVersion: version.id, catalogEffectiveFrom: version.effectiveFrom,
+            worstCase: .init(billedSeconds: model.maxDuration, exactTotal: worst.exact, total: worst.total, displayTotal: worst.display),
+            billableOutcomes: model.billableOutcomes
+        )
+    }
+
+    /// The arithmetic of a quote: upstream lines, then the margin on their sum, then the flat fee.
+    static func price(model: ModelEntry, seconds: Int, resolution: String, images: Int, version: CatalogVersion)
+        -> (lines: [QuoteLine], exact: Decimal, total: Decimal, display: Decimal, upstream: Decimal, margin: Decimal)
+    {
+        let prices = model.prices
+        var lines: [QuoteLine] = []
+        lines.reserveCapacity(4)
+        var upstream = Decimal.zero
+        if let rate = prices.perSecond[resolution] {
+            let quantity = Decimal(seconds)
+            let amount = quantity * rate
+            upstream += amount
+            lines.append(QuoteLine(kind: .seconds, description: "\(seconds) s at \(resolution)", quantity: quantity, unitPrice: rate, amount: amount))
+        } else if let tokens = prices.tokens, let size = tokens.frameSizes[resolution] {
+            let count = tokens.formula.tokens(width: size.width, height: size.height, seconds: seconds)
+            let quantity = Decimal(count)
+            let unitPrice = tokens.perMillion / 1_000_000
+            let amount = quantity * unitPrice
+            upstream += amount
+            lines.append(QuoteLine(kind: .outputTokens, description: "\(count) output tokens (\(seconds) s at \(resolution))", quantity: quantity, unitPrice: unitPrice, amount: amount))
+        }
+        if images > 0 && prices.imageFee > 0 {
+            let quantity = Decimal(images)
+            let amount = quantity * prices.imageFee
+            upstream += amount
+            lines.append(QuoteLine(kind: .imageFee, description: "\(images) input image\(images == 1 ? "" : "s")", quantity: quantity, unitPrice: prices.imageFee, amount: amount))
+        }
+        var margin = Decimal.zero
+        if prices.marginPercent > 0 {
+            let fraction = prices.marginPercent / 100
+            margin = upstream * fraction
+            lines.append(QuoteLine(kind: .margin, description: "margin \(prices.marginPercent) %", quantity: upstream, unitPrice: fraction, amount: margin))
+        }
+        var exact = upstream + margin
+        if prices.flatFee > 0 {
+            exact += prices.flatFee
+            lines.append(QuoteLine(kind: .flatFee, description: "fee per request", quantity: 1, unitPrice: prices.flatFee, amount: prices.flatFee))
+        }
+        let total = Money.round(exact, scale: version.settlementScale, version.rounding)
+        let display = Money.round(exact, scale: version.displayScale, version.rounding)
+        return (lines, exact, total, display, upstream, margin)
+    }
+
+    static func isImageURL(_ text: String) -> Bool {
+        guard text.count <= 4096, let components = URLComponents(string: text),
+              let scheme = components.scheme?.lowercased(), scheme == "https" || scheme == "http",
+              let host = components.host, !host.isEmpty
+        else { return false }
+        return true
+    }
+}

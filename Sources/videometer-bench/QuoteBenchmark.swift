@@ -1,0 +1,49 @@
+import Foundation
+import VideoMeter
+import VideoMeterCatalog
+
+/// Quotes per second on one thread, against the bare Decimal arithmetic of the same quote.
+let quoteBenchmark = Benchmark(name: "quote", summary: "quotes/s on one thread vs the bare Decimal arithmetic of the same quote") {
+    let catalog = try Catalog.bundled()
+    let date = Date()
+    let request = QuoteRequest(model: "bytedance/seedance-1.5-pro", durationSeconds: 5)
+    let expected = try catalog.quote(request, at: date)
+    let iterations = 200_000
+
+    // Baseline: the same arithmetic with every figure already in hand — seconds x rate, the 5 %
+    // margin, the sum, rounding at the settlement and display scales, and the same again at the
+    // maximum duration for the worst case.
+    let rate = Decimal(string: "0.030")!
+    let marginFraction = Decimal(5) / 100
+    var sink = Decimal.zero
+    let bare = opsPerSecond(iterations: iterations) {
+        for index in 0..<iterations {
+            for seconds in [5 + index % 1, 10] {
+                let upstream = Decimal(seconds) * rate
+                let exact = upstream + upstream * marginFraction
+                sink += Money.round(exact, scale: 6, .halfUp) + Money.round(exact, scale: 3, .halfUp)
+            }
+        }
+    }
+
+    var total = Decimal.zero
+    let engine = try opsPerSecond(iterations: iterations) {
+        for _ in 0..<iterations {
+            total += try catalog.quote(request, at: date).total
+        }
+    }
+    guard total == expected.total * Decimal(iterations), sink > 0 else {
+        throw BenchmarkError("the engine's totals drifted from \(expected.total)")
+    }
+    return [
+        Measurement(
+            label: "quote (seedance-1.5-pro, 5 s, with worst case)", value: engine, unit: "quotes/s",
+            baseline: ("bare Decimal arithmetic", bare), aim: "aim: ratio >= 0.33 (within 3x)"
+        )
+    ]
+}
+
+struct BenchmarkError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

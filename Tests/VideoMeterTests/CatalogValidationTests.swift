@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+import VideoMeter
+import VideoMeterCatalog
+
+@Suite("Catalog validation names the file, the entry and the reason")
+struct CatalogValidationTests {
+    func errors(_ json: String, file: String = "bad.json") -> [CatalogError] {
+        do {
+            _ = try Catalog.decode(files: [(file, Data(json.utf8))])
+            return []
+        } catch let error as CatalogErrors {
+            return error.errors
+        } catch {
+            Issue.record("unexpected error \(error)")
+            return []
+        }
+    }
+
+    @Test func theShippedCatalogIsValid() throws {
+        let catalog = try Catalog.bundled()
+        #expect(catalog.providers.map(\.id) == ["blockrun", "worldrouter"])
+        #expect(catalog.provider("blockrun")?.versions.first?.models.count == 4)
+        #expect(catalog.provider("worldrouter")?.versions.first?.models.count == 2)
+    }
+
+    @Test func theEmbeddedCatalogIsTheOneInPricingFolder() throws {
+        let pricing = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../pricing").standardizedFileURL
+        #expect(try Catalog.load(directory: pricing) == Catalog.bundled())
+    }
+
+    @Test func aPriceWrittenAsAJSONNumberIsRefused() {
+        let json = providerJSON(models: [perSecondModel()]).replacingOccurrences(of: "\"0.050\"", with: "0.05")
+        let found = errors(json)
+        #expect(found.count == 1)
+        #expect(found.first?.file == "bad.json")
+        #expect(found.first?.entry == "versions[0] / models[0] / per_second / 720p")
+        #expect(found.first?.reason.contains("decimal strings") == true)
+    }
+
+    @Test func aMissingFieldIsNamed() {
+        let found = errors(#"{"provider": "x", "versions": [{"version": "v", "effective_from": "2026-01-01", "models": []}]}"#)
+        #expect(found.first?.entry == "versions[0] / source")
+        #expect(found.first?.reason == "the required field 'source' is missing")
+    }
+
+    @Test func malformedJSONIsReported() {
+        let found = errors("{ not json")
+        #expect(found.count == 1)
+        #expect(found.first?.reason.hasPrefix("not valid JSON") == true)
+    }
+
+    @Test func everyProblemOfAFileIsListedWithItsEntry() {
+        let models = [
+            perSecondModel(id: "a", rate: "abc"),
+            perSecondModel(id: "b", min: 5, def: 3, max: 10),
+            perSecondModel(id: "b"),
+            #"{"id": "c", "api_style": "later", "resolutions": ["720p"], "duration": {"default": 5, "min": 1, "max": 10}, "source": "x"}"#,
+            perSecondModel(id: "d", extra: #", "billable_outcomes": ["succeeded", "maybe"]"#),
+        ]
+        let json = providerJSON(models: models).replacingOccurrences(of: "2026-01-01T00:00:00Z", with: "last tuesday")
+        let found = errors(json).map { "\($0.entry): \($0.reason)" }
+        #expect(found.contains("versions[0] v1 / effective_from: 'last tuesday' is not an ISO 8601 date such as 2026-04-01T00:00:00Z"))
+        #expect(found.contains("versions[0] v1 / models[0] a / per_second / 720p: 'abc' is not a plain decimal such as \"0.050\""))
+        #expect(found.contains("versions[0] v1 / models[1] b / duration: needs min <= default <= max, got 5 / 3 / 10"))
+        #expect(found.contains("versions[0] v1 / models[2] b: model 'b' is listed twice in this version"))
+        #expect(found.contains("versions[0] v1 / models[3] c / api_style: 'later' is not sync or async"))
+        #expect(found.contains("versions[0] v1 / models[3] c: no price: give per_second or output_tokens"))
+        #expect(found.contains { $0.hasPrefix("versions[0] v1 / models[4] d / billable_outcomes: 'maybe'") })
+        #expect(found.count == 7)
+    }
+
+    @Test func aResolutionWithoutAPriceIsRefused() {
+        let model = #"{"id": "m", "api_style": "async", "resolutions": ["480p", "720p"], "duration": {"default": 5, "min": 1, "max": 10}, "per_second": {"720p": "0.07"}, "source": "x"}"#
+        let found = errors(providerJSON(models: [model]))
+        #expect(found.map(\.entry) == ["versions[0] v1 / models[0] m / per_second"])
+        #expect(found.first?.reason == "no price for 480p")
+    }
+
+    @Test func negativePricesAndBadScalesAreRefused() {
+        let json = providerJSON(models: [perSecondModel(rate: "-0.01")]).replacingOccurrences(of: "\"display_scale\": 3", with: "\"display_scale\": 9")
+        let found = errors(json).map(\.entry)
+        #expect(found.contains("versions[0] v1 / display_scale"))
+        #expect(found.contains("versions[0] v1 / models[0] m / per_second / 720p"))
+    }
+
+    @Test func aProviderDefinedTwiceIsRefused() {
+        let json = providerJSON(models: [perSecondModel()])
+        #expect(throws: CatalogErrors.self) {
+            try Catalog.decode(files: [("one.json", Data(json.utf8)), ("two.json", Data(json.utf8))])
+        }
+    }
+
+    @Test func versionsTakingEffectTogetherAreRefused() {
+        let json = #"""
+        {"provider": "p", "versions": [
+          {"version": "a", "effective_from": "2026-01-01", "source": "s", "models": [\#(perSecondModel())]},
+          {"version": "b", "effective_from": "2026-01-01T00:00:00Z", "source": "s", "models": [\#(perSecondModel())]}
+        ]}
+        """#
+        #expect(errors(json).map(\.reason) == ["versions 'a' and 'b' take effect at the same instant"])
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+
+@Suite("videometer quote, models and pricing, run as a user would")
+struct QuoteCommandTests {
+    @Test(arguments: [
+        ("xai/grok-imagine-video", "0.420000", "0.420", 8),
+        ("bytedance/seedance-1.5-pro", "0.157500", "0.158", 5),
+        ("bytedance/seedance-2.0-fast", "0.787500", "0.788", 5),
+        ("bytedance/seedance-2.0", "1.575000", "1.575", 5),
+    ])
+    func defaultBilledColumnOfTheSeedSheet(model: String, total: String, display: String, seconds: Int) throws {
+        let quote = try CLI.json(["quote", "--model", model, "--json"])
+        #expect(quote["total"] as? String == total)
+        #expect(quote["total_display"] as? String == display)
+        #expect(quote["billed_seconds"] as? Int == seconds)
+        #expect(quote["provider"] as? String == "blockrun")
+        #expect(quote["resolution"] as? String == "720p")
+        #expect(quote["currency"] as? String == "USD")
+        #expect(quote["catalog_version"] as? String == "blockrun-2026-04")
+        #expect((quote["lines"] as? [Any])?.count == 2)
+    }
+
+    @Test func elevenSecondsIsRefusedWithTheCodeAndASentence() throws {
+        let result = try CLI.run(["quote", "--model", "bytedance/seedance-2.0", "--duration", "11"])
+        #expect(result.status == 1)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr == "error: duration_above_max: 11 s is above the 10 s maximum of bytedance/seedance-2.0.\n")
+    }
+
+    @Test func aFractionalDurationIsInvalid() throws {
+        let result = try CLI.run(["quote", "--model", "bytedance/seedance-2.0", "--duration", "5.5", "--json"])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains(#""code":"invalid_duration""#))
+    }
+
+    @Test func worldRouterPreviewWithoutImageIsImageRequired() throws {
+        let result = try CLI.run(["quote", "--model", "grok-imagine-video-1.5-preview"])
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("error: image_required: "))
+    }
+
+    @Test func worldRouterFallsBackTo720pAndAddsTheImageFee() throws {
+        let quote = try CLI.json(["quote", "--model", "grok-imagine-video", "--resolution", "1080p", "--duration", "10", "--image-url", "https://example.com/a.png", "--json"])
+        #expect(quote["resolution"] as? String == "720p")
+        #expect(quote["resolution_fell_back"] as? Bool == true)
+        #expect(quote["total"] as? String == "0.702000")  // 10 x 0.07 + 0.002
+        #expect(quote["worst_case_total"] as? String == "1.052000")  // 15 x 0.07 + 0.002
+    }
+
+    @Test func quoteAtADateBeforeEveryPriceListIsRefused() throws {
+        let result = try CLI.run(["quote", "--model", "xai/grok-imagine-video", "--at", "2025-01-01"])
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("error: no_price_in_force: "))
+    }
+
+    @Test func aBadDateIsAUsageError() throws {
+        let result = try CLI.run(["quote", "--model", "xai/grok-imagine-video", "--at", "yesterday"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("--at 'yesterday' is not an ISO 8601 date"))
+    }
+
+    @Test func modelsListsEveryModelAsATableAndAsJSON() throws {
+        let table = try CLI.run(["models"])
+        #expect(table.status == 0)
+        for model in ["xai/grok-imagine-video", "bytedance/seedance-2.0-fast", "grok-imagine-video-1.5-preview"] {
+            #expect(table.stdout.contains(model))
+        }
+        let json = try CLI.run(["models", "--provider", "worldrouter", "--json"])
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.count == 2)
+        #expect((rows.first?["per_second"] as? [String: String])?["720p"] == "0.07")
+    }
+
+    @Test func pricingValidateNamesFileEntryAndReason() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vm-pricing-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("broken.json")
+        try #"{"provider": "p", "versions": [{"version": "v", "effective_from": "2026-01-01", "source": "s", "models": [{"id": "m", "api_style": "sync", "resolutions": ["720p"], "duration": {"default": 5, "min": 1, "max": 10}, "per_second": {"720p": 0.05}, "source": "s"}]}]}"#
+            .write(to: file, atomically: true, encoding: .utf8)
+        let result = try CLI.run(["pricing", "validate", file.path])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("broken.json: versions[0] / models[0] / per_second / 720p: expected a string"))
+
+        let shipped = try CLI.run(["pricing", "validate"])
+        #expect(shipped.status == 0)
+        #expect(shipped.stdout.contains("ok: blockrun"))
+    }
+}
