@@ -1,0 +1,57 @@
+import Foundation
+
+/// The calendar month and day that contain an instant, in a team's time zone.
+public struct BudgetPeriod: Sendable, Equatable {
+    /// `2026-11`
+    public var month: String
+    /// `2026-11-21`
+    public var day: String
+    /// Milliseconds since 1970, inclusive start and exclusive end.
+    public var monthStart: Int64
+    public var monthEnd: Int64
+    public var dayStart: Int64
+    public var dayEnd: Int64
+
+    /// The period containing `instant` (milliseconds since 1970) in `zone`.
+    public static func containing(_ instant: Int64, in zone: TimeZone) -> BudgetPeriod {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let date = Date(timeIntervalSince1970: TimeInterval(instant) / 1000)
+        let parts = calendar.dateComponents([.year, .month, .day], from: date)
+        let year = parts.year!, month = parts.month!, day = parts.day!
+        let monthStart = calendar.date(from: DateComponents(year: year, month: month, day: 1))!
+        let monthEnd = calendar.date(byAdding: .month, value: 1, to: monthStart)!
+        let dayStart = calendar.date(from: DateComponents(year: year, month: month, day: day))!
+        let dayEnd = calendar.date(byAdding: .day, value: 1, to: dayStart)!
+        return BudgetPeriod(
+            month: String(format: "%04d-%02d", year, month),
+            day: String(format: "%04d-%02d-%02d", year, month, day),
+            monthStart: milliseconds(monthStart), monthEnd: milliseconds(monthEnd),
+            dayStart: milliseconds(dayStart), dayEnd: milliseconds(dayEnd)
+        )
+    }
+
+    func contains(_ instant: Int64) -> Bool { instant >= dayStart && instant < dayEnd }
+}
+
+/// Milliseconds since 1970, rounded down: how the ledger stores instants.
+func milliseconds(_ date: Date) -> Int64 {
+    Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+}
+
+/// Remembers the current period per time zone, so a hold does not recompute calendars.
+final class PeriodCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var periods: [String: BudgetPeriod] = [:]
+    private var zones: [String: TimeZone] = [:]
+
+    func period(at instant: Int64, zoneIdentifier: String) -> BudgetPeriod {
+        lock.lock(); defer { lock.unlock() }
+        if let cached = periods[zoneIdentifier], cached.contains(instant) { return cached }
+        let zone = zones[zoneIdentifier] ?? TimeZone(identifier: zoneIdentifier) ?? TimeZone(identifier: "UTC")!
+        zones[zoneIdentifier] = zone
+        let period = BudgetPeriod.containing(instant, in: zone)
+        periods[zoneIdentifier] = period
+        return period
+    }
+}

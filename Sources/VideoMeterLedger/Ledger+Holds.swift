@@ -1,0 +1,262 @@
+import Foundation
+import GRDB
+import Logging
+import VideoMeter
+
+extension Ledger {
+    /// Reserves `request.amountMicro` for a call, or refuses (see ``LedgerError`` for the order of
+    /// the checks). The same idempotency key with the same fingerprint and team returns the first
+    /// hold, whatever its state now, with `replayed == true`.
+    public func hold(_ request: HoldRequest) async throws -> HoldReceipt {
+        guard request.amountMicro > 0, request.amountMicro <= Self.maximumMicro else {
+            throw LedgerError.invalidAmount("A hold must be more than 0 and at most \(Money.format(micro: Self.maximumMicro)) USD.")
+        }
+        guard request.timeoutSeconds > 0, request.timeoutSeconds <= 366 * 86_400 else {
+            throw LedgerError.invalidAmount("A hold's timeout must be between 1 second and a year.")
+        }
+        guard !request.idempotencyKey.isEmpty else { throw LedgerError.invalidAmount("A hold needs an idempotency key.") }
+        guard request.seconds >= 0, request.imageCount >= 0 else {
+            throw LedgerError.invalidAmount("Seconds and image count cannot be negative.")
+        }
+        guard (0...Self.maximumMicro).contains(request.upstreamCostMicro), abs(request.marginMicro) <= Self.maximumMicro else {
+            throw LedgerError.invalidAmount("The upstream cost cannot be negative, nor either figure above \(Money.format(micro: Self.maximumMicro)) USD.")
+        }
+        let now = nowMilliseconds
+        let periods = self.periods
+        return try await commits.perform { db in
+            try Self.grant(request, now: now, periods: periods, db)
+        }
+    }
+
+    static func grant(_ request: HoldRequest, now: Int64, periods: PeriodCache, _ db: Database) throws -> HoldReceipt {
+        let team = try team(named: request.team, db)
+        let existing = try db.cachedStatement(sql: "SELECT * FROM hold WHERE idempotencyKey = ?")
+        if let first = try Hold.fetchOne(existing, arguments: [request.idempotencyKey]) {
+            guard first.fingerprint == request.fingerprint, first.teamID == team.id else {
+                throw LedgerError.idempotencyKeyReused(request.idempotencyKey)
+            }
+            return HoldReceipt(hold: first, replayed: true)
+        }
+        guard let budget = try budget(teamID: team.id, db) else { throw LedgerError.noBudget(team.name) }
+        let period = periods.period(at: now, zoneIdentifier: team.timeZone)
+        let amount = request.amountMicro
+
+        let month = try balance(db, teamID: team.id, scope: "month", key: period.month)
+        let monthAvailable = budget.monthlyLimitMicro - month.posted - month.pending
+        guard amount <= monthAvailable else {
+            throw LedgerError.budgetExceeded(limit: .monthly, limitMicro: budget.monthlyLimitMicro, availableMicro: monthAvailable)
+        }
+        if let daily = budget.dailyLimitMicro {
+            let day = try balance(db, teamID: team.id, scope: "day", key: period.day)
+            let dayAvailable = daily - day.posted - day.pending
+            guard amount <= dayAvailable else {
+                throw LedgerError.budgetExceeded(limit: .daily, limitMicro: daily, availableMicro: dayAvailable)
+            }
+        }
+        if let credit = budget.creditMicro {
+            let used = try balance(db, teamID: team.id, scope: "credit", key: "")
+            let creditAvailable = credit - used.posted - used.pending
+            guard amount <= creditAvailable else {
+                throw LedgerError.budgetExceeded(limit: .credit, limitMicro: credit, availableMicro: creditAvailable)
+            }
+        }
+
+        let deadline = now + request.timeoutSeconds * 1000
+        let countsAgainstCredit = budget.creditMicro != nil
+        let insertHold = try db.cachedStatement(sql: """
+            INSERT INTO hold (teamID, idempotencyKey, fingerprint, amountMicro, provider, model, resolution, seconds,
+                imageCount, catalogVersion, quoteJSON, upstreamCostMicro, marginMicro, upstreamTaskID, upstreamRequestID,
+                periodMonth, periodDay, countsAgainstCredit, createdAt, deadline)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        try insertHold.execute(arguments: [
+            team.id, request.idempotencyKey, request.fingerprint, amount, request.provider, request.model,
+            request.resolution, request.seconds, request.imageCount, request.catalogVersion, request.quoteJSON,
+            request.upstreamCostMicro, request.marginMicro, request.upstreamTaskID, request.upstreamRequestID,
+            period.month, period.day, countsAgainstCredit, now, deadline,
+        ])
+        let holdID = db.lastInsertedRowID
+        let insertEntry = try db.cachedStatement(sql: """
+            INSERT INTO journalEntry (kind, teamID, holdID, idempotencyKey, amountMicro, periodMonth, periodDay,
+                monthlyLimitMicro, dailyLimitMicro, creditLimitMicro, catalogVersion, upstreamCostMicro, marginMicro,
+                upstreamTaskID, upstreamRequestID, createdAt)
+            VALUES ('hold', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        try insertEntry.execute(arguments: [
+            team.id, holdID, request.idempotencyKey, amount, period.month, period.day,
+            budget.monthlyLimitMicro, budget.dailyLimitMicro, budget.creditMicro, request.catalogVersion,
+            request.upstreamCostMicro, request.marginMicro, request.upstreamTaskID, request.upstreamRequestID, now,
+        ])
+        try addToBalance(db, teamID: team.id, scope: "month", key: period.month, posted: 0, pending: amount)
+        try addToBalance(db, teamID: team.id, scope: "day", key: period.day, posted: 0, pending: amount)
+        if countsAgainstCredit {
+            try addToBalance(db, teamID: team.id, scope: "credit", key: "", posted: 0, pending: amount)
+        }
+        let hold = Hold(
+            id: holdID, teamID: team.id, idempotencyKey: request.idempotencyKey, fingerprint: request.fingerprint,
+            amountMicro: amount, postedMicro: 0, state: .pending, callStatus: .held, provider: request.provider,
+            model: request.model, resolution: request.resolution, seconds: request.seconds, imageCount: request.imageCount,
+            catalogVersion: request.catalogVersion, quoteJSON: request.quoteJSON,
+            upstreamCostMicro: request.upstreamCostMicro, marginMicro: request.marginMicro,
+            upstreamTaskID: request.upstreamTaskID, upstreamRequestID: request.upstreamRequestID,
+            periodMonth: period.month, periodDay: period.day, countsAgainstCredit: countsAgainstCredit,
+            createdAt: now, deadline: deadline, submittedAt: nil, resolvedAt: nil)
+        return HoldReceipt(hold: hold, replayed: false)
+    }
+
+    /// Settles a hold for `amount` (at most the held amount; the rest returns to the budget) and
+    /// records the call's usage event. Refused once the hold is resolved or past its deadline.
+    @discardableResult
+    public func post(holdID: Int64, amount: MicroUSD, settlement: Settlement = Settlement()) async throws -> Hold {
+        let now = nowMilliseconds
+        let (hold, alerts) = try await commits.perform { db in
+            try Self.resolve(holdID: holdID, event: .post(amountMicro: amount), settlement: settlement, now: now, db)
+        }
+        log(alerts)
+        return hold!
+    }
+
+    /// Cancels a hold: all of it returns to the budget, nothing is charged; records the usage event.
+    @discardableResult
+    public func void(holdID: Int64, settlement: Settlement = Settlement()) async throws -> Hold {
+        let now = nowMilliseconds
+        let (hold, _) = try await commits.perform { db in
+            try Self.resolve(holdID: holdID, event: .void, settlement: settlement, now: now, db)
+        }
+        return hold!
+    }
+
+    /// The sweeper: expires every pending hold whose deadline is at or before `now` (the clock's
+    /// time by default) and returns them, expired.
+    @discardableResult
+    public func expireDue(now date: Date? = nil) async throws -> [Hold] {
+        let now = date.map(milliseconds) ?? nowMilliseconds
+        return try await commits.perform { db in
+            let due = try Int64.fetchAll(db, sql: """
+                SELECT id FROM hold WHERE state = 'pending' AND deadline <= ? ORDER BY deadline, id
+                """, arguments: [now])
+            var expired: [Hold] = []
+            for id in due {
+                let (hold, _) = try Self.resolve(
+                    holdID: id, event: .expire, settlement: Settlement(status: .expired), now: now, db)
+                if let hold { expired.append(hold) }
+            }
+            return expired
+        }
+    }
+
+    /// Applies one event to a hold inside the current transaction: journal entry, hold row,
+    /// balances, usage event, alerts. Returns nil when the sweeper finds the hold not yet due.
+    static func resolve(
+        holdID: Int64, event: HoldStateMachine.Event, settlement: Settlement, now: Int64, _ db: Database
+    ) throws -> (Hold?, [Alert]) {
+        let select = try db.cachedStatement(sql: "SELECT * FROM hold WHERE id = ?")
+        guard var hold = try Hold.fetchOne(select, arguments: [holdID]) else { throw LedgerError.unknownHold(holdID) }
+        var machine = HoldStateMachine(holdID: hold.id, state: hold.state, heldMicro: hold.amountMicro, deadline: hold.deadline)
+        guard let action = try machine.apply(event, now: now) else { return (nil, []) }
+
+        let status: CallStatus = settlement.status ?? {
+            switch action.entryKind {
+            case .post: return .succeeded
+            case .expire: return .expired
+            default: return hold.callStatus.isTerminal ? hold.callStatus : .failed
+            }
+        }()
+        let upstreamRequestID = settlement.upstreamRequestID ?? hold.upstreamRequestID
+        let upstreamCost: MicroUSD
+        if action.entryKind == .post {
+            if let given = settlement.upstreamCostMicro {
+                upstreamCost = given
+            } else if action.postedMicro == hold.amountMicro {
+                upstreamCost = hold.upstreamCostMicro
+            } else {
+                // The quoted upstream cost scaled to the posted share, rounding towards zero, in
+                // 128-bit intermediate arithmetic (the quotient fits: posted <= held).
+                let product = hold.upstreamCostMicro.multipliedFullWidth(by: action.postedMicro)
+                upstreamCost = hold.amountMicro.dividingFullWidth(product).quotient
+            }
+        } else {
+            upstreamCost = 0
+        }
+        let margin = action.postedMicro - upstreamCost
+
+        let insertEntry = try db.cachedStatement(sql: """
+            INSERT INTO journalEntry (kind, teamID, holdID, idempotencyKey, amountMicro, releasedMicro, periodMonth,
+                periodDay, catalogVersion, upstreamCostMicro, marginMicro, upstreamTaskID, upstreamRequestID, createdAt)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        try insertEntry.execute(arguments: [
+            action.entryKind.rawValue, hold.teamID, hold.id, hold.idempotencyKey, action.postedMicro,
+            action.releasedMicro, hold.periodMonth, hold.periodDay, hold.catalogVersion, upstreamCost, margin,
+            hold.upstreamTaskID, upstreamRequestID, now,
+        ])
+        let update = try db.cachedStatement(sql: """
+            UPDATE hold SET state = ?, postedMicro = ?, callStatus = ?, upstreamRequestID = ?, resolvedAt = ? WHERE id = ?
+            """)
+        try update.execute(arguments: [action.nextState.rawValue, action.postedMicro, status.rawValue, upstreamRequestID, now, hold.id])
+        hold.state = action.nextState
+        hold.postedMicro = action.postedMicro
+        hold.callStatus = status
+        hold.upstreamRequestID = upstreamRequestID
+        hold.resolvedAt = now
+
+        try addToBalance(db, teamID: hold.teamID, scope: "month", key: hold.periodMonth, posted: action.postedMicro, pending: -hold.amountMicro)
+        try addToBalance(db, teamID: hold.teamID, scope: "day", key: hold.periodDay, posted: action.postedMicro, pending: -hold.amountMicro)
+        if hold.countsAgainstCredit {
+            try addToBalance(db, teamID: hold.teamID, scope: "credit", key: "", posted: action.postedMicro, pending: -hold.amountMicro)
+        }
+
+        let insertUsage = try db.cachedStatement(sql: """
+            INSERT INTO usageEvent (holdID, teamID, idempotencyKey, provider, model, resolution, seconds, billedSeconds,
+                imageCount, status, outcome, heldMicro, chargedMicro, upstreamCostMicro, marginMicro, catalogVersion,
+                latencyMs, upstreamTaskID, upstreamRequestID, periodMonth, periodDay, createdAt, finishedAt)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        try insertUsage.execute(arguments: [
+            hold.id, hold.teamID, hold.idempotencyKey, hold.provider, hold.model, hold.resolution, hold.seconds,
+            settlement.billedSeconds, hold.imageCount, status.rawValue, action.nextState.rawValue, hold.amountMicro,
+            action.postedMicro, upstreamCost, margin, hold.catalogVersion, settlement.latencyMs, hold.upstreamTaskID,
+            upstreamRequestID, hold.periodMonth, hold.periodDay, hold.createdAt, now,
+        ])
+
+        var alerts: [Alert] = []
+        if action.postedMicro > 0 {
+            alerts = try recordAlerts(db, hold: hold, now: now)
+        }
+        return (hold, alerts)
+    }
+
+    /// Records the thresholds the month's posted spend has reached and that have no alert yet.
+    static func recordAlerts(_ db: Database, hold: Hold, now: Int64) throws -> [Alert] {
+        guard let budget = try budget(teamID: hold.teamID, db), budget.monthlyLimitMicro > 0 else { return [] }
+        let spent = try balance(db, teamID: hold.teamID, scope: "month", key: hold.periodMonth).posted
+        var alerts: [Alert] = []
+        for threshold in budget.alertThresholds.sorted() {
+            // spent / limit >= threshold / 100, in integers: spent * 100 >= limit * threshold.
+            let (lhs, o1) = spent.multipliedReportingOverflow(by: 100)
+            let (rhs, o2) = budget.monthlyLimitMicro.multipliedReportingOverflow(by: MicroUSD(threshold))
+            guard !o1, !o2, lhs >= rhs else { break }
+            let insert = try db.cachedStatement(sql: """
+                INSERT OR IGNORE INTO alert (teamID, periodMonth, thresholdPercent, limitMicro, spentMicro, holdID, createdAt)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """)
+            try insert.execute(arguments: [hold.teamID, hold.periodMonth, threshold, budget.monthlyLimitMicro, spent, hold.id, now])
+            if db.changesCount == 1 {
+                alerts.append(Alert(
+                    id: db.lastInsertedRowID, teamID: hold.teamID, periodMonth: hold.periodMonth, thresholdPercent: threshold,
+                    limitMicro: budget.monthlyLimitMicro, spentMicro: spent, holdID: hold.id, createdAt: now))
+            }
+        }
+        return alerts
+    }
+
+    func log(_ alerts: [Alert]) {
+        for alert in alerts {
+            logger.warning("budget threshold reached", metadata: [
+                "team.id": "\(alert.teamID)", "alert.threshold": "\(alert.thresholdPercent)",
+                "budget.month": "\(alert.periodMonth)", "budget.spent": "\(Money.format(micro: alert.spentMicro))",
+                "budget.limit": "\(Money.format(micro: alert.limitMicro))",
+            ])
+        }
+    }
+}

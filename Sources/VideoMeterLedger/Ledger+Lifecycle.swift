@@ -1,0 +1,121 @@
+import Foundation
+import GRDB
+import Logging
+import VideoMeter
+
+extension Ledger {
+    /// Records that the call was sent and, when known, the upstream's task and request ids. The
+    /// metering layer calls this before it starts polling, so a restarted process can resume.
+    public func markSubmitted(holdID: Int64, upstreamTaskID: String?, upstreamRequestID: String? = nil) async throws {
+        let now = nowMilliseconds
+        try await commits.perform { db in
+            let hold = try Self.pendingHold(holdID, db)
+            try db.execute(sql: """
+                UPDATE hold SET callStatus = 'submitted', upstreamTaskID = COALESCE(?, upstreamTaskID),
+                    upstreamRequestID = COALESCE(?, upstreamRequestID), submittedAt = ? WHERE id = ?
+                """, arguments: [upstreamTaskID, upstreamRequestID, now, hold.id])
+        }
+    }
+
+    /// Records the call's upstream status (`running`, `unknown`, a terminal status...) on a pending
+    /// hold; the money moves only with ``post(holdID:amount:settlement:)`` or ``void(holdID:settlement:)``.
+    public func markStatus(holdID: Int64, status: CallStatus) async throws {
+        try await commits.perform { db in
+            let hold = try Self.pendingHold(holdID, db)
+            try db.execute(sql: "UPDATE hold SET callStatus = ? WHERE id = ?", arguments: [status.rawValue, hold.id])
+        }
+    }
+
+    /// Records a task that succeeded upstream after its hold was voided or expired, for review: the
+    /// team is not charged. `amountMicro` is what the call would have cost. Reporting the same hold
+    /// again returns the first record.
+    @discardableResult
+    public func lateSuccess(
+        holdID: Int64, amountMicro: MicroUSD, upstreamRequestID: String? = nil, note: String? = nil
+    ) async throws -> LateSuccess {
+        try Self.validate(limit: amountMicro, what: "late success amount")
+        let now = nowMilliseconds
+        let record = try await commits.perform { db -> LateSuccess in
+            let select = try db.cachedStatement(sql: "SELECT * FROM hold WHERE id = ?")
+            guard let hold = try Hold.fetchOne(select, arguments: [holdID]) else { throw LedgerError.unknownHold(holdID) }
+            guard hold.state == .voided || hold.state == .expired else {
+                throw LedgerError.holdNotCancelled(holdID: holdID, state: hold.state)
+            }
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO lateSuccess (holdID, teamID, holdState, amountMicro, upstreamTaskID, upstreamRequestID, note, detectedAt)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [
+                    hold.id, hold.teamID, hold.state.rawValue, amountMicro, hold.upstreamTaskID,
+                    upstreamRequestID ?? hold.upstreamRequestID, note, now,
+                ])
+            return try LateSuccess.fetchOne(db, sql: "SELECT * FROM lateSuccess WHERE holdID = ?", arguments: [hold.id])!
+        }
+        logger.warning("late success recorded for review", metadata: [
+            "hold.id": "\(holdID)", "team.id": "\(record.teamID)", "hold.state": "\(record.holdState)",
+        ])
+        return record
+    }
+
+    /// Every late success, oldest first.
+    public func lateSuccesses() async throws -> [LateSuccess] {
+        try await writer.read { db in try LateSuccess.fetchAll(db, sql: "SELECT * FROM lateSuccess ORDER BY id") }
+    }
+
+    /// The hold with that id, or `unknown_hold`.
+    public func hold(id: Int64) async throws -> Hold {
+        try await writer.read { db in
+            guard let hold = try Hold.fetchOne(db, sql: "SELECT * FROM hold WHERE id = ?", arguments: [id]) else {
+                throw LedgerError.unknownHold(id)
+            }
+            return hold
+        }
+    }
+
+    /// The hold taken under an idempotency key, if any.
+    public func hold(idempotencyKey: String) async throws -> Hold? {
+        try await writer.read { db in
+            try Hold.fetchOne(db, sql: "SELECT * FROM hold WHERE idempotencyKey = ?", arguments: [idempotencyKey])
+        }
+    }
+
+    /// Holds, oldest first; all of them when `state` is nil.
+    public func holds(state: HoldState? = nil) async throws -> [Hold] {
+        try await writer.read { db in
+            if let state {
+                return try Hold.fetchAll(db, sql: "SELECT * FROM hold WHERE state = ? ORDER BY id", arguments: [state.rawValue])
+            }
+            return try Hold.fetchAll(db, sql: "SELECT * FROM hold ORDER BY id")
+        }
+    }
+
+    /// Pending holds, oldest first.
+    public func openHolds() async throws -> [Hold] {
+        try await holds(state: .pending)
+    }
+
+    /// Pending holds a reconciliation pass must look at: those with an upstream task id, and those
+    /// whose call ended in `unknown` (sent, no answer).
+    public func holdsAwaitingReconciliation() async throws -> [Hold] {
+        try await writer.read { db in
+            try Hold.fetchAll(db, sql: """
+                SELECT * FROM hold WHERE state = 'pending' AND (upstreamTaskID IS NOT NULL OR callStatus = 'unknown')
+                ORDER BY id
+                """)
+        }
+    }
+
+    /// A team's usage events, oldest first.
+    public func usageEvents(team name: String) async throws -> [UsageEvent] {
+        try await writer.read { db in
+            let team = try Self.team(named: name, db)
+            return try UsageEvent.fetchAll(db, sql: "SELECT * FROM usageEvent WHERE teamID = ? ORDER BY id", arguments: [team.id])
+        }
+    }
+
+    static func pendingHold(_ holdID: Int64, _ db: Database) throws -> Hold {
+        let select = try db.cachedStatement(sql: "SELECT * FROM hold WHERE id = ?")
+        guard let hold = try Hold.fetchOne(select, arguments: [holdID]) else { throw LedgerError.unknownHold(holdID) }
+        guard hold.state == .pending else { throw LedgerError.holdAlreadyResolved(holdID: holdID, state: hold.state) }
+        return hold
+    }
+}

@@ -1,0 +1,219 @@
+import Foundation
+import GRDB
+import Logging
+import VideoMeter
+
+/// The ledger: teams, budgets, two-phase holds, the append-only journal, usage events and alerts,
+/// in one SQLite file shared safely by several processes.
+///
+/// Guarantees (the way TigerBeetle lists its transfer guarantees):
+/// - A hold is granted only if posted + pending + amount <= every limit that applies (monthly in the
+///   team's zone, daily when set, prepaid credit when the team has some), checked in the same
+///   `BEGIN IMMEDIATE` transaction that writes it, so concurrent tasks and processes never overspend.
+///   A team without a budget is refused (`no_budget`): the ledger fails closed.
+/// - A hold resolves exactly once: posted (for at most the held amount, the rest returns), voided,
+///   or expired by the sweeper after its deadline. The resolving journal entry is unique per hold.
+/// - The journal (`journalEntry`) is append-only; `verify()` recomputes every balance from it.
+/// - An acknowledged operation is committed with `synchronous = FULL` in WAL mode: it survives
+///   kill -9 and power loss. Concurrent operations share a transaction (group commit), each in its
+///   own savepoint, so throughput does not cost durability.
+/// - A hold's amount counts in the month and day (team zone) in which it was granted, also when it
+///   is posted later.
+/// - Soft alerts compare *posted* spend in the month with the monthly limit: one `alert` row (and
+///   a log line) per threshold per month, when a posting reaches it.
+public final class Ledger: Sendable {
+    /// The database, for readers such as reports. Write through the ledger's methods only.
+    public let writer: any DatabaseWriter
+    let clock: any WallClock
+    let logger: Logger
+    let commits: GroupCommit
+    let periods = PeriodCache()
+
+    /// The largest amount or limit the ledger accepts: one billion dollars, far from overflow.
+    public static let maximumMicro: MicroUSD = 1_000_000_000_000_000
+
+    /// Opens (creating and migrating if needed) the ledger at `path`.
+    ///
+    /// - Parameters:
+    ///   - busyTimeout: how long a write waits for another process's transaction, in seconds.
+    public init(
+        path: String, clock: any WallClock = SystemWallClock(),
+        logger: Logger = Logger(label: "videometer.ledger"), busyTimeout: TimeInterval = 30
+    ) throws {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.label = "videometer.ledger"
+        configuration.busyMode = .timeout(busyTimeout)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        try LedgerSchema.migrator.migrate(pool)
+        self.writer = pool
+        self.clock = clock
+        self.logger = logger
+        self.commits = GroupCommit(writer: pool)
+    }
+
+    var nowMilliseconds: Int64 { milliseconds(clock.now()) }
+
+    // MARK: - Teams and budgets
+
+    /// Creates a team; `timeZone` must be an IANA identifier (periods follow it).
+    @discardableResult
+    public func createTeam(name: String, timeZone: String = "UTC") async throws -> Team {
+        let name = name.trimmingCharacters(in: .whitespaces)
+        guard !name.isEmpty else { throw LedgerError.invalidAmount("A team needs a non-empty name.") }
+        guard TimeZone(identifier: timeZone) != nil else { throw LedgerError.invalidTimeZone(timeZone) }
+        let now = nowMilliseconds
+        return try await commits.perform { db in
+            if try Row.fetchOne(db, sql: "SELECT 1 FROM team WHERE name = ?", arguments: [name]) != nil {
+                throw LedgerError.teamAlreadyExists(name)
+            }
+            try db.execute(sql: "INSERT INTO team (name, timeZone, createdAt) VALUES (?, ?, ?)", arguments: [name, timeZone, now])
+            return Team(id: db.lastInsertedRowID, name: name, timeZone: timeZone, createdAt: now)
+        }
+    }
+
+    /// Every team, by name.
+    public func teams() async throws -> [Team] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM team ORDER BY name").map(Self.team(from:))
+        }
+    }
+
+    /// The team with that name, or `unknown_team`.
+    public func team(named name: String) async throws -> Team {
+        try await writer.read { db in try Self.team(named: name, db) }
+    }
+
+    /// Creates or changes a team's budget; a credit top-up is journaled. Returns the budget.
+    @discardableResult
+    public func setBudget(team name: String, _ settings: BudgetSettings) async throws -> Budget {
+        try Self.validate(limit: settings.monthlyLimitMicro, what: "monthly limit")
+        if case .some(.some(let daily)) = settings.dailyLimitMicro { try Self.validate(limit: daily, what: "daily limit") }
+        if let topUp = settings.creditTopUpMicro {
+            try Self.validate(limit: topUp, what: "credit")
+            guard topUp > 0 else { throw LedgerError.invalidAmount("A credit top-up must be more than 0.") }
+        }
+        if let thresholds = settings.alertThresholds { try Self.validate(thresholds: thresholds) }
+        let now = nowMilliseconds
+        return try await commits.perform { db in
+            let team = try Self.team(named: name, db)
+            let existing = try Self.budget(teamID: team.id, db)
+            var budget = existing ?? Budget(
+                teamID: team.id, monthlyLimitMicro: 0, dailyLimitMicro: nil, creditMicro: nil,
+                alertThresholds: BudgetSettings.defaultThresholds)
+            budget.monthlyLimitMicro = settings.monthlyLimitMicro
+            if let daily = settings.dailyLimitMicro { budget.dailyLimitMicro = daily }
+            if let thresholds = settings.alertThresholds { budget.alertThresholds = thresholds }
+            if let topUp = settings.creditTopUpMicro {
+                let total = (budget.creditMicro ?? 0) + topUp
+                guard total <= Self.maximumMicro else {
+                    throw LedgerError.invalidAmount("The team's credit would pass \(Money.format(micro: Self.maximumMicro)) USD.")
+                }
+                budget.creditMicro = total
+                try db.execute(sql: """
+                    INSERT INTO journalEntry (kind, teamID, amountMicro, createdAt) VALUES ('credit', ?, ?, ?)
+                    """, arguments: [team.id, topUp, now])
+            }
+            try db.execute(sql: """
+                INSERT INTO budget (teamID, monthlyLimitMicro, dailyLimitMicro, creditMicro, alertThresholds, updatedAt)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (teamID) DO UPDATE SET monthlyLimitMicro = excluded.monthlyLimitMicro,
+                    dailyLimitMicro = excluded.dailyLimitMicro, creditMicro = excluded.creditMicro,
+                    alertThresholds = excluded.alertThresholds, updatedAt = excluded.updatedAt
+                """, arguments: [
+                    team.id, budget.monthlyLimitMicro, budget.dailyLimitMicro, budget.creditMicro,
+                    budget.alertThresholds.map(String.init).joined(separator: ","), now,
+                ])
+            return budget
+        }
+    }
+
+    /// The team's budget in its current period: limits, posted, pending, available, alerts.
+    public func budgetStatus(team name: String) async throws -> BudgetStatus {
+        let now = nowMilliseconds
+        return try await writer.read { db in
+            let team = try Self.team(named: name, db)
+            guard let budget = try Self.budget(teamID: team.id, db) else { throw LedgerError.noBudget(team.name) }
+            let period = self.periods.period(at: now, zoneIdentifier: team.timeZone)
+            let month = try Self.balance(db, teamID: team.id, scope: "month", key: period.month)
+            let day = try Self.balance(db, teamID: team.id, scope: "day", key: period.day)
+            let credit = try Self.balance(db, teamID: team.id, scope: "credit", key: "")
+            let alerts = try Alert.fetchAll(db, sql: """
+                SELECT * FROM alert WHERE teamID = ? AND periodMonth = ? ORDER BY thresholdPercent
+                """, arguments: [team.id, period.month])
+            return BudgetStatus(
+                team: team, budget: budget, periodMonth: period.month, periodDay: period.day,
+                monthEndsAt: period.monthEnd, dayEndsAt: period.dayEnd,
+                monthPostedMicro: month.posted, monthPendingMicro: month.pending,
+                dayPostedMicro: day.posted, dayPendingMicro: day.pending,
+                creditPostedMicro: credit.posted, creditPendingMicro: credit.pending, alerts: alerts)
+        }
+    }
+
+    /// Every alert recorded for a team, oldest first.
+    public func alerts(team name: String) async throws -> [Alert] {
+        try await writer.read { db in
+            let team = try Self.team(named: name, db)
+            return try Alert.fetchAll(db, sql: "SELECT * FROM alert WHERE teamID = ? ORDER BY id", arguments: [team.id])
+        }
+    }
+
+    // MARK: - Shared helpers
+
+    static func validate(limit: MicroUSD, what: String) throws {
+        guard limit >= 0 else { throw LedgerError.invalidAmount("The \(what) cannot be negative.") }
+        guard limit <= maximumMicro else {
+            throw LedgerError.invalidAmount("The \(what) cannot be more than \(Money.format(micro: maximumMicro)) USD.")
+        }
+    }
+
+    static func validate(thresholds: [Int]) throws {
+        guard !thresholds.isEmpty else { throw LedgerError.invalidThresholds("Give at least one alert threshold, e.g. 50,80,100.") }
+        for value in thresholds where !(1...1000).contains(value) {
+            throw LedgerError.invalidThresholds("Alert threshold \(value) is not a percentage between 1 and 1000.")
+        }
+        guard Set(thresholds).count == thresholds.count else {
+            throw LedgerError.invalidThresholds("Alert thresholds must not repeat.")
+        }
+    }
+
+    static func team(from row: Row) -> Team {
+        Team(id: row["id"], name: row["name"], timeZone: row["timeZone"], createdAt: row["createdAt"])
+    }
+
+    static func team(named name: String, _ db: Database) throws -> Team {
+        let statement = try db.cachedStatement(sql: "SELECT * FROM team WHERE name = ?")
+        guard let row = try Row.fetchOne(statement, arguments: [name]) else { throw LedgerError.unknownTeam(name) }
+        return team(from: row)
+    }
+
+    static func budget(teamID: Int64, _ db: Database) throws -> Budget? {
+        let statement = try db.cachedStatement(sql: "SELECT * FROM budget WHERE teamID = ?")
+        guard let row = try Row.fetchOne(statement, arguments: [teamID]) else { return nil }
+        let thresholds = (row["alertThresholds"] as String).split(separator: ",").compactMap { Int($0) }
+        return Budget(
+            teamID: teamID, monthlyLimitMicro: row["monthlyLimitMicro"], dailyLimitMicro: row["dailyLimitMicro"],
+            creditMicro: row["creditMicro"], alertThresholds: thresholds)
+    }
+
+    static func balance(_ db: Database, teamID: Int64, scope: String, key: String) throws -> (posted: MicroUSD, pending: MicroUSD) {
+        let statement = try db.cachedStatement(sql: """
+            SELECT postedMicro, pendingMicro FROM balance WHERE teamID = ? AND scope = ? AND periodKey = ?
+            """)
+        guard let row = try Row.fetchOne(statement, arguments: [teamID, scope, key]) else { return (0, 0) }
+        return (row[0], row[1])
+    }
+
+    static func addToBalance(_ db: Database, teamID: Int64, scope: String, key: String, posted: MicroUSD, pending: MicroUSD) throws {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO balance (teamID, scope, periodKey, postedMicro, pendingMicro) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (teamID, scope, periodKey) DO UPDATE SET
+                postedMicro = postedMicro + excluded.postedMicro, pendingMicro = pendingMicro + excluded.pendingMicro
+            """)
+        try statement.execute(arguments: [teamID, scope, key, posted, pending])
+    }
+}

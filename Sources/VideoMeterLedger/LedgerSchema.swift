@@ -1,0 +1,164 @@
+import GRDB
+
+/// The ledger's migrations: plain SQL under identifiers that never change once shipped.
+///
+/// Tables (singular camelCase, amounts INTEGER micro-dollars, times INTEGER milliseconds since 1970):
+/// - `team`: name (unique), IANA `timeZone`.
+/// - `budget`: one per team; `monthlyLimitMicro`, `dailyLimitMicro` (NULL: none), `creditMicro`
+///   (all prepaid credit added; NULL: no credit limit), `alertThresholds` ("50,80,100").
+/// - `hold`: the metered call's record: key, fingerprint, amount, state, call status, quote snapshot,
+///   upstream ids, the team's `periodMonth`/`periodDay` at grant time.
+/// - `journalEntry`: append-only (triggers refuse UPDATE and DELETE); `hold`, `post`, `void`,
+///   `expire`, `credit` rows; a unique partial index lets a hold resolve once.
+/// - `balance`: posted and pending sums per team and period (`month`, `day`, `credit`), derived
+///   from the journal in the same transaction; `verify` recomputes them.
+/// - `usageEvent`: one row per finished call, for reports.
+/// - `alert`: one row per team, month and threshold.
+/// - `lateSuccess`: tasks that succeeded after their hold was voided or expired.
+enum LedgerSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-ledger") { db in
+            try db.execute(sql: """
+                CREATE TABLE team (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    name TEXT NOT NULL UNIQUE,
+                    timeZone TEXT NOT NULL DEFAULT 'UTC',
+                    createdAt INTEGER NOT NULL
+                );
+
+                CREATE TABLE budget (
+                    teamID INTEGER PRIMARY KEY REFERENCES team(id),
+                    monthlyLimitMicro INTEGER NOT NULL CHECK (monthlyLimitMicro >= 0),
+                    dailyLimitMicro INTEGER CHECK (dailyLimitMicro IS NULL OR dailyLimitMicro >= 0),
+                    creditMicro INTEGER CHECK (creditMicro IS NULL OR creditMicro >= 0),
+                    alertThresholds TEXT NOT NULL DEFAULT '50,80,100',
+                    updatedAt INTEGER NOT NULL
+                );
+
+                CREATE TABLE hold (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    teamID INTEGER NOT NULL REFERENCES team(id),
+                    idempotencyKey TEXT NOT NULL UNIQUE,
+                    fingerprint TEXT NOT NULL,
+                    amountMicro INTEGER NOT NULL CHECK (amountMicro > 0),
+                    postedMicro INTEGER NOT NULL DEFAULT 0 CHECK (postedMicro >= 0 AND postedMicro <= amountMicro),
+                    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'posted', 'voided', 'expired')),
+                    callStatus TEXT NOT NULL DEFAULT 'held',
+                    provider TEXT NOT NULL,
+                    model TEXT NOT NULL,
+                    resolution TEXT NOT NULL,
+                    seconds INTEGER NOT NULL,
+                    imageCount INTEGER NOT NULL DEFAULT 0,
+                    catalogVersion TEXT NOT NULL,
+                    quoteJSON TEXT NOT NULL,
+                    upstreamCostMicro INTEGER NOT NULL,
+                    marginMicro INTEGER NOT NULL,
+                    upstreamTaskID TEXT,
+                    upstreamRequestID TEXT,
+                    periodMonth TEXT NOT NULL,
+                    periodDay TEXT NOT NULL,
+                    countsAgainstCredit INTEGER NOT NULL,
+                    createdAt INTEGER NOT NULL,
+                    deadline INTEGER NOT NULL,
+                    submittedAt INTEGER,
+                    resolvedAt INTEGER
+                );
+                CREATE INDEX hold_pending_deadline ON hold(deadline) WHERE state = 'pending';
+                CREATE INDEX hold_team_created ON hold(teamID, createdAt);
+
+                CREATE TABLE journalEntry (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    kind TEXT NOT NULL CHECK (kind IN ('hold', 'post', 'void', 'expire', 'credit')),
+                    teamID INTEGER NOT NULL REFERENCES team(id),
+                    holdID INTEGER REFERENCES hold(id),
+                    idempotencyKey TEXT,
+                    amountMicro INTEGER NOT NULL CHECK (amountMicro >= 0),
+                    releasedMicro INTEGER NOT NULL DEFAULT 0 CHECK (releasedMicro >= 0),
+                    periodMonth TEXT,
+                    periodDay TEXT,
+                    monthlyLimitMicro INTEGER,
+                    dailyLimitMicro INTEGER,
+                    creditLimitMicro INTEGER,
+                    catalogVersion TEXT,
+                    upstreamCostMicro INTEGER,
+                    marginMicro INTEGER,
+                    upstreamTaskID TEXT,
+                    upstreamRequestID TEXT,
+                    createdAt INTEGER NOT NULL
+                );
+                CREATE UNIQUE INDEX journalEntry_grant ON journalEntry(holdID) WHERE kind = 'hold';
+                CREATE UNIQUE INDEX journalEntry_resolution ON journalEntry(holdID) WHERE kind IN ('post', 'void', 'expire');
+                CREATE INDEX journalEntry_team ON journalEntry(teamID, id);
+                CREATE TRIGGER journalEntry_appendOnly_update BEFORE UPDATE ON journalEntry
+                    BEGIN SELECT RAISE(ABORT, 'journalEntry is append-only'); END;
+                CREATE TRIGGER journalEntry_appendOnly_delete BEFORE DELETE ON journalEntry
+                    BEGIN SELECT RAISE(ABORT, 'journalEntry is append-only'); END;
+
+                CREATE TABLE balance (
+                    teamID INTEGER NOT NULL REFERENCES team(id),
+                    scope TEXT NOT NULL CHECK (scope IN ('month', 'day', 'credit')),
+                    periodKey TEXT NOT NULL,
+                    postedMicro INTEGER NOT NULL DEFAULT 0,
+                    pendingMicro INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (teamID, scope, periodKey)
+                ) WITHOUT ROWID;
+
+                CREATE TABLE usageEvent (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    holdID INTEGER NOT NULL UNIQUE REFERENCES hold(id),
+                    teamID INTEGER NOT NULL REFERENCES team(id),
+                    idempotencyKey TEXT NOT NULL,
+                    provider TEXT NOT NULL,
+                    model TEXT NOT NULL,
+                    resolution TEXT NOT NULL,
+                    seconds INTEGER NOT NULL,
+                    billedSeconds INTEGER,
+                    imageCount INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    outcome TEXT NOT NULL CHECK (outcome IN ('posted', 'voided', 'expired')),
+                    heldMicro INTEGER NOT NULL,
+                    chargedMicro INTEGER NOT NULL,
+                    upstreamCostMicro INTEGER NOT NULL,
+                    marginMicro INTEGER NOT NULL,
+                    catalogVersion TEXT NOT NULL,
+                    latencyMs INTEGER,
+                    upstreamTaskID TEXT,
+                    upstreamRequestID TEXT,
+                    periodMonth TEXT NOT NULL,
+                    periodDay TEXT NOT NULL,
+                    createdAt INTEGER NOT NULL,
+                    finishedAt INTEGER NOT NULL
+                );
+                CREATE INDEX usageEvent_team_finished ON usageEvent(teamID, finishedAt);
+                CREATE INDEX usageEvent_team_month ON usageEvent(teamID, periodMonth);
+                CREATE INDEX usageEvent_finished ON usageEvent(finishedAt);
+
+                CREATE TABLE alert (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    teamID INTEGER NOT NULL REFERENCES team(id),
+                    periodMonth TEXT NOT NULL,
+                    thresholdPercent INTEGER NOT NULL,
+                    limitMicro INTEGER NOT NULL,
+                    spentMicro INTEGER NOT NULL,
+                    holdID INTEGER REFERENCES hold(id),
+                    createdAt INTEGER NOT NULL,
+                    UNIQUE (teamID, periodMonth, thresholdPercent)
+                );
+
+                CREATE TABLE lateSuccess (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    holdID INTEGER NOT NULL UNIQUE REFERENCES hold(id),
+                    teamID INTEGER NOT NULL REFERENCES team(id),
+                    holdState TEXT NOT NULL,
+                    amountMicro INTEGER NOT NULL CHECK (amountMicro >= 0),
+                    upstreamTaskID TEXT,
+                    upstreamRequestID TEXT,
+                    note TEXT,
+                    detectedAt INTEGER NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+}

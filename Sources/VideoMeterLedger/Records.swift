@@ -1,0 +1,266 @@
+import Foundation
+import GRDB
+import VideoMeter
+
+/// A team: the unit that budgets apply to. Periods are calendar months and days in `timeZone`.
+public struct Team: Sendable, Equatable, Codable {
+    public var id: Int64
+    public var name: String
+    /// An IANA identifier, `UTC` by default.
+    public var timeZone: String
+    /// Milliseconds since 1970.
+    public var createdAt: Int64
+}
+
+/// What `budget set` changes. `nil` leaves a setting as it was (for a new budget: no daily limit,
+/// no credit, thresholds 50, 80, 100).
+public struct BudgetSettings: Sendable, Equatable {
+    public var monthlyLimitMicro: MicroUSD
+    /// `.some(nil)` removes the daily limit.
+    public var dailyLimitMicro: MicroUSD??
+    /// Prepaid credit to add (a top-up, recorded as a `credit` journal entry). Once a team has
+    /// credit, every hold also counts against the remaining credit.
+    public var creditTopUpMicro: MicroUSD?
+    /// Percentages of the monthly limit that record an alert once per period.
+    public var alertThresholds: [Int]?
+
+    public init(monthlyLimitMicro: MicroUSD, dailyLimitMicro: MicroUSD?? = nil, creditTopUpMicro: MicroUSD? = nil, alertThresholds: [Int]? = nil) {
+        self.monthlyLimitMicro = monthlyLimitMicro
+        self.dailyLimitMicro = dailyLimitMicro
+        self.creditTopUpMicro = creditTopUpMicro
+        self.alertThresholds = alertThresholds
+    }
+
+    public static let defaultThresholds = [50, 80, 100]
+}
+
+/// A team's budget as stored.
+public struct Budget: Sendable, Equatable, Codable {
+    public var teamID: Int64
+    public var monthlyLimitMicro: MicroUSD
+    public var dailyLimitMicro: MicroUSD?
+    /// All prepaid credit ever added; `nil` when the team has no credit limit.
+    public var creditMicro: MicroUSD?
+    public var alertThresholds: [Int]
+}
+
+/// Everything a hold records about the call it pays for. The caller computes `fingerprint` from
+/// the request parameters; the same key with another fingerprint is `idempotency_key_reused`.
+public struct HoldRequest: Sendable, Equatable {
+    public var team: String
+    public var idempotencyKey: String
+    public var fingerprint: String
+    /// The quoted total to reserve.
+    public var amountMicro: MicroUSD
+    /// How long the hold lives before the sweeper may expire it.
+    public var timeoutSeconds: Int64
+    public var provider: String
+    public var model: String
+    public var resolution: String
+    public var seconds: Int
+    public var imageCount: Int
+    public var catalogVersion: String
+    /// The quote as JSON text (rates and lines as decimal strings).
+    public var quoteJSON: String
+    public var upstreamCostMicro: MicroUSD
+    public var marginMicro: MicroUSD
+    public var upstreamTaskID: String?
+    public var upstreamRequestID: String?
+
+    public init(
+        team: String, idempotencyKey: String, fingerprint: String, amountMicro: MicroUSD, timeoutSeconds: Int64,
+        provider: String, model: String, resolution: String, seconds: Int, imageCount: Int = 0,
+        catalogVersion: String, quoteJSON: String, upstreamCostMicro: MicroUSD, marginMicro: MicroUSD,
+        upstreamTaskID: String? = nil, upstreamRequestID: String? = nil
+    ) {
+        self.team = team
+        self.idempotencyKey = idempotencyKey
+        self.fingerprint = fingerprint
+        self.amountMicro = amountMicro
+        self.timeoutSeconds = timeoutSeconds
+        self.provider = provider
+        self.model = model
+        self.resolution = resolution
+        self.seconds = seconds
+        self.imageCount = imageCount
+        self.catalogVersion = catalogVersion
+        self.quoteJSON = quoteJSON
+        self.upstreamCostMicro = upstreamCostMicro
+        self.marginMicro = marginMicro
+        self.upstreamTaskID = upstreamTaskID
+        self.upstreamRequestID = upstreamRequestID
+    }
+}
+
+/// A hold as stored: the metered call's durable record (`hold` table).
+public struct Hold: Sendable, Equatable, Codable {
+    public var id: Int64
+    public var teamID: Int64
+    public var idempotencyKey: String
+    public var fingerprint: String
+    public var amountMicro: MicroUSD
+    public var postedMicro: MicroUSD
+    public var state: HoldState
+    public var callStatus: CallStatus
+    public var provider: String
+    public var model: String
+    public var resolution: String
+    public var seconds: Int
+    public var imageCount: Int
+    public var catalogVersion: String
+    public var quoteJSON: String
+    public var upstreamCostMicro: MicroUSD
+    public var marginMicro: MicroUSD
+    public var upstreamTaskID: String?
+    public var upstreamRequestID: String?
+    /// The team's month (`2026-11`) and day (`2026-11-21`) at grant time, in its zone.
+    public var periodMonth: String
+    public var periodDay: String
+    public var countsAgainstCredit: Bool
+    /// Milliseconds since 1970.
+    public var createdAt: Int64
+    public var deadline: Int64
+    public var submittedAt: Int64?
+    public var resolvedAt: Int64?
+}
+
+extension Hold: FetchableRecord {
+    public init(row: Row) throws {
+        id = row["id"]
+        teamID = row["teamID"]
+        idempotencyKey = row["idempotencyKey"]
+        fingerprint = row["fingerprint"]
+        amountMicro = row["amountMicro"]
+        postedMicro = row["postedMicro"]
+        state = HoldState(rawValue: row["state"]) ?? .pending
+        callStatus = CallStatus(rawValue: row["callStatus"]) ?? .unknown
+        provider = row["provider"]
+        model = row["model"]
+        resolution = row["resolution"]
+        seconds = row["seconds"]
+        imageCount = row["imageCount"]
+        catalogVersion = row["catalogVersion"]
+        quoteJSON = row["quoteJSON"]
+        upstreamCostMicro = row["upstreamCostMicro"]
+        marginMicro = row["marginMicro"]
+        upstreamTaskID = row["upstreamTaskID"]
+        upstreamRequestID = row["upstreamRequestID"]
+        periodMonth = row["periodMonth"]
+        periodDay = row["periodDay"]
+        countsAgainstCredit = row["countsAgainstCredit"]
+        createdAt = row["createdAt"]
+        deadline = row["deadline"]
+        submittedAt = row["submittedAt"]
+        resolvedAt = row["resolvedAt"]
+    }
+}
+
+/// The answer to ``Ledger/hold(_:)``: the hold, and whether it was granted earlier under the same
+/// idempotency key (a replay returns the first hold whatever state it is in now).
+public struct HoldReceipt: Sendable, Equatable {
+    public var hold: Hold
+    public var replayed: Bool
+}
+
+/// What the metering layer knows when a call finishes; copied into the call's usage event.
+public struct Settlement: Sendable, Equatable {
+    /// The call's final status; by default `succeeded` for a post and `failed` for a void.
+    public var status: CallStatus?
+    /// The seconds the upstream billed (its `duration_seconds`), when it says.
+    public var billedSeconds: Int?
+    /// The upstream's cost of the charged amount; by default the quote's upstream cost, scaled
+    /// down (rounding towards zero) for a partial post, and 0 for a void.
+    public var upstreamCostMicro: MicroUSD?
+    /// From submission to the terminal answer.
+    public var latencyMs: Int64?
+    public var upstreamRequestID: String?
+
+    public init(status: CallStatus? = nil, billedSeconds: Int? = nil, upstreamCostMicro: MicroUSD? = nil, latencyMs: Int64? = nil, upstreamRequestID: String? = nil) {
+        self.status = status
+        self.billedSeconds = billedSeconds
+        self.upstreamCostMicro = upstreamCostMicro
+        self.latencyMs = latencyMs
+        self.upstreamRequestID = upstreamRequestID
+    }
+}
+
+/// A soft-threshold alert (`alert` table): one per team, month and threshold.
+public struct Alert: Sendable, Equatable, Codable, FetchableRecord {
+    public var id: Int64
+    public var teamID: Int64
+    public var periodMonth: String
+    public var thresholdPercent: Int
+    public var limitMicro: MicroUSD
+    /// Posted spend in the month when the threshold was crossed.
+    public var spentMicro: MicroUSD
+    public var holdID: Int64?
+    public var createdAt: Int64
+}
+
+/// A task that succeeded upstream after its hold was voided or expired (`lateSuccess` table):
+/// kept for review, never charged silently.
+public struct LateSuccess: Sendable, Equatable, Codable, FetchableRecord {
+    public var id: Int64
+    public var holdID: Int64
+    public var teamID: Int64
+    public var holdState: String
+    public var amountMicro: MicroUSD
+    public var upstreamTaskID: String?
+    public var upstreamRequestID: String?
+    public var note: String?
+    public var detectedAt: Int64
+}
+
+/// One row per finished metered call (`usageEvent` table), what monthly reports read.
+public struct UsageEvent: Sendable, Equatable, Codable, FetchableRecord {
+    public var id: Int64
+    public var holdID: Int64
+    public var teamID: Int64
+    public var idempotencyKey: String
+    public var provider: String
+    public var model: String
+    public var resolution: String
+    public var seconds: Int
+    public var billedSeconds: Int?
+    public var imageCount: Int
+    public var status: String
+    public var outcome: String
+    public var heldMicro: MicroUSD
+    public var chargedMicro: MicroUSD
+    public var upstreamCostMicro: MicroUSD
+    public var marginMicro: MicroUSD
+    public var catalogVersion: String
+    public var latencyMs: Int64?
+    public var upstreamTaskID: String?
+    public var upstreamRequestID: String?
+    public var periodMonth: String
+    public var periodDay: String
+    public var createdAt: Int64
+    public var finishedAt: Int64
+}
+
+/// A team's budget in its current period, as `budget show` prints it.
+public struct BudgetStatus: Sendable, Equatable {
+    public var team: Team
+    public var budget: Budget
+    public var periodMonth: String
+    public var periodDay: String
+    /// Milliseconds since 1970: the start of the next month and next day in the team's zone.
+    public var monthEndsAt: Int64
+    public var dayEndsAt: Int64
+    public var monthPostedMicro: MicroUSD
+    public var monthPendingMicro: MicroUSD
+    public var dayPostedMicro: MicroUSD
+    public var dayPendingMicro: MicroUSD
+    public var creditPostedMicro: MicroUSD
+    public var creditPendingMicro: MicroUSD
+    public var alerts: [Alert]
+
+    public var monthAvailableMicro: MicroUSD { budget.monthlyLimitMicro - monthPostedMicro - monthPendingMicro }
+    public var dayAvailableMicro: MicroUSD? { budget.dailyLimitMicro.map { $0 - dayPostedMicro - dayPendingMicro } }
+    public var creditAvailableMicro: MicroUSD? { budget.creditMicro.map { $0 - creditPostedMicro - creditPendingMicro } }
+    /// The most a new hold could reserve now: the smallest availability over every limit.
+    public var availableMicro: MicroUSD {
+        max(0, [monthAvailableMicro, dayAvailableMicro, creditAvailableMicro].compactMap { $0 }.min() ?? 0)
+    }
+}
