@@ -57,6 +57,7 @@ let package = Package(
         .target(
             name: "VideoMeterEmulator",
             dependencies: [
+                "VideoMeter",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
