@@ -16,6 +16,7 @@ struct VideoMeterCommand: AsyncParsableCommand {
             QuoteCommand.self,
             ModelsCommand.self,
             PricingCommand.self,
+            TeamCommand.self, BudgetCommand.self, LedgerCommand.self,
         ]
     )
 }

@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import VideoMeter
+import VideoMeterLedger
+
+/// `--db PATH`: which ledger file a command uses, shared by every command that reads or writes it.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .customLong("db"), help: ArgumentHelp(
+        "The ledger's SQLite file (also VIDEOMETER_DB; default ./videometer.sqlite), created on first use.",
+        valueName: "PATH"))
+    var path: String?
+
+    /// The path after applying the flag, the environment and the default.
+    var resolvedPath: String {
+        LedgerLocation.resolve(flag: path, environment: ProcessInfo.processInfo.environment)
+    }
+
+    /// Opens (creating and migrating if needed) the ledger.
+    func open() throws -> Ledger {
+        try Ledger(path: resolvedPath)
+    }
+}
+
+/// Parses a dollar amount typed by a user into micro-dollars, refusing negatives and garbage.
+func parseUSD(_ text: String, option: String, allowZero: Bool = true) throws -> MicroUSD {
+    guard let micro = Money.parseMicro(text) else {
+        throw ValidationError("\(option) '\(text)' is not a dollar amount such as 12.50 (at most 6 decimals).")
+    }
+    guard micro >= 0 else { throw ValidationError("\(option) cannot be negative (got \(text)).") }
+    guard allowZero || micro > 0 else { throw ValidationError("\(option) must be more than 0.") }
+    guard micro <= Ledger.maximumMicro else {
+        throw ValidationError("\(option) cannot be more than \(Money.format(micro: Ledger.maximumMicro)) USD.")
+    }
+    return micro
+}
+
+/// Formats milliseconds since 1970 as ISO 8601 in UTC.
+func isoTimestamp(_ milliseconds: Int64) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime]
+    return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(milliseconds) / 1000))
+}
+
+/// Formats milliseconds since 1970 as ISO 8601 with the offset of `zone`.
+func isoTimestamp(_ milliseconds: Int64, zone: String) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime]
+    formatter.timeZone = TimeZone(identifier: zone) ?? TimeZone(identifier: "UTC")!
+    return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(milliseconds) / 1000))
+}
