@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "VideoMeterProviders", targets: ["VideoMeterProviders"]),
         .library(name: "VideoMeterMetering", targets: ["VideoMeterMetering"]),
         .library(name: "VideoMeterEmulator", targets: ["VideoMeterEmulator"]),
+        .library(name: "VideoMeterReports", targets: ["VideoMeterReports"]),
         .executable(name: "videometer", targets: ["videometer"]),
         .executable(name: "videometer-bench", targets: ["videometer-bench"]),
     ],
@@ -23,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // Pricing core: money, catalog, quotes. Foundation only, no I/O.
@@ -67,9 +70,21 @@ let package = Package(
             name: "VideoMeterMetering",
             dependencies: [
                 "VideoMeter",
+                "VideoMeterCatalog",
                 "VideoMeterLedger",
                 "VideoMeterProviders",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "VideoMeterReports",
+            dependencies: [
+                "VideoMeter",
+                "VideoMeterLedger",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -82,6 +97,7 @@ let package = Package(
                 "VideoMeterProviders",
                 "VideoMeterMetering",
                 "VideoMeterEmulator",
+                "VideoMeterReports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -96,6 +112,7 @@ let package = Package(
                 "VideoMeterProviders",
                 "VideoMeterMetering",
                 "VideoMeterEmulator",
+                "VideoMeterReports",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -114,6 +131,11 @@ let package = Package(
         .testTarget(
             name: "VideoMeterMeteringTests",
             dependencies: ["VideoMeterMetering", "VideoMeterEmulator", "VideoMeterCatalog"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "VideoMeterReportsTests",
+            dependencies: ["VideoMeterReports", "VideoMeterLedger", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "videometerTests", dependencies: ["videometer"], swiftSettings: swiftSettings),

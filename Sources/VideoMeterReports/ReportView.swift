@@ -1,0 +1,244 @@
+import Foundation
+import VideoMeter
+
+/// A monthly report with every amount preformatted as a decimal string: what the JSON output
+/// encodes and what the Mustache templates see.
+///
+/// Amounts are dollars with 6 decimal places (`"12.345600"`, exact micro-dollars); invoice amounts have
+/// 2 (`"12.35"`). Counts are integers. Property names are the template variables (camelCase);
+/// JSON uses the same names in snake_case.
+public struct ReportView: Encodable, Sendable {
+    public var month: String
+    public var timeZone: String
+    public var generatedAt: String
+    public var currency = "USD"
+    public var roundingRule: String
+    public var isEmpty: Bool
+    public var emptyMessage: String
+    public var teams: [TeamView]
+    public var allTeams: TeamView
+    /// `true` when there are several teams, so the combined section is worth showing.
+    public var showAllTeams: Bool
+    /// What the templates loop over: every team, then all teams together when there are several.
+    public var sections: [TeamView]
+
+    enum CodingKeys: String, CodingKey {
+        case month, timeZone, generatedAt, currency, roundingRule, isEmpty, emptyMessage, teams, allTeams
+    }
+
+    public init(_ report: MonthlyReport) {
+        month = report.month.description
+        timeZone = report.timeZoneOverride ?? "each team's own"
+        generatedAt = Self.iso(report.generatedAt)
+        roundingRule = "Invoice lines are rounded to \(InvoiceStatement.scale) decimal places, half-up, then summed; every other amount is exact to the micro-dollar (6 places)."
+        isEmpty = report.isEmpty
+        emptyMessage = report.isEmpty ? "No activity in \(report.month): no requests were metered and nothing is open." : ""
+        teams = report.teams.map { TeamView($0, topCallerLimit: report.topCallerLimit) }
+        allTeams = TeamView(report.allTeams, topCallerLimit: report.topCallerLimit)
+        showAllTeams = report.teams.count > 1
+        sections = showAllTeams ? teams + [allTeams] : teams
+    }
+
+    static func iso(_ seconds: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+    }
+
+    static func money(_ micro: MicroUSD) -> String { Money.format(micro: micro) }
+}
+
+/// One team's section (or all teams'), preformatted.
+public struct TeamView: Encodable, Sendable {
+    public struct Outcome: Encodable, Sendable {
+        public var outcome: String
+        public var label: String
+        public var count: Int64
+    }
+
+    public struct Line: Encodable, Sendable {
+        public var provider, model, resolution: String
+        public var requests, succeeded, failed, timedOut, cancelled, expired, rejected, unknown: Int64
+        public var seconds: Int64
+        public var charged, upstreamCost, margin: String
+        public var invoiceAmount, roundingDifference: String
+    }
+
+    public struct Day: Encodable, Sendable {
+        public var date: String
+        public var requests: Int64
+        public var charged: String
+    }
+
+    public struct Budget: Encodable, Sendable {
+        public var monthlyLimit: String
+        public var dailyLimit: String?
+        public var credit: String?
+        public var used: String
+        /// Charged / monthly limit, in percent with one decimal (`"42.5"`), rounded down.
+        public var usedPercent: String
+        public var remaining: String
+        public var thresholds: String
+    }
+
+    public struct Alert: Encodable, Sendable {
+        public var team: String
+        public var thresholdPercent: Int
+        public var recordedAt: String
+        public var spent: String?
+    }
+
+    public struct Caller: Encodable, Sendable {
+        public var rank: Int
+        public var team, caller: String
+        public var requests: Int64
+        public var charged: String
+    }
+
+    public struct Open: Encodable, Sendable {
+        public var kind, label, team: String
+        public var holdId: Int64
+        public var idempotencyKey, provider, model: String
+        public var amount: String
+        public var createdAt: String
+    }
+
+    public struct Version: Encodable, Sendable {
+        public var version: String
+        public var requests: Int64
+        public var charged: String
+    }
+
+    public struct Invoice: Encodable, Sendable {
+        public struct Line: Encodable, Sendable {
+            public var provider, model, resolution: String
+            public var requests, seconds: Int64
+            public var exact, invoiced, difference: String
+        }
+        public var lines: [Line]
+        public var invoicedTotal: String
+        public var ledgerTotal: String
+        public var linesTotal: String
+        public var difference: String
+        public var linesMatchLedger: Bool
+        public var explanation: String
+    }
+
+    public var team, timeZone, periodStart, periodEnd: String
+    public var hasActivity: Bool
+    public var requests: Int64
+    public var outcomes: [Outcome]
+    public var succeeded, failed, timedOut, cancelled, expired, rejected, unknown: Int64
+    public var secondsGenerated: Int64
+    public var charged, upstreamCost, margin: String
+    public var lines: [Line]
+    public var daily: [Day]
+    public var budget: Budget?
+    public var alerts: [Alert]
+    public var topCallers: [Caller]
+    public var openItems: [Open]
+    public var catalogVersions: [Version]
+    public var invoice: Invoice
+    /// For templates: whether the lists above have entries (Mustache has no "non-empty" test).
+    public var hasAlerts, hasTopCallers, hasOpenItems, hasCatalogVersions, hasInvoiceLines: Bool
+    /// Chart geometry for the HTML template (not in the JSON output).
+    public var charts: Charts
+
+    enum CodingKeys: String, CodingKey {
+        case team, timeZone, periodStart, periodEnd, hasActivity, requests, outcomes
+        case succeeded, failed, timedOut, cancelled, expired, rejected, unknown
+        case secondsGenerated, charged, upstreamCost, margin, lines, daily, budget, alerts
+        case topCallers, openItems, catalogVersions, invoice
+    }
+
+    init(_ report: TeamReport, topCallerLimit: Int) {
+        let money = ReportView.money
+        team = report.team
+        timeZone = report.timeZone
+        periodStart = ReportView.iso(report.periodStart)
+        periodEnd = ReportView.iso(report.periodEnd)
+        hasActivity = report.hasActivity
+        let counts = report.outcomes
+        requests = counts.total
+        outcomes = UsageOutcome.allCases.map {
+            Outcome(outcome: $0.rawValue, label: $0.rawValue.replacingOccurrences(of: "_", with: " "), count: counts[$0])
+        }
+        succeeded = counts[.succeeded]
+        failed = counts[.failed]
+        timedOut = counts[.timedOut]
+        cancelled = counts[.cancelled]
+        expired = counts[.expired]
+        rejected = counts[.rejected]
+        unknown = counts[.unknown]
+        secondsGenerated = report.secondsGenerated
+        charged = money(report.chargedMicro)
+        upstreamCost = money(report.upstreamCostMicro)
+        margin = money(report.marginMicro)
+        lines = report.lines.map { line in
+            let rounded = InvoiceStatement.roundToInvoiceScale(line.chargedMicro)
+            return Line(
+                provider: line.provider, model: line.model, resolution: line.resolution,
+                requests: line.outcomes.total, succeeded: line.outcomes[.succeeded], failed: line.outcomes[.failed],
+                timedOut: line.outcomes[.timedOut], cancelled: line.outcomes[.cancelled], expired: line.outcomes[.expired],
+                rejected: line.outcomes[.rejected], unknown: line.outcomes[.unknown], seconds: line.seconds,
+                charged: money(line.chargedMicro), upstreamCost: money(line.upstreamCostMicro), margin: money(line.marginMicro),
+                invoiceAmount: InvoiceStatement.formatInvoice(rounded),
+                roundingDifference: InvoiceStatement.formatSigned(rounded - line.chargedMicro)
+            )
+        }
+        daily = report.daily.map { Day(date: $0.date, requests: $0.requests, charged: money($0.chargedMicro)) }
+        budget = report.budget.map { budget in
+            let used = report.chargedMicro
+            let permille = budget.monthlyLimitMicro > 0 ? used * 1000 / budget.monthlyLimitMicro : 0
+            return Budget(
+                monthlyLimit: money(budget.monthlyLimitMicro), dailyLimit: budget.dailyLimitMicro.map(money),
+                credit: budget.creditMicro.map(money), used: money(used),
+                usedPercent: "\(permille / 10).\(permille % 10)",
+                remaining: money(budget.monthlyLimitMicro - used),
+                thresholds: budget.thresholds.map { "\($0) %" }.joined(separator: ", ")
+            )
+        }
+        alerts = report.alerts.map {
+            Alert(team: $0.team, thresholdPercent: $0.thresholdPercent, recordedAt: ReportView.iso($0.recordedAt), spent: $0.spentMicro.map(money))
+        }
+        topCallers = report.topCallers.prefix(topCallerLimit).enumerated().map { index, caller in
+            Caller(rank: index + 1, team: caller.team, caller: caller.caller, requests: caller.requests, charged: money(caller.chargedMicro))
+        }
+        openItems = report.openItems.map { item in
+            let label = switch item.kind {
+            case .openHold: "open hold"
+            case .unknown: "unknown outcome"
+            case .lateSuccess: "late success"
+            }
+            return Open(
+                kind: item.kind.rawValue, label: label, team: item.team, holdId: item.holdID,
+                idempotencyKey: item.idempotencyKey, provider: item.provider, model: item.model,
+                amount: money(item.amountMicro), createdAt: ReportView.iso(item.createdAt)
+            )
+        }
+        catalogVersions = report.catalogVersions.map { Version(version: $0.version, requests: $0.requests, charged: money($0.chargedMicro)) }
+        let statement = report.invoice
+        invoice = Invoice(
+            lines: statement.lines.map {
+                Invoice.Line(
+                    provider: $0.provider, model: $0.model, resolution: $0.resolution, requests: $0.requests,
+                    seconds: $0.seconds, exact: money($0.exactMicro),
+                    invoiced: InvoiceStatement.formatInvoice($0.roundedMicro),
+                    difference: InvoiceStatement.formatSigned($0.differenceMicro)
+                )
+            },
+            invoicedTotal: InvoiceStatement.formatInvoice(statement.invoicedTotalMicro),
+            ledgerTotal: money(statement.ledgerTotalMicro),
+            linesTotal: money(statement.exactTotalMicro),
+            difference: InvoiceStatement.formatSigned(statement.differenceMicro),
+            linesMatchLedger: statement.linesMatchLedger,
+            explanation: statement.explanation
+        )
+        charts = Charts(report)
+        hasAlerts = !alerts.isEmpty
+        hasTopCallers = !topCallers.isEmpty
+        hasOpenItems = !openItems.isEmpty
+        hasCatalogVersions = !catalogVersions.isEmpty
+        hasInvoiceLines = !invoice.lines.isEmpty
+    }
+}

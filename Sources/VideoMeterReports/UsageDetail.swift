@@ -1,0 +1,74 @@
+import Foundation
+import GRDB
+import VideoMeter
+
+extension MonthlyReportBuilder {
+    /// The columns of the per-call usage CSV (`--detail`), in order.
+    public static let detailHeader = [
+        "event_id", "hold_id", "team", "created_at", "finished_at", "local_date", "caller", "idempotency_key",
+        "provider", "model", "resolution", "seconds", "billed_seconds", "status", "outcome", "held", "charged",
+        "upstream_cost", "margin", "catalog_version", "latency_ms", "upstream_task_id", "upstream_request_id",
+    ]
+
+    /// The per-call usage rows of the same teams and periods as ``build(month:team:timeZone:now:)``,
+    /// as RFC 4180 CSV with CRLF line endings, oldest first. Rows are streamed from SQLite to
+    /// `write` in chunks, never all held in memory.
+    public func writeUsageDetail(
+        month: ReportMonth, team: String? = nil, timeZone: String? = nil, _ write: @escaping @Sendable (String) throws -> Void
+    ) async throws {
+        let groups = try await periodGroups(month: month, team: team, timeZone: timeZone)
+        try write(CSVWriter(header: Self.detailHeader).text)
+        for group in groups {
+            let names = Dictionary(uniqueKeysWithValues: group.teams.map { ($0.id, $0.name) })
+            let period = group.period
+            // GRDB's cursor must be consumed inside the read; chunks leave the closure as they fill.
+            try await reader.read { db in
+                let cursor = try Row.fetchCursor(db, sql: """
+                    SELECT u.id, u.holdID, u.teamID, u.createdAt, u.finishedAt, COALESCE(c.caller, ''), u.idempotencyKey,
+                        u.provider, u.model, u.resolution, u.seconds, u.billedSeconds, u.status, u.outcome, u.heldMicro,
+                        u.chargedMicro, u.upstreamCostMicro, u.marginMicro, u.catalogVersion, u.latencyMs,
+                        u.upstreamTaskID, u.upstreamRequestID
+                    FROM usageEvent u LEFT JOIN holdCaller c ON c.holdID = u.holdID
+                    WHERE u.teamID IN (\(group.placeholders)) AND u.createdAt >= ? AND u.createdAt < ?
+                    ORDER BY u.createdAt, u.id
+                    """, arguments: Self.arguments(group))
+                let formatter = Self.timestampFormatter()
+                var chunk = CSVWriter()
+                while let row = try cursor.next() {
+                    let createdAt: Int64 = row[3]
+                    let finishedAt: Int64 = row[4]
+                    let day = period.dayIndex(of: createdAt / 1000).map { period.days[$0].date } ?? ""
+                    let billed: Int64? = row[11]
+                    let latency: Int64? = row[19]
+                    let taskID: String? = row[20]
+                    let requestID: String? = row[21]
+                    chunk.append([
+                        String(row[0] as Int64), String(row[1] as Int64), names[row[2]] ?? "", Self.iso(createdAt, formatter),
+                        Self.iso(finishedAt, formatter), day, row[5], row[6], row[7], row[8], row[9],
+                        String(row[10] as Int64), billed.map(String.init) ?? "", row[12], row[13],
+                        Money.format(micro: row[14]), Money.format(micro: row[15]), Money.format(micro: row[16]),
+                        Money.format(micro: row[17]), row[18], latency.map(String.init) ?? "", taskID ?? "", requestID ?? "",
+                    ])
+                    if chunk.text.utf8.count > 1 << 20 {
+                        try write(chunk.text)
+                        chunk = CSVWriter()
+                    }
+                }
+                try write(chunk.text)
+            }
+        }
+    }
+
+    static func timestampFormatter() -> ISO8601DateFormatter {
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }
+
+    /// Milliseconds since 1970 as `2026-11-03T10:00:00.000Z`.
+    static func iso(_ milliseconds: Int64, _ formatter: ISO8601DateFormatter) -> String {
+        formatter.string(from: Date(timeIntervalSince1970: TimeInterval(milliseconds) / 1000))
+    }
+}
+
