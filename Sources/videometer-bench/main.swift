@@ -3,6 +3,7 @@ import Foundation
 /// Every benchmark, in the order they run. Add new ones here.
 let benchmarks: [Benchmark] = [
     quoteBenchmark,
+    ledgerBenchmark,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
