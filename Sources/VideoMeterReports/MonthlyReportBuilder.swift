@@ -264,3 +264,17 @@ public struct MonthlyReportBuilder: Sendable {
         }
     }
 }
+
+extension MonthlyReportBuilder {
+    /// The report's main aggregate query for `teamIDs` in `month` and `timeZone`, with every argument
+    /// written in as a literal: what the benchmark hands to the `sqlite3` shell as its baseline.
+    public static func inlineAggregateSQL(month: ReportMonth, timeZone: TimeZone, teamIDs: [Int64]) -> String {
+        let period = ReportPeriod(month: month, timeZone: timeZone)
+        let group = PeriodGroup(period: period, teams: teamIDs.map { TeamRow(id: $0, name: "", timeZone: timeZone.identifier, budget: nil) })
+        let inList = teamIDs.map(String.init).joined(separator: ",")
+        return usageAggregateSQL(group)
+            .replacingOccurrences(of: "IN (\(group.placeholders))", with: "IN (\(inList))")
+            .replacingOccurrences(of: "createdAt >= ? AND createdAt < ?", with: "createdAt >= \(group.startMilliseconds) AND createdAt < \(group.endMilliseconds)")
+            + ";\n"
+    }
+}

@@ -33,15 +33,19 @@ public struct ReportRenderer: Sendable {
     public static func csv(_ report: MonthlyReport) -> String {
         var writer = CSVWriter(header: csvHeader)
         let view = ReportView(report)
-        for team in view.teams {
+        for (team, section) in zip(report.teams, view.teams) {
             for line in team.lines {
-                writer.append([
-                    view.month, team.team, team.timeZone, team.periodStart, team.periodEnd, line.provider, line.model,
-                    line.resolution, String(line.requests), String(line.succeeded), String(line.failed),
-                    String(line.timedOut), String(line.cancelled), String(line.expired), String(line.rejected),
-                    String(line.unknown), String(line.seconds), line.charged, line.upstreamCost, line.margin,
-                    line.invoiceAmount, line.roundingDifference, view.currency,
-                ])
+                let rounded = InvoiceStatement.roundToInvoiceScale(line.chargedMicro)
+                let counts = [line.outcomes.total] + UsageOutcome.allCases.map { line.outcomes[$0] }
+                writer.append(
+                    [view.month, team.team, team.timeZone, section.periodStart, section.periodEnd, line.provider, line.model, line.resolution]
+                    + counts.map { String($0) }
+                    + [
+                        String(line.seconds), Money.format(micro: line.chargedMicro), Money.format(micro: line.upstreamCostMicro),
+                        Money.format(micro: line.marginMicro), InvoiceStatement.formatInvoice(rounded),
+                        Money.format(micro: rounded - line.chargedMicro), view.currency,
+                    ]
+                )
             }
         }
         return writer.text
