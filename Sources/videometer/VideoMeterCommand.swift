@@ -16,6 +16,7 @@ struct VideoMeterCommand: AsyncParsableCommand {
             QuoteCommand.self,
             ModelsCommand.self,
             PricingCommand.self,
+            EmulateCommand.self,
             ReportCommand.self,
             TeamCommand.self, BudgetCommand.self, LedgerCommand.self,
         ]
