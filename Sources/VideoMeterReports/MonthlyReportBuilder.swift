@@ -38,6 +38,8 @@ public struct MonthlyReportBuilder: Sendable {
     /// Teams whose month starts and ends at the same instants, queried together.
     struct PeriodGroup: Sendable {
         var period: ReportPeriod
+        /// The zone as the team or `--timezone` names it (Foundation calls UTC "GMT").
+        var zoneName: String
         var teams: [TeamRow]
         var startMilliseconds: Int64 { period.start * 1000 }
         var endMilliseconds: Int64 { period.end * 1000 }
@@ -93,9 +95,9 @@ public struct MonthlyReportBuilder: Sendable {
         for row in teams {
             let zone = override ?? TimeZone(identifier: row.timeZone) ?? TimeZone(identifier: "UTC")!
             let period = ReportPeriod(month: month, timeZone: zone)
-            let key = "\(period.start)-\(period.end)-\(zone.identifier)"
+            let key = "\(period.start)-\(period.end)-\(timeZone ?? row.timeZone)"
             if groups[key] == nil {
-                groups[key] = PeriodGroup(period: period, teams: [])
+                groups[key] = PeriodGroup(period: period, zoneName: timeZone ?? row.timeZone, teams: [])
                 order.append(key)
             }
             groups[key]!.teams.append(row)
@@ -243,7 +245,7 @@ public struct MonthlyReportBuilder: Sendable {
             }
             return TeamReport(
                 team: team.name,
-                timeZone: group.period.timeZone.identifier,
+                timeZone: group.zoneName,
                 periodStart: group.period.start,
                 periodEnd: group.period.end,
                 lines: lines.values.sorted(by: UsageLine.bySpend),
@@ -270,7 +272,7 @@ extension MonthlyReportBuilder {
     /// written in as a literal: what the benchmark hands to the `sqlite3` shell as its baseline.
     public static func inlineAggregateSQL(month: ReportMonth, timeZone: TimeZone, teamIDs: [Int64]) -> String {
         let period = ReportPeriod(month: month, timeZone: timeZone)
-        let group = PeriodGroup(period: period, teams: teamIDs.map { TeamRow(id: $0, name: "", timeZone: timeZone.identifier, budget: nil) })
+        let group = PeriodGroup(period: period, zoneName: timeZone.identifier, teams: teamIDs.map { TeamRow(id: $0, name: "", timeZone: timeZone.identifier, budget: nil) })
         let inList = teamIDs.map(String.init).joined(separator: ",")
         return usageAggregateSQL(group)
             .replacingOccurrences(of: "IN (\(group.placeholders))", with: "IN (\(inList))")

@@ -4,6 +4,7 @@ import Foundation
 let benchmarks: [Benchmark] = [
     quoteBenchmark,
     ledgerBenchmark,
+    reportBenchmark,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
