@@ -70,7 +70,6 @@ let package = Package(
             name: "VideoMeterMetering",
             dependencies: [
                 "VideoMeter",
-                "VideoMeterCatalog",
                 "VideoMeterLedger",
                 "VideoMeterProviders",
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -57,15 +57,48 @@ extension Catalog {
         for url in request.imageURLs where !Self.isImageURL(url) { throw .invalidImageURL(url) }
         if model.requiresImage && request.imageURLs.isEmpty { throw .imageRequired(model: model.id) }
 
-        let priced = Self.price(model: model, seconds: seconds, resolution: resolution, images: request.imageURLs.count, version: version)
+        return Self.makeQuote(
+            provider: provider, version: version, model: model, seconds: seconds, resolution: resolution,
+            fellBack: fellBack, images: request.imageURLs.count
+        )
+    }
+
+    /// Prices a call that was already validated and held, for its settlement: `seconds` and
+    /// `resolution` as the upstream reports them, `imageCount` as held, with the price list in force
+    /// at `date` (the hold's creation time), so the charge uses the rates the hold was quoted at.
+    ///
+    /// Prompt and image URLs are not checked again; the duration and resolution are.
+    public func reprice(
+        provider: String, model: String, seconds: Int, resolution: String, imageCount: Int, at date: Date
+    ) throws(PricingError) -> Quote {
+        let (providerCatalog, version, entry) = try resolve(model: model, provider: provider, at: date)
+        if seconds <= 0 { throw .invalidDuration(String(seconds)) }
+        if seconds > entry.maxDuration { throw .durationAboveMax(seconds, max: entry.maxDuration, model: entry.id) }
+        if seconds < entry.minDuration { throw .durationBelowMin(seconds, min: entry.minDuration, model: entry.id) }
+        let normalised = resolution.lowercased()
+        let known = entry.resolutions.contains(normalised)
+        if !known && entry.unknownResolution == .reject {
+            throw .resolutionNotSupported(resolution, model: entry.id, supported: entry.resolutions)
+        }
+        return Self.makeQuote(
+            provider: providerCatalog, version: version, model: entry, seconds: seconds,
+            resolution: known ? normalised : entry.defaultResolution, fellBack: !known, images: max(0, imageCount)
+        )
+    }
+
+    static func makeQuote(
+        provider: ProviderCatalog, version: CatalogVersion, model: ModelEntry, seconds: Int, resolution: String,
+        fellBack: Bool, images: Int
+    ) -> Quote {
+        let priced = Self.price(model: model, seconds: seconds, resolution: resolution, images: images, version: version)
         let worst = seconds == model.maxDuration
             ? priced
-            : Self.price(model: model, seconds: model.maxDuration, resolution: resolution, images: request.imageURLs.count, version: version)
+            : Self.price(model: model, seconds: model.maxDuration, resolution: resolution, images: images, version: version)
 
         return Quote(
             provider: provider.id, model: model.id, apiStyle: model.apiStyle, currency: provider.currency,
             billedSeconds: seconds, resolution: resolution, resolutionFellBack: fellBack,
-            imageCount: request.imageURLs.count, lines: priced.lines,
+            imageCount: images, lines: priced.lines,
             exactTotal: priced.exact, total: priced.total, displayTotal: priced.display,
             upstreamCost: priced.upstream, margin: priced.margin,
             settlementScale: version.settlementScale, displayScale: version.displayScale, rounding: version.rounding,

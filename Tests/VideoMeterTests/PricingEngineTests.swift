@@ -126,3 +126,24 @@ struct PricingEngineTests {
         #expect(try QuoteRequest.parseDuration(" 10 ") == 10)
     }
 }
+
+@Suite("Re-pricing at settlement")
+struct RepriceTests {
+    @Test func repricingUsesTheVersionInForceAtTheHoldAndTheReportedSeconds() throws {
+        let catalog = try catalog(("blockrun.json", blockRunWithTokenCard))
+        let july = try catalog.reprice(provider: "blockrun", model: "bytedance/seedance-1.5-pro", seconds: 4, resolution: "720p", imageCount: 0, at: Day.at("2026-07-15"))
+        #expect(july.catalogVersion == "blockrun-2026-04")
+        #expect(july.total == Decimal(string: "0.126")!)  // 4 x 0.03 x 1.05
+        #expect(july.totalMicro == 126_000)
+    }
+
+    @Test func repricingAppliesTheFallbackAndImageFees() throws {
+        let shipped = try Catalog.bundled()
+        let quote = try shipped.reprice(provider: "worldrouter", model: "grok-imagine-video-1.5-preview", seconds: 3, resolution: "1080p", imageCount: 1, at: Day.november)
+        #expect(quote.resolution == "720p")
+        #expect(quote.totalMicro == 430_000)  // 3 x 0.14 + 0.01
+        #expect(throws: PricingError.durationAboveMax(16, max: 15, model: "grok-imagine-video")) {
+            try shipped.reprice(provider: "worldrouter", model: "grok-imagine-video", seconds: 16, resolution: "720p", imageCount: 0, at: Day.november)
+        }
+    }
+}

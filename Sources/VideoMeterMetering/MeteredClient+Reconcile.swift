@@ -1,0 +1,130 @@
+import Foundation
+import Logging
+import VideoMeter
+import VideoMeterLedger
+import VideoMeterProviders
+
+/// What a reconciliation pass did and what it leaves for a person to decide.
+public struct ReconcileReport: Sendable, Equatable {
+    /// Calls settled by this pass (tasks found terminal upstream).
+    public var settled: [MeteredOutcome] = []
+    /// Async tasks still queued or running upstream; their holds stay pending.
+    public var stillRunning: [Hold] = []
+    /// Holds this pass expired because their deadline had passed.
+    public var expired: [Hold] = []
+    /// Pending calls whose outcome is unknown (sent, no answer) and cannot be looked up upstream:
+    /// they are voided when their hold expires, unless settled by hand.
+    public var unknown: [Hold] = []
+    /// Tasks that succeeded after their hold expired: not charged, listed for review.
+    public var lateSuccesses: [LateSuccess] = []
+    /// Tasks that could not be read this time (the upstream unreachable, say), with the reason.
+    public var unreadable: [String] = []
+}
+
+extension MeteredClient {
+    /// Resumes what a previous run left open: reads every pending async task and settles the
+    /// terminal ones, expires holds past their deadline (checking their tasks for late successes),
+    /// and lists the unknowns and late successes that need a decision.
+    ///
+    /// - Parameter waitFor: poll tasks that are still running until they are terminal, for at most
+    ///   this long (`nil`: read each task once and return).
+    public func reconcile(waitFor: Duration? = nil) async throws -> ReconcileReport {
+        var report = ReconcileReport()
+        let open = try await ledger.holdsAwaitingReconciliation()
+        try await withThrowingTaskGroup(of: ReconcileItem.self) { group in
+            for hold in open {
+                group.addTask { await self.reconcile(hold, waitFor: waitFor) }
+            }
+            for try await item in group {
+                switch item {
+                case .settled(let outcome): report.settled.append(outcome)
+                case .running(let hold): report.stillRunning.append(hold)
+                case .unknown(let hold): report.unknown.append(hold)
+                case .unreadable(let reason): report.unreadable.append(reason)
+                }
+            }
+        }
+
+        // Calls that were sent with no task id to look up (a sync call cut off, an async create
+        // whose answer was lost) are unknowns too, once they are no longer in flight here.
+        let pending = try await ledger.openHolds()
+        let listed = Set(report.stillRunning.map(\.id) + report.unknown.map(\.id))
+        report.unknown += pending.filter { hold in
+            hold.upstreamTaskID == nil && !listed.contains(hold.id)
+                && (hold.callStatus == .unknown || (hold.callStatus == .submitted && !sending.contains(hold.id)))
+        }
+
+        for hold in try await ledger.expireDue() {
+            report.expired.append(hold)
+            report.unknown.removeAll { $0.id == hold.id }
+            report.stillRunning.removeAll { $0.id == hold.id }
+        }
+        // Tasks whose holds expired while they were still running may have succeeded since: look
+        // again at those expired within the last two hold lifetimes that are not yet recorded.
+        let recorded = Set(try await ledger.lateSuccesses().map(\.holdID))
+        let horizon = Int64((clock.now().timeIntervalSince1970 - 2 * Double(configuration.asyncHoldTimeout.components.seconds)) * 1000)
+        for hold in try await ledger.holds(state: .expired)
+        where hold.upstreamTaskID != nil && !recorded.contains(hold.id) && (hold.resolvedAt ?? 0) >= horizon {
+            await checkLateSuccess(hold, taskID: hold.upstreamTaskID!, into: &report)
+        }
+        report.lateSuccesses = try await ledger.lateSuccesses()
+        report.settled.sort { $0.holdID < $1.holdID }
+        report.stillRunning.sort { $0.id < $1.id }
+        report.unknown.sort { $0.id < $1.id }
+        logger.info("reconciled", metadata: [
+            "reconcile.settled": "\(report.settled.count)", "reconcile.running": "\(report.stillRunning.count)",
+            "reconcile.expired": "\(report.expired.count)", "reconcile.unknown": "\(report.unknown.count)",
+            "reconcile.late": "\(report.lateSuccesses.count)",
+        ])
+        return report
+    }
+
+    enum ReconcileItem: Sendable {
+        case settled(MeteredOutcome)
+        case running(Hold)
+        case unknown(Hold)
+        case unreadable(String)
+    }
+
+    func reconcile(_ hold: Hold, waitFor: Duration?) async -> ReconcileItem {
+        guard let taskID = hold.upstreamTaskID else { return .unknown(hold) }
+        guard let upstream = try? provider(hold.provider) else {
+            return .unreadable("hold \(hold.id): no upstream configured for \(hold.provider)")
+        }
+        let startedAt = Date(timeIntervalSince1970: TimeInterval(hold.createdAt) / 1000)
+        do {
+            let status: TaskStatus
+            if let waitFor {
+                var policy = configuration.pollPolicy
+                policy.deadline = waitFor
+                status = try await TaskPoller(provider: upstream, policy: policy, clock: ContinuousClock()).poll(taskID: taskID)
+            } else {
+                status = try await upstream.status(taskID: taskID)
+            }
+            guard status.state.isTerminal else { return .running(hold) }
+            return .settled(try await settle(hold, terminal: status, startedAt: startedAt, onEvent: { _ in }))
+        } catch let error as ProviderError where error.kind == .pollDeadlineExceeded {
+            return .running(hold)
+        } catch let error as ProviderError where error.kind == .accessDenied || error.kind == .taskNotFound {
+            try? await ledger.markStatus(holdID: hold.id, status: .unknown)
+            return .unknown(hold)
+        } catch {
+            return .unreadable("hold \(hold.id), task \(taskID): \(error)")
+        }
+    }
+
+    /// Reads an expired hold's task; a success is recorded as a late success for review.
+    func checkLateSuccess(_ hold: Hold, taskID: String, into report: inout ReconcileReport) async {
+        guard let upstream = try? provider(hold.provider), let status = try? await upstream.status(taskID: taskID),
+              status.state == .succeeded
+        else { return }
+        let charge = self.charge(for: hold, reportedSeconds: status.durationSeconds, reportedResolution: status.resolution)
+        do {
+            _ = try await ledger.lateSuccess(
+                holdID: hold.id, amountMicro: charge.amountMicro, upstreamRequestID: status.requestID,
+                note: "task \(taskID) succeeded after the hold expired")
+        } catch {
+            report.unreadable.append("hold \(hold.id): could not record a late success: \(error)")
+        }
+    }
+}

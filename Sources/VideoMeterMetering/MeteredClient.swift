@@ -1,0 +1,374 @@
+import Foundation
+import Logging
+import VideoMeter
+import VideoMeterLedger
+import VideoMeterProviders
+
+/// Puts every generation call through quote -> hold -> send -> settle.
+///
+/// Guarantees, in the terms of DESIGN.md's outcome table:
+/// - Nothing is sent without a hold for the quoted total; an invalid request or a refused budget
+///   never reaches the upstream and never touches the ledger beyond the refusal.
+/// - The hold is posted only when the upstream reports success (for the seconds it reports, never
+///   above the hold); every other terminal outcome voids it. Posting is exactly once per hold,
+///   however many times a task is polled or by how many pollers.
+/// - An async task's id is written with its hold before any polling, so a restarted process
+///   resumes it (``reconcile(waitFor:)``). A request sent without an answer is `unknown`: its hold
+///   stays until reconciled or expired.
+public final class MeteredClient: Sendable {
+    public struct Configuration: Sendable {
+        /// How long a sync call's hold lives before the sweeper expires it (must outlast the
+        /// upstream's own timeout: BlockRun's clients wait up to 180 s).
+        public var syncHoldTimeout: Duration
+        /// How long an async task's hold lives; a task that succeeds after this is a late success.
+        public var asyncHoldTimeout: Duration
+        /// How async tasks are polled.
+        public var pollPolicy: PollPolicy
+
+        public init(syncHoldTimeout: Duration = .seconds(900), asyncHoldTimeout: Duration = .seconds(3 * 3600), pollPolicy: PollPolicy = PollPolicy()) {
+            self.syncHoldTimeout = syncHoldTimeout
+            self.asyncHoldTimeout = asyncHoldTimeout
+            self.pollPolicy = pollPolicy
+        }
+    }
+
+    public let catalog: Catalog
+    public let ledger: Ledger
+    let providers: [String: any VideoProvider]
+    let clock: any WallClock
+    public let configuration: Configuration
+    let logger: Logger
+    /// Holds whose request is being sent by this process right now (so reconciliation does not
+    /// mistake them for calls a crash left behind).
+    let sending = HoldRegistry()
+
+    /// - Parameter providers: one client per catalog provider id (`blockrun`, `worldrouter`).
+    public init(
+        catalog: Catalog, ledger: Ledger, providers: [String: any VideoProvider], clock: any WallClock = SystemWallClock(),
+        configuration: Configuration = Configuration(), logger: Logger = Logger(label: "videometer.metering")
+    ) {
+        self.catalog = catalog
+        self.ledger = ledger
+        self.providers = providers
+        self.clock = clock
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// The upstream client for a catalog provider.
+    public func provider(_ id: String) throws(MeteringError) -> any VideoProvider {
+        guard let provider = providers[id] else { throw .providerNotConfigured(id) }
+        return provider
+    }
+
+    // MARK: - One call, start to finish
+
+    /// Runs one call to its terminal state and settles it.
+    ///
+    /// - Returns: the settled outcome; a failed, cancelled or expired async task is an outcome
+    ///   (nothing charged), not an error.
+    /// - Throws: `PricingError` or `LedgerError` before anything is sent; `ProviderError` when the
+    ///   upstream refused or failed a sync call (its hold voided); ``MeteringError`` when the outcome
+    ///   is unknown or still running (the hold kept for reconciliation).
+    public func generate(_ request: MeteredRequest, onEvent: @escaping @Sendable (MeteringEvent) async -> Void = { _ in }) async throws -> MeteredOutcome {
+        switch try await start(request, onEvent: onEvent) {
+        case .settled(let outcome):
+            return outcome
+        case .running(let call):
+            return try await finish(holdID: call.holdID, onEvent: onEvent)
+        }
+    }
+
+    /// Quotes, holds and sends a call; a sync call is settled before this returns, an async one as
+    /// soon as the upstream task exists (finish it with ``finish(holdID:onEvent:)``).
+    public func start(_ request: MeteredRequest, onEvent: @escaping @Sendable (MeteringEvent) async -> Void = { _ in }) async throws -> StartedCall {
+        let startedAt = clock.now()
+        let quote = try catalog.quote(request.quoteRequest, at: startedAt)
+        let upstream = try provider(quote.provider)
+        await onEvent(.quoted(quote))
+
+        let key = request.idempotencyKey ?? "vm-\(UUID().uuidString.lowercased())"
+        let timeout = quote.apiStyle == .sync ? configuration.syncHoldTimeout : configuration.asyncHoldTimeout
+        let receipt = try await ledger.hold(HoldRequest(
+            team: request.team, idempotencyKey: key, fingerprint: request.fingerprint(for: quote),
+            amountMicro: quote.totalMicro, timeoutSeconds: max(1, timeout.components.seconds),
+            provider: quote.provider, model: quote.model, resolution: quote.resolution, seconds: quote.billedSeconds,
+            imageCount: quote.imageCount, catalogVersion: quote.catalogVersion,
+            quoteJSON: String(decoding: try quote.jsonData(pretty: false), as: UTF8.self),
+            upstreamCostMicro: quote.upstreamCostMicro, marginMicro: quote.marginMicro
+        ))
+        let hold = receipt.hold
+        await onEvent(.held(holdID: hold.id, amountMicro: hold.amountMicro, replayed: receipt.replayed))
+        if receipt.replayed { return try await replay(hold, onEvent: onEvent) }
+
+        let generation = GenerationRequest(
+            model: quote.model, prompt: request.prompt, imageURL: request.imageURL,
+            durationSeconds: quote.billedSeconds, resolution: request.resolution == nil ? nil : quote.resolution
+        )
+        if quote.apiStyle == .async {
+            // Recorded before the create is sent: after a crash, a pending async hold marked
+            // `submitted` without a task id is an unknown (the task may exist), not a call never sent.
+            try await ledger.markSubmitted(holdID: hold.id, upstreamTaskID: nil)
+        }
+        sending.insert(hold.id)
+        defer { sending.remove(hold.id) }
+        let submission: Submission
+        do {
+            submission = try await upstream.submit(generation, idempotencyKey: key)
+        } catch {
+            throw await settleFailedSubmission(hold, error: error, style: quote.apiStyle, startedAt: startedAt)
+        }
+        switch submission {
+        case .completed(let result):
+            return .settled(try await settleSuccess(hold, result: result, reportedSeconds: result.durationSeconds, reportedResolution: result.resolution, startedAt: startedAt, onEvent: onEvent))
+        case .task(let taskID):
+            // Written before any polling, so that a restart resumes this task.
+            try await shielded { try await self.ledger.markSubmitted(holdID: hold.id, upstreamTaskID: taskID) }
+            await onEvent(.submitted(taskID: taskID))
+            logger.debug("task created", metadata: ["hold.id": "\(hold.id)", "task.id": "\(taskID)"])
+            return .running(RunningCall(holdID: hold.id, idempotencyKey: key, taskID: taskID, quote: quote))
+        }
+    }
+
+    /// Polls a held async call until the upstream task is terminal, and settles it.
+    ///
+    /// Safe to call from several places at once (the caller, the gateway's background settler,
+    /// reconciliation): the first settlement wins, the others return the settled outcome.
+    public func finish(holdID: Int64, onEvent: @escaping @Sendable (MeteringEvent) async -> Void = { _ in }) async throws -> MeteredOutcome {
+        let hold = try await ledger.hold(id: holdID)
+        guard hold.state == .pending else { return try await outcome(of: hold, replayed: true) }
+        guard let taskID = hold.upstreamTaskID else { throw MeteringError.callInProgress(key: hold.idempotencyKey, holdID: hold.id) }
+        let upstream = try provider(hold.provider)
+        let startedAt = Date(timeIntervalSince1970: TimeInterval(hold.createdAt) / 1000)
+        let poller = TaskPoller(provider: upstream, policy: configuration.pollPolicy, clock: ContinuousClock())
+        let markedRunning = RunningFlag(hold.callStatus == .running)
+        let status: TaskStatus
+        do {
+            status = try await poller.poll(taskID: taskID) { [ledger] reading in
+                await onEvent(.polled(taskID: taskID, state: reading.state))
+                if reading.state == .running, markedRunning.set() {
+                    try? await ledger.markStatus(holdID: holdID, status: .running)
+                }
+            }
+        } catch let error as ProviderError {
+            if error.kind == .pollDeadlineExceeded { throw MeteringError.stillRunning(holdID: holdID, taskID: taskID) }
+            // 403/404 on our own task: the upstream no longer answers for it. Keep the hold for
+            // review; it expires unless a later reconciliation finds the task.
+            try await shielded { try await self.ledger.markStatus(holdID: holdID, status: .unknown) }
+            throw MeteringError.outcomeUnknown(holdID: holdID, detail: "\(error.code): \(error.message)")
+        }
+        return try await settle(hold, terminal: status, startedAt: startedAt, onEvent: onEvent)
+    }
+
+    // MARK: - Settlement
+
+    /// Settles a hold from an async task's terminal reading.
+    func settle(_ hold: Hold, terminal status: TaskStatus, startedAt: Date, onEvent: @Sendable (MeteringEvent) async -> Void) async throws -> MeteredOutcome {
+        switch status.state {
+        case .succeeded:
+            let result = status.result ?? GenerationResult(model: hold.model, videos: [], resolution: status.resolution, upstreamRequestID: status.requestID)
+            return try await settleSuccess(
+                hold, result: result, reportedSeconds: status.durationSeconds ?? result.durationSeconds,
+                reportedResolution: status.resolution ?? result.resolution, startedAt: startedAt, onEvent: onEvent)
+        default:
+            let callStatus = CallStatus(terminal: status.state)
+            return try await settleVoid(hold, status: callStatus, requestID: status.requestID, startedAt: startedAt, onEvent: onEvent)
+        }
+    }
+
+    /// Posts a succeeded call for what the upstream reports it generated, never more than held.
+    func settleSuccess(
+        _ hold: Hold, result: GenerationResult, reportedSeconds: Int?, reportedResolution: String?, startedAt: Date,
+        onEvent: @Sendable (MeteringEvent) async -> Void
+    ) async throws -> MeteredOutcome {
+        let charge = self.charge(for: hold, reportedSeconds: reportedSeconds, reportedResolution: reportedResolution)
+        let settlement = Settlement(
+            status: .succeeded, billedSeconds: charge.billedSeconds, upstreamCostMicro: charge.upstreamCostMicro,
+            latencyMs: milliseconds(since: startedAt), upstreamRequestID: result.upstreamRequestID)
+        do {
+            let posted = try await shielded { try await self.ledger.post(holdID: hold.id, amount: charge.amountMicro, settlement: settlement) }
+            var outcome = try await self.outcome(of: posted, replayed: false)
+            outcome.videoURL = result.videoURL
+            outcome.videos = result.videos
+            await onEvent(.settled(outcome))
+            logger.info("call charged", metadata: [
+                "hold.id": "\(hold.id)", "charge.micro": "\(posted.postedMicro)", "model": "\(hold.model)",
+            ])
+            return outcome
+        } catch let error as LedgerError where error.code == "hold_already_resolved" {
+            var outcome = try await self.outcome(of: try await ledger.hold(id: hold.id), replayed: true)
+            outcome.videoURL = result.videoURL
+            outcome.videos = result.videos
+            return outcome
+        } catch let error as LedgerError where error.code == "hold_expired" {
+            // The hold outlived its deadline before the video arrived: expire it and keep the
+            // success for review rather than charging past the deadline or dropping it.
+            try await shielded { _ = try await self.ledger.expireDue() }
+            try await shielded {
+                _ = try await self.ledger.lateSuccess(
+                    holdID: hold.id, amountMicro: charge.amountMicro, upstreamRequestID: result.upstreamRequestID,
+                    note: "succeeded after the hold's deadline")
+            }
+            var outcome = try await self.outcome(of: try await ledger.hold(id: hold.id), replayed: false)
+            outcome.lateSuccess = true
+            outcome.videoURL = result.videoURL
+            outcome.videos = result.videos
+            await onEvent(.settled(outcome))
+            return outcome
+        }
+    }
+
+    /// Voids a hold: the call ended without a billable result.
+    func settleVoid(_ hold: Hold, status: CallStatus, requestID: String?, startedAt: Date, onEvent: @Sendable (MeteringEvent) async -> Void) async throws -> MeteredOutcome {
+        do {
+            let voided = try await shielded {
+                try await self.ledger.void(holdID: hold.id, settlement: Settlement(status: status, latencyMs: self.milliseconds(since: startedAt), upstreamRequestID: requestID))
+            }
+            let outcome = try await self.outcome(of: voided, replayed: false)
+            await onEvent(.settled(outcome))
+            logger.info("call voided", metadata: ["hold.id": "\(hold.id)", "call.status": "\(status.rawValue)"])
+            return outcome
+        } catch let error as LedgerError where error.code == "hold_already_resolved" {
+            return try await outcome(of: try await ledger.hold(id: hold.id), replayed: true)
+        }
+    }
+
+    /// Settles a submission that threw, and returns the error to pass on.
+    func settleFailedSubmission(_ hold: Hold, error: any Error, style: VideoMeter.APIStyle, startedAt: Date) async -> any Error {
+        let latency = milliseconds(since: startedAt)
+        let settlement: @Sendable (CallStatus) -> Settlement = { Settlement(status: $0, latencyMs: latency) }
+        do {
+            if let error = error as? ProviderError {
+                switch error.delivery {
+                case .notSent, .refused:
+                    try await shielded { _ = try await self.ledger.void(holdID: hold.id, settlement: settlement(CallStatus(refusal: error))) }
+                    logger.info("call refused upstream, hold voided", metadata: ["hold.id": "\(hold.id)", "error.code": "\(error.code)"])
+                    return error
+                case .unknown:
+                    try await shielded { try await self.ledger.markStatus(holdID: hold.id, status: .unknown) }
+                    logger.warning("call outcome unknown, hold kept", metadata: ["hold.id": "\(hold.id)", "error.code": "\(error.code)"])
+                    return MeteringError.outcomeUnknown(holdID: hold.id, detail: "\(error.code): \(error.message)")
+                }
+            }
+            if error is CancellationError {
+                if style == .sync {
+                    // A sync upstream charges only for a delivered video (BlockRun: "failure or
+                    // abandonment costs nothing"), so an abandoned call is voided.
+                    try await shielded { _ = try await self.ledger.void(holdID: hold.id, settlement: settlement(.cancelled)) }
+                } else {
+                    // The create may have reached the upstream: keep the hold for reconciliation.
+                    try await shielded { try await self.ledger.markStatus(holdID: hold.id, status: .unknown) }
+                }
+                return error
+            }
+            try await shielded { try await self.ledger.markStatus(holdID: hold.id, status: .unknown) }
+            return MeteringError.outcomeUnknown(holdID: hold.id, detail: String(describing: error))
+        } catch let ledgerError {
+            logger.error("could not settle a failed submission", metadata: ["hold.id": "\(hold.id)", "error": "\(ledgerError)"])
+            return ledgerError
+        }
+    }
+
+    /// What to charge for a succeeded call: the catalog price of the seconds and resolution the
+    /// upstream reports, with the price list of the hold's time, capped at the hold. When the
+    /// upstream reports no usable duration, the quoted (held) call is charged — never zero seconds.
+    func charge(for hold: Hold, reportedSeconds: Int?, reportedResolution: String?) -> (amountMicro: MicroUSD, upstreamCostMicro: MicroUSD, billedSeconds: Int) {
+        let heldAt = Date(timeIntervalSince1970: TimeInterval(hold.createdAt) / 1000)
+        guard let seconds = reportedSeconds, seconds > 0, seconds != hold.seconds || (reportedResolution.map { $0.lowercased() != hold.resolution } ?? false),
+              let repriced = try? catalog.reprice(
+                  provider: hold.provider, model: hold.model, seconds: seconds, resolution: reportedResolution ?? hold.resolution,
+                  imageCount: hold.imageCount, at: heldAt),
+              repriced.catalogVersion == hold.catalogVersion
+        else {
+            return (hold.amountMicro, hold.upstreamCostMicro, hold.seconds)
+        }
+        if repriced.totalMicro > hold.amountMicro {
+            logger.warning("upstream reported more than was held; charging the hold", metadata: [
+                "hold.id": "\(hold.id)", "seconds.reported": "\(seconds)", "seconds.held": "\(hold.seconds)",
+            ])
+            return (hold.amountMicro, hold.upstreamCostMicro, hold.seconds)
+        }
+        return (repriced.totalMicro, repriced.upstreamCostMicro, seconds)
+    }
+
+    // MARK: - Replays
+
+    /// A replayed idempotency key: the first call's result, or the first call resumed.
+    func replay(_ hold: Hold, onEvent: @escaping @Sendable (MeteringEvent) async -> Void) async throws -> StartedCall {
+        if hold.state != .pending { return .settled(try await outcome(of: hold, replayed: true)) }
+        guard let taskID = hold.upstreamTaskID, let quote = try? catalog.reprice(
+            provider: hold.provider, model: hold.model, seconds: hold.seconds, resolution: hold.resolution,
+            imageCount: hold.imageCount, at: Date(timeIntervalSince1970: TimeInterval(hold.createdAt) / 1000))
+        else {
+            throw MeteringError.callInProgress(key: hold.idempotencyKey, holdID: hold.id)
+        }
+        return .running(RunningCall(holdID: hold.id, idempotencyKey: hold.idempotencyKey, taskID: taskID, quote: quote))
+    }
+
+    /// The outcome a hold records.
+    public func outcome(of hold: Hold, replayed: Bool) async throws -> MeteredOutcome {
+        let team = try await ledger.teamName(id: hold.teamID)
+        return MeteredOutcome(
+            holdID: hold.id, idempotencyKey: hold.idempotencyKey, team: team, provider: hold.provider, model: hold.model,
+            resolution: hold.resolution, status: hold.callStatus, holdState: hold.state, heldMicro: hold.amountMicro,
+            chargedMicro: hold.postedMicro, billedSeconds: hold.state == .posted ? hold.seconds : nil,
+            upstreamTaskID: hold.upstreamTaskID, upstreamRequestID: hold.upstreamRequestID, replayed: replayed)
+    }
+
+    func milliseconds(since start: Date) -> Int64 {
+        Int64((clock.now().timeIntervalSince(start) * 1000).rounded())
+    }
+}
+
+/// Runs a ledger write so that the caller's cancellation cannot interrupt it: once the upstream
+/// has answered, its settlement must be recorded whatever happens to the waiting caller.
+func shielded<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await Task { try await body() }.value
+}
+
+/// A set of hold ids shared across tasks.
+final class HoldRegistry: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ids = Set<Int64>()
+
+    func insert(_ id: Int64) { lock.withLock { _ = ids.insert(id) } }
+    func remove(_ id: Int64) { lock.withLock { _ = ids.remove(id) } }
+    func contains(_ id: Int64) -> Bool { lock.withLock { ids.contains(id) } }
+}
+
+/// Set once, read many: whether `running` has been recorded for a hold.
+final class RunningFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Bool
+
+    init(_ value: Bool) { self.value = value }
+
+    /// Sets the flag; true when this call changed it.
+    func set() -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        if value { return false }
+        value = true
+        return true
+    }
+}
+
+extension CallStatus {
+    /// The call status of a terminal task state.
+    init(terminal state: TaskState) {
+        switch state {
+        case .succeeded: self = .succeeded
+        case .cancelled: self = .cancelled
+        case .expired: self = .expired
+        default: self = .failed
+        }
+    }
+
+    /// The call status of an upstream refusal: 504 is a timeout, 5xx and 424 a failure, 4xx a rejection.
+    init(refusal error: ProviderError) {
+        switch error.kind {
+        case .timeout: self = .timedOut
+        case .serverError, .upstreamFailure, .badResponse, .unexpectedStatus: self = .failed
+        default: self = .rejected
+        }
+    }
+}
