@@ -1,0 +1,64 @@
+import Testing
+import VideoMeterProviders
+
+@Suite struct GuardsTests {
+    @Test func rateLimiterAllowsTheBurstThenFailsFastWithTheWait() async throws {
+        let limiter = RequestRateLimiter(requestsPerMinute: 60, burst: 2, clock: ContinuousClock())
+        try await limiter.acquire(.failFast, provider: "p")
+        try await limiter.acquire(.failFast, provider: "p")
+        let error = await providerError { try await limiter.acquire(.failFast, provider: "p") }
+        #expect(error?.kind == .rateLimitedLocally)
+        #expect(error?.retryAfter.map { $0 > .milliseconds(900) && $0 <= .seconds(1) } == true)
+    }
+
+    @Test func rateLimiterWaitsForTheNextSlot() async throws {
+        let limiter = RequestRateLimiter(requestsPerMinute: 1200, burst: 1, clock: ContinuousClock())
+        let start = ContinuousClock.now
+        for _ in 0..<3 { try await limiter.acquire(.wait, provider: "p") }
+        #expect(start.duration(to: .now) >= .milliseconds(100))
+    }
+
+    @Test func pendingLimiterHandsSlotsToWaitersInOrder() async throws {
+        let limiter = PendingTaskLimiter(capacity: 1)
+        try await limiter.acquire(.wait, provider: "p")
+        let failFast = await providerError { try await limiter.acquire(.failFast, provider: "p") }
+        #expect(failFast?.kind == .rateLimitedLocally)
+        let waiter = Task { try await limiter.acquire(.wait, provider: "p") }
+        try await Task.sleep(for: .milliseconds(20))
+        await limiter.release()
+        try await waiter.value
+        #expect(await limiter.count == 1)
+    }
+
+    @Test func cancelledWaiterGivesUp() async throws {
+        let limiter = PendingTaskLimiter(capacity: 1)
+        try await limiter.acquire(.wait, provider: "p")
+        let waiter = Task { try await limiter.acquire(.wait, provider: "p") }
+        try await Task.sleep(for: .milliseconds(20))
+        waiter.cancel()
+        await #expect(throws: CancellationError.self) { try await waiter.value }
+        await limiter.release()
+        #expect(await limiter.count == 0)
+    }
+
+    @Test func environmentIsReadAndSecretsAreRedacted() {
+        let environment = ProviderEnvironment(environment: [
+            "VIDEOMETER_BLOCKRUN_URL": "https://blockrun.ai/api",
+            "VIDEOMETER_BLOCKRUN_PAYMENT": "pay-secret-123",
+            "VIDEOMETER_WORLDROUTER_KEY": "wr-secret-456",
+        ])
+        #expect(environment.isBlockRunConfigured && environment.isWorldRouterConfigured)
+        #expect(environment.blockRunConfiguration().baseURL == "https://blockrun.ai/api")
+        #expect(environment.blockRunConfiguration().payment?.value == "pay-secret-123")
+        #expect(environment.worldRouterConfiguration()?.baseURL == WorldRouterClient.Configuration.defaultBaseURL)
+        let shown = "\(environment) \(environment.worldRouterConfiguration()!) \(environment.blockRunConfiguration())"
+        #expect(!shown.contains("pay-secret-123") && !shown.contains("wr-secret-456"))
+        let empty = ProviderEnvironment(environment: ["VIDEOMETER_WORLDROUTER_KEY": " "])
+        #expect(!empty.isWorldRouterConfigured && !empty.isBlockRunConfigured)
+        #expect(empty.blockRunConfiguration().baseURL == "http://127.0.0.1:8402")
+    }
+
+    @Test func badBaseURLIsAConfigurationError() {
+        #expect(throws: ProviderError.self) { try blockRun("ftp://example.com") }
+    }
+}
