@@ -97,6 +97,7 @@ let package = Package(
                 "VideoMeterMetering",
                 "VideoMeterEmulator",
                 "VideoMeterReports",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import Logging
 
 /// The `videometer` command: quotes, meters, enforces budgets and reports on AI video generation.
 @main
@@ -9,16 +11,39 @@ struct VideoMeterCommand: AsyncParsableCommand {
         discussion: """
             Prices come from the catalog compiled into this binary (the files in pricing/), or from \
             --pricing DIR / VIDEOMETER_PRICING. The ledger is a SQLite file: --db PATH, else \
-            VIDEOMETER_DB, else ./videometer.sqlite.
+            VIDEOMETER_DB, else ./videometer.sqlite. Logs go to standard error at the level of \
+            VIDEOMETER_LOG_LEVEL (trace, debug, info, notice, warning, error; default notice).
             """,
         version: "0.1.0",
         subcommands: [
             QuoteCommand.self,
             ModelsCommand.self,
+            GenerateCommand.self,
+            ReconcileCommand.self,
             PricingCommand.self,
             EmulateCommand.self,
             ReportCommand.self,
             TeamCommand.self, BudgetCommand.self, LedgerCommand.self,
         ]
     )
+
+    /// Bootstraps logging (standard error, `VIDEOMETER_LOG_LEVEL`) before running the command.
+    static func main() async {
+        let level = ProcessInfo.processInfo.environment["VIDEOMETER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .notice
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -1,0 +1,75 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import VideoMeterEmulator
+import VideoMeterProviders
+
+/// The upstream clients a command meters through: each provider configured in the environment is
+/// called for real; with `sandbox`, every other one is an emulator started in this process.
+final class Upstreams: Sendable {
+    let httpClient: HTTPClient
+    let providers: [String: any VideoProvider]
+    /// Emulators started for providers with no upstream configured, by provider id.
+    let sandboxes: [String: Emulator]
+
+    static let sandboxKey = "sandbox-team-key"
+
+    private init(httpClient: HTTPClient, providers: [String: any VideoProvider], sandboxes: [String: Emulator]) {
+        self.httpClient = httpClient
+        self.providers = providers
+        self.sandboxes = sandboxes
+    }
+
+    /// - Parameters:
+    ///   - sandboxLatency: how long a sandbox generation takes (a few seconds feels real but quick).
+    ///   - sandbox: start emulators for unconfigured providers (`false` leaves them out, as
+    ///     reconciliation must: a new emulator knows nothing of an earlier run's tasks).
+    static func start(
+        environment: ProviderEnvironment = ProviderEnvironment(), sandbox: Bool, sandboxLatency: Duration = .seconds(3),
+        poll: PollPolicy, logger: Logger
+    ) async throws -> Upstreams {
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        var providers: [String: any VideoProvider] = [:]
+        var sandboxes: [String: Emulator] = [:]
+        do {
+            if environment.isBlockRunConfigured {
+                providers["blockrun"] = try BlockRunClient(httpClient: httpClient, configuration: environment.blockRunConfiguration())
+            } else if sandbox {
+                let emulator = Emulator(EmulatorConfiguration(style: .blockrun, latency: sandboxLatency))
+                _ = try await emulator.start()
+                sandboxes["blockrun"] = emulator
+                providers["blockrun"] = try BlockRunClient(
+                    httpClient: httpClient, configuration: .init(baseURL: await emulator.baseURL!, limits: .unlimited))
+            }
+            if var configuration = environment.worldRouterConfiguration() {
+                configuration.poll = poll
+                providers["worldrouter"] = try WorldRouterClient(httpClient: httpClient, configuration: configuration)
+            } else if sandbox {
+                let emulator = Emulator(EmulatorConfiguration(style: .worldrouter, latency: sandboxLatency, pendingCap: 1000))
+                _ = try await emulator.start()
+                sandboxes["worldrouter"] = emulator
+                providers["worldrouter"] = try WorldRouterClient(
+                    httpClient: httpClient,
+                    configuration: .init(baseURL: await emulator.baseURL!, apiKey: Secret(sandboxKey), poll: poll))
+            }
+        } catch {
+            for emulator in sandboxes.values { await emulator.shutdown() }
+            try? await httpClient.shutdown()
+            throw error
+        }
+        if !sandboxes.isEmpty {
+            logger.notice("sandbox: no upstream configured for \(sandboxes.keys.sorted().joined(separator: ", ")); using the in-process emulator, nothing is charged upstream")
+        }
+        return Upstreams(httpClient: httpClient, providers: providers, sandboxes: sandboxes)
+    }
+
+    /// A one-line description: which providers are real and which are sandboxed.
+    var summary: String {
+        providers.keys.sorted().map { id in sandboxes[id] == nil ? "\(id): upstream" : "\(id): sandbox" }.joined(separator: ", ")
+    }
+
+    func shutdown() async {
+        for emulator in sandboxes.values { await emulator.shutdown() }
+        try? await httpClient.shutdown()
+    }
+}
