@@ -12,50 +12,70 @@ import GRDB
 /// serialises the batches, and each batch reads the state it checks inside its transaction.
 final class GroupCommit: @unchecked Sendable {
     private let writer: any DatabaseWriter
-    private let lock = NSLock()
+    private let condition = NSCondition()
     private var queue: [any PendingOperation] = []
-    private var draining = false
+    private var stopped = false
     /// The most operations one transaction carries.
     private let maximumBatch: Int
 
+    /// Starts the committing thread. It blocks in SQLite (lock waits, fsync) instead of a task of the
+    /// cooperative pool, and batches whatever arrived while it was busy.
     init(writer: any DatabaseWriter, maximumBatch: Int = 1024) {
         self.writer = writer
         self.maximumBatch = maximumBatch
+        let thread = Thread { [self] in self.run() }
+        thread.name = "videometer.ledger.commit"
+        thread.start()
+    }
+
+    /// Ends the committing thread once the queue is empty.
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.signal()
+        condition.unlock()
     }
 
     /// Runs `operation` in the next transaction and returns its result once that has committed.
     func perform<T: Sendable>(_ operation: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let pending = Operation(body: operation, continuation: continuation)
-            lock.lock()
+            condition.lock()
             queue.append(pending)
-            let startDrain = !draining
-            draining = true
-            lock.unlock()
-            if startDrain {
-                Task { await self.drain() }
-            }
+            condition.signal()
+            condition.unlock()
         }
     }
 
-    private func nextBatch() -> [any PendingOperation] {
-        lock.lock(); defer { lock.unlock() }
-        if queue.isEmpty {
-            draining = false
-            return []
+    /// How many operations the last transaction carried: their callers are likely to come back
+    /// with their next operation right after being answered.
+    private var lastBatchSize = 0
+    /// How long the committer waits for those callers before committing a smaller batch: a small
+    /// fraction of one fsync, which is what a bigger batch saves.
+    private let linger: TimeInterval = 0.001
+
+    private func nextBatch() -> [any PendingOperation]? {
+        condition.lock(); defer { condition.unlock() }
+        while queue.isEmpty {
+            if stopped { return nil }
+            condition.wait()
+        }
+        let expected = min(lastBatchSize, maximumBatch)
+        if queue.count < expected {
+            let deadline = Date().addingTimeInterval(linger)
+            while queue.count < expected, !stopped, condition.wait(until: deadline) {}
         }
         let count = min(queue.count, maximumBatch)
         let batch = Array(queue.prefix(count))
         queue.removeFirst(count)
+        lastBatchSize = count
         return batch
     }
 
-    private func drain() async {
-        while true {
-            let batch = nextBatch()
-            if batch.isEmpty { return }
+    private func run() {
+        while let batch = nextBatch() {
             do {
-                try await writer.writeWithoutTransaction { db in
+                try writer.writeWithoutTransaction { db in
                     try db.inTransaction(.immediate) {
                         for operation in batch {
                             operation.execute(db)

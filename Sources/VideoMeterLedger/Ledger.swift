@@ -45,15 +45,24 @@ public final class Ledger: Sendable {
         var configuration = Configuration()
         configuration.label = "videometer.ledger"
         configuration.busyMode = .timeout(busyTimeout)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         let pool = try DatabasePool(path: path, configuration: configuration)
+        // GRDB switches the writer to `synchronous = NORMAL` when it enables WAL, after
+        // `prepareDatabase`; an acknowledged commit must be fsynced, so set FULL again on the
+        // writer connection (it lives as long as the pool).
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            let level = try Int.fetchOne(db, sql: "PRAGMA synchronous")
+            guard level == 2 else { throw DatabaseError(message: "could not set synchronous = FULL (got \(level ?? -1))") }
+        }
         try LedgerSchema.migrator.migrate(pool)
         self.writer = pool
         self.clock = clock
         self.logger = logger
         self.commits = GroupCommit(writer: pool)
+    }
+
+    deinit {
+        commits.stop()
     }
 
     var nowMilliseconds: Int64 { milliseconds(clock.now()) }

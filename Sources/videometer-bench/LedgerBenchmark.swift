@@ -14,32 +14,7 @@ let ledgerBenchmark = Benchmark(
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
 
-    // Baselines: the same file settings, one small row per insert.
-    var configuration = Configuration()
-    configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-    let raw = try DatabasePool(path: directory.appendingPathComponent("raw.sqlite").path, configuration: configuration)
-    try raw.write { db in
-        try db.execute(sql: "CREATE TABLE entry (id INTEGER PRIMARY KEY, holdID INTEGER NOT NULL, amountMicro INTEGER NOT NULL, createdAt INTEGER NOT NULL)")
-    }
-    let singleRows = 400
-    let single = try opsPerSecond(iterations: singleRows) {
-        for index in 0..<singleRows {
-            try raw.write { db in
-                try db.execute(sql: "INSERT INTO entry (holdID, amountMicro, createdAt) VALUES (?, ?, ?)", arguments: [index, 1_500_000, index])
-            }
-        }
-    }
-    let batchedRows = 100_000, batchSize = 1_000
-    let batched = try opsPerSecond(iterations: batchedRows) {
-        for batch in 0..<(batchedRows / batchSize) {
-            try raw.write { db in
-                let statement = try db.cachedStatement(sql: "INSERT INTO entry (holdID, amountMicro, createdAt) VALUES (?, ?, ?)")
-                for index in 0..<batchSize {
-                    try statement.execute(arguments: [batch * batchSize + index, 1_500_000, index])
-                }
-            }
-        }
-    }
+    let (single, batched) = try rawSQLiteBaselines(directory: directory)
 
     let ledger = try Ledger(path: directory.appendingPathComponent("ledger.sqlite").path)
     try await ledger.createTeam(name: "bench")
@@ -88,4 +63,35 @@ let ledgerBenchmark = Benchmark(
             label: "hold+post pairs, 64 callers vs single-row commits", value: many, unit: "pairs/s",
             baseline: ("raw single-row commits", single)),
     ]
+}
+
+/// Raw SQLite with the ledger's durability settings: single-row commits/s and batched rows/s.
+private func rawSQLiteBaselines(directory: URL) throws -> (single: Double, batched: Double) {
+    let configuration = Configuration()
+    let raw = try DatabasePool(path: directory.appendingPathComponent("raw.sqlite").path, configuration: configuration)
+    // GRDB sets NORMAL when it enables WAL; the baseline must pay the same fsync as the ledger.
+    try raw.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+    try raw.write { db in
+        try db.execute(sql: "CREATE TABLE entry (id INTEGER PRIMARY KEY, holdID INTEGER NOT NULL, amountMicro INTEGER NOT NULL, createdAt INTEGER NOT NULL)")
+    }
+    let singleRows = 400
+    let single = try opsPerSecond(iterations: singleRows) {
+        for index in 0..<singleRows {
+            try raw.write { db in
+                try db.execute(sql: "INSERT INTO entry (holdID, amountMicro, createdAt) VALUES (?, ?, ?)", arguments: [index, 1_500_000, index])
+            }
+        }
+    }
+    let batchedRows = 100_000, batchSize = 1_000
+    let batched = try opsPerSecond(iterations: batchedRows) {
+        for batch in 0..<(batchedRows / batchSize) {
+            try raw.write { db in
+                let statement = try db.cachedStatement(sql: "INSERT INTO entry (holdID, amountMicro, createdAt) VALUES (?, ?, ?)")
+                for index in 0..<batchSize {
+                    try statement.execute(arguments: [batch * batchSize + index, 1_500_000, index])
+                }
+            }
+        }
+    }
+    return (single, batched)
 }
