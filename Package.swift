@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "VideoMeterMetering", targets: ["VideoMeterMetering"]),
         .library(name: "VideoMeterEmulator", targets: ["VideoMeterEmulator"]),
         .library(name: "VideoMeterReports", targets: ["VideoMeterReports"]),
+        .library(name: "VideoMeterGateway", targets: ["VideoMeterGateway"]),
         .executable(name: "videometer", targets: ["videometer"]),
         .executable(name: "videometer-bench", targets: ["videometer-bench"]),
     ],
@@ -26,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Pricing core: money, catalog, quotes. Foundation only, no I/O.
@@ -87,6 +90,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "VideoMeterGateway",
+            dependencies: [
+                "VideoMeter",
+                "VideoMeterLedger",
+                "VideoMeterProviders",
+                "VideoMeterMetering",
+                "VideoMeterReports",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "videometer",
             dependencies: [
@@ -97,6 +117,7 @@ let package = Package(
                 "VideoMeterMetering",
                 "VideoMeterEmulator",
                 "VideoMeterReports",
+                "VideoMeterGateway",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -113,7 +134,9 @@ let package = Package(
                 "VideoMeterMetering",
                 "VideoMeterEmulator",
                 "VideoMeterReports",
+                "VideoMeterGateway",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -138,6 +161,20 @@ let package = Package(
             dependencies: ["VideoMeterReports", "VideoMeterLedger", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "videometerTests", dependencies: ["videometer"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "VideoMeterGatewayTests",
+            dependencies: [
+                "VideoMeterGateway", "VideoMeterEmulator", "VideoMeterCatalog", "videometer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "videometerTests",
+            dependencies: ["videometer", "VideoMeterEmulator", "VideoMeterLedger", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
     ]
 )
