@@ -4,6 +4,7 @@ import Foundation
 let benchmarks: [Benchmark] = [
     quoteBenchmark,
     ledgerBenchmark,
+    meteringBenchmark,
     reportBenchmark,
 ]
 
