@@ -24,6 +24,7 @@ struct VideoMeterCommand: AsyncParsableCommand {
             EmulateCommand.self,
             ReportCommand.self,
             TeamCommand.self, BudgetCommand.self, LedgerCommand.self,
+            ServeCommand.self, KeysCommand.self, DemoCommand.self,
         ]
     )
 

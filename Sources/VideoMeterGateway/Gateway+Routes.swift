@@ -1,0 +1,215 @@
+import Foundation
+import GRDB
+import HTTPTypes
+import Hummingbird
+import VideoMeter
+import VideoMeterLedger
+import VideoMeterMetering
+import VideoMeterProviders
+import VideoMeterReports
+
+extension Gateway {
+    // MARK: POST /v1/videos/generations
+
+    func generate(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        let bytes = try await readBody(request)
+        let now = Date()
+        let body = try GenerationBody.parse(bytes, catalog: catalog, at: now)
+        let ledgerKey = try idempotencyKey(request, caller: caller)
+        let metered = MeteredRequest(
+            team: caller.team, provider: body.provider, model: body.model, prompt: body.prompt, durationSeconds: body.durationSeconds,
+            resolution: body.resolution, imageURL: body.imageURL, idempotencyKey: ledgerKey, caller: caller.caller)
+
+        if body.style == .async {
+            // Checked before anything is held, so a refused call changes nothing in the ledger.
+            _ = try catalog.quote(metered.quoteRequest, at: now)
+            guard settler.reserve(teamID: caller.teamID) else {
+                throw GatewayError.tooManyPendingTasks(cap: configuration.maxPendingTasksPerTeam)
+            }
+        }
+        let started: StartedCall
+        do {
+            started = try await client.start(metered)
+        } catch {
+            if body.style == .async { settler.release(teamID: caller.teamID) }
+            throw error
+        }
+
+        switch started {
+        case .running(let call):
+            let taskID = try await gatewayTaskID(holdID: call.holdID, caller: caller)
+            settler.track(holdID: call.holdID, teamID: caller.teamID, reserved: true)
+            let hold = try await ledger.hold(id: call.holdID)
+            return try JSONResponse.make(TaskResponse(id: taskID, hold: hold, status: TaskResponse.status(of: hold), videoURL: nil))
+
+        case .settled(let outcome):
+            if body.style == .async {
+                settler.release(teamID: caller.teamID)
+                // A replayed key whose task is over: the task as it ended.
+                let hold = try await ledger.hold(id: outcome.holdID)
+                let taskID = try await gatewayTaskID(holdID: outcome.holdID, caller: caller)
+                return try JSONResponse.make(TaskResponse(id: taskID, hold: hold, status: TaskResponse.status(of: hold), videoURL: nil))
+            }
+            settler.record(outcome)
+            return try await syncResponse(outcome, idempotent: ledgerKey != nil)
+        }
+    }
+
+    /// BlockRun's answer for a settled sync call: the video, or the upstream's error for a call
+    /// that ended uncharged (a replayed key gets the first call's answer again).
+    func syncResponse(_ outcome: MeteredOutcome, idempotent: Bool) async throws -> Response {
+        var headers: HTTPFields = [:]
+        headers[HTTPField.Name("X-VideoMeter-Charged")!] = Money.format(micro: outcome.chargedMicro)
+        if outcome.replayed { headers[HTTPField.Name("X-VideoMeter-Replayed")!] = "true" }
+        guard outcome.isCharged else {
+            switch outcome.status {
+            case .timedOut:
+                throw GatewayError(.gatewayTimeout, code: "upstream_timeout", message: "The first call with this idempotency key timed out upstream; no charge was made.")
+            default:
+                throw GatewayError(.badGateway, code: "generation_\(outcome.status.rawValue)", message: "The first call with this idempotency key ended \(outcome.status.rawValue); no charge was made.")
+            }
+        }
+        if outcome.replayed && outcome.videos.isEmpty {
+            let stored = try await ledger.writer.read { db in
+                try String.fetchOne(db, sql: "SELECT responseJSON FROM gatewayReplay WHERE holdID = ?", arguments: [outcome.holdID])
+            }
+            if let stored { return JSONResponse.raw(Data(stored.utf8), headers: headers) }
+        }
+        let data = try JSONResponse.encoder.encode(BlockRunResponse(outcome, created: Date()))
+        if idempotent && !outcome.replayed {
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            try await ledger.writer.write { db in
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO gatewayReplay (holdID, responseJSON, createdAt) VALUES (?, ?, ?)",
+                    arguments: [outcome.holdID, String(decoding: data, as: UTF8.self), now])
+            }
+        }
+        return JSONResponse.raw(data, headers: headers)
+    }
+
+    /// The client's `Idempotency-Key`, namespaced by team so that two teams never share a key.
+    func idempotencyKey(_ request: Request, caller: CallerIdentity) throws -> String? {
+        guard let key = request.headers[HTTPField.Name("Idempotency-Key")!] else { return nil }
+        guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw GatewayError.invalidRequest("The Idempotency-Key header must be 1 to 255 visible ASCII characters.")
+        }
+        return "gw:\(caller.teamID):\(key)"
+    }
+
+    /// The gateway's id for the task held under `holdID` (created on first use): random, so it
+    /// says nothing about other teams' calls, and never the upstream's own task id.
+    func gatewayTaskID(holdID: Int64, caller: CallerIdentity) async throws -> String {
+        let candidate = "task_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        return try await ledger.writer.write { db in
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO gatewayTask (id, holdID, teamID, apiKeyID, createdAt) VALUES (?, ?, ?, ?, ?)",
+                arguments: [candidate, holdID, caller.teamID, caller.keyID, now])
+            return try String.fetchOne(db, sql: "SELECT id FROM gatewayTask WHERE holdID = ?", arguments: [holdID]) ?? candidate
+        }
+    }
+
+    func readBody(_ request: Request) async throws -> [UInt8] {
+        let limit = configuration.maxBodyBytes
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw GatewayError.bodyTooLarge(limit: limit)
+        }
+        do {
+            let buffer = try await request.body.collect(upTo: limit)
+            return Array(buffer.readableBytesView)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw GatewayError.bodyTooLarge(limit: limit)
+        }
+    }
+
+    // MARK: GET /v1/videos/generations/{id}
+
+    func task(id: String, context: GatewayRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        guard id.utf8.count <= 100 else { throw GatewayError.taskNotFound(id) }
+        let row = try await ledger.writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT holdID, teamID FROM gatewayTask WHERE id = ?", arguments: [id])
+        }
+        guard let row else { throw GatewayError.taskNotFound(id) }
+        guard (row["teamID"] as Int64) == caller.teamID else { throw GatewayError.accessDenied }
+        var hold = try await ledger.hold(id: row["holdID"])
+        guard let upstreamTaskID = hold.upstreamTaskID, let upstream = try? client.provider(hold.provider) else {
+            return try JSONResponse.make(TaskResponse(id: id, hold: hold, status: TaskResponse.status(of: hold), videoURL: nil))
+        }
+        // A live reading: the video's URL is the upstream's, and a terminal task is settled here
+        // and now (the background settler may get there first; the first settlement wins).
+        guard let reading = try? await upstream.status(taskID: upstreamTaskID) else {
+            return try JSONResponse.make(TaskResponse(id: id, hold: hold, status: TaskResponse.status(of: hold), videoURL: nil))
+        }
+        if hold.state == .pending {
+            guard reading.state.isTerminal else {
+                return try JSONResponse.make(TaskResponse(id: id, hold: hold, status: reading.state.rawValue, videoURL: nil))
+            }
+            let outcome = try await client.finish(holdID: hold.id)
+            settler.record(outcome)
+            hold = try await ledger.hold(id: hold.id)
+        }
+        let videoURL = hold.state == .posted ? reading.result?.videoURL : nil
+        return try JSONResponse.make(TaskResponse(id: id, hold: hold, status: TaskResponse.status(of: hold), videoURL: videoURL))
+    }
+
+    // MARK: POST /v1/quotes
+
+    func quote(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        _ = try context.caller()
+        let bytes = try await readBody(request)
+        let now = Date()
+        let body = try GenerationBody.parse(bytes, catalog: catalog, at: now)
+        let quote = try catalog.quote(
+            QuoteRequest(provider: body.provider, model: body.model, durationSeconds: body.durationSeconds, resolution: body.resolution,
+                         imageURLs: body.imageURL.map { [$0] } ?? [], prompt: body.prompt),
+            at: now)
+        return JSONResponse.raw(try quote.jsonData(pretty: false))
+    }
+
+    // MARK: GET /v1/budget, GET /v1/usage
+
+    func budget(context: GatewayRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        return try JSONResponse.make(BudgetResponse(try await ledger.budgetStatus(team: caller.team)))
+    }
+
+    func usage(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        let month: ReportMonth
+        if let text = request.uri.queryParameters.get("month") {
+            do {
+                month = try ReportMonth(parsing: text)
+            } catch {
+                throw GatewayError(.badRequest, code: "invalid_month", message: "month '\(text.prefix(20))' is not a month such as 2026-11.")
+            }
+        } else {
+            let team = try await ledger.team(named: caller.team)
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = TimeZone(identifier: team.timeZone) ?? .gmt
+            let parts = calendar.dateComponents([.year, .month], from: Date())
+            month = ReportMonth(year: parts.year!, month: parts.month!)!
+        }
+        let report = try await reports.build(month: month, team: caller.team)
+        return JSONResponse.raw(Data(try ReportRenderer.json(report).utf8))
+    }
+
+    // MARK: GET /metrics, GET /healthz
+
+    func metricsText() async throws -> Response {
+        let open = try await ledger.writer.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM hold WHERE state = 'pending'") ?? 0
+        }
+        metrics.holdsOpen.set(Int64(open))
+        metrics.tasksTracked.set(Int64(settler.trackedCount))
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
+    }
+
+    func health() async throws -> Response {
+        _ = try await ledger.writer.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+        return JSONResponse.raw(Data(#"{"status":"ok"}"#.utf8))
+    }
+}

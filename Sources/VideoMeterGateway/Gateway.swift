@@ -1,0 +1,152 @@
+import Foundation
+import GRDB
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import VideoMeter
+import VideoMeterLedger
+import VideoMeterMetering
+import VideoMeterProviders
+import VideoMeterReports
+
+/// How a ``Gateway`` listens and what it allows.
+public struct GatewayConfiguration: Sendable {
+    /// The address to bind: loopback unless asked otherwise.
+    public var host: String
+    /// The port to bind (`0`: an ephemeral port). Never 8402, ClawRouter's, a natural upstream.
+    public var port: Int
+    /// Request bodies above this many bytes are refused with 400 `body_too_large`.
+    public var maxBodyBytes: Int
+    /// Async calls a team may have in flight; beyond it, 429 `too_many_pending_tasks`.
+    public var maxPendingTasksPerTeam: Int
+    /// How often open calls are reconciled and overdue holds expired.
+    public var reconcileInterval: Duration
+    /// How long to wait before settling a task again after an error (ledger busy, upstream down).
+    public var settleRetryDelay: Duration
+    /// Hold lifetimes and task polling.
+    public var metering: MeteredClient.Configuration
+
+    public static let defaultPort = 8480
+
+    public init(
+        host: String = "127.0.0.1", port: Int = Self.defaultPort, maxBodyBytes: Int = 64 * 1024, maxPendingTasksPerTeam: Int = 256,
+        reconcileInterval: Duration = .seconds(60), settleRetryDelay: Duration = .seconds(2),
+        metering: MeteredClient.Configuration = .init()
+    ) {
+        self.host = host
+        self.port = port
+        self.maxBodyBytes = maxBodyBytes
+        self.maxPendingTasksPerTeam = maxPendingTasksPerTeam
+        self.reconcileInterval = reconcileInterval
+        self.settleRetryDelay = settleRetryDelay
+        self.metering = metering
+    }
+}
+
+/// The metering gateway: a transparent proxy in front of the upstream video APIs that quotes,
+/// holds, sends and settles every call, enforces team budgets, and answers quotes, budgets, usage
+/// and metrics (docs/GATEWAY.md).
+///
+/// ```swift
+/// let gateway = try Gateway(catalog: catalog, ledger: ledger, providers: providers)
+/// try await gateway.makeApplication().runService()     // SIGTERM/SIGINT: graceful shutdown
+/// ```
+public final class Gateway: Sendable {
+    public let configuration: GatewayConfiguration
+    public let catalog: Catalog
+    public let ledger: Ledger
+    public let client: MeteredClient
+    public let keys: APIKeyStore
+    public let metrics: GatewayMetrics
+    public let settler: Settler
+    let reports: MonthlyReportBuilder
+    let logger: Logger
+
+    /// - Parameter providers: one upstream client per catalog provider id (`blockrun`, `worldrouter`).
+    public init(
+        configuration: GatewayConfiguration = .init(), catalog: Catalog, ledger: Ledger, providers: [String: any VideoProvider],
+        metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "videometer.gateway")
+    ) throws {
+        precondition(configuration.port != 8402, "port 8402 is ClawRouter's; the gateway must not take it")
+        self.configuration = configuration
+        self.catalog = catalog
+        self.ledger = ledger
+        self.metrics = metrics
+        self.logger = logger
+        self.keys = try APIKeyStore(ledger: ledger)
+        self.reports = try MonthlyReportBuilder(ledger: ledger)
+        let timed = providers.mapValues { TimedProvider(base: $0, metrics: metrics) as any VideoProvider }
+        self.client = MeteredClient(
+            catalog: catalog, ledger: ledger, providers: timed, configuration: configuration.metering,
+            logger: Logger(label: "videometer.metering"))
+        self.settler = Settler(
+            client: client, metrics: metrics, logger: logger, reconcileInterval: configuration.reconcileInterval,
+            retryDelay: configuration.settleRetryDelay, maxPendingPerTeam: configuration.maxPendingTasksPerTeam)
+    }
+
+    /// The Hummingbird application: the router, and the settler as a service that starts with the
+    /// server and stops after it (so calls in flight at shutdown can still hand over their tasks).
+    public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        Application(
+            router: makeRouter(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "videometer-gateway"),
+            services: [settler],
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+
+    /// Starts the gateway in the background (tests, the demo, the benchmark); returns once it listens.
+    public func start() async throws -> RunningGateway {
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let app = makeApplication { port in
+            continuation.yield(port)
+            continuation.finish()
+        }
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+        let task = Task {
+            defer { continuation.finish() }
+            try await group.run()
+        }
+        for await port in ports {
+            return RunningGateway(port: port, host: configuration.host, group: group, task: task)
+        }
+        try await task.value
+        throw GatewayError(.internalServerError, code: "gateway_not_started", message: "The gateway stopped before it listened on \(configuration.host):\(configuration.port).")
+    }
+
+    func makeRouter() -> Router<GatewayRequestContext> {
+        let router = Router(context: GatewayRequestContext.self)
+        router.add(middleware: ErrorAndMetricsMiddleware(metrics: metrics))
+        router.get("/healthz") { _, _ in try await self.health() }
+        router.get("/metrics") { _, _ in try await self.metricsText() }
+
+        let v1 = router.group("/v1").add(middleware: AuthMiddleware(keys: keys))
+        v1.post("/videos/generations") { request, context in try await self.generate(request, context: context) }
+        v1.get("/videos/generations") { _, _ -> Response in throw GatewayError.listDisabled }
+        v1.get("/videos/generations/:id") { _, context in
+            try await self.task(id: context.parameters.get("id") ?? "", context: context)
+        }
+        v1.post("/quotes") { request, context in try await self.quote(request, context: context) }
+        v1.get("/budget") { _, context in try await self.budget(context: context) }
+        v1.get("/usage") { request, context in try await self.usage(request, context: context) }
+        return router
+    }
+}
+
+/// A gateway serving in the background; ``shutdown()`` stops it gracefully.
+public struct RunningGateway: Sendable {
+    public let port: Int
+    public let host: String
+    let group: ServiceGroup
+    let task: Task<Void, any Error>
+
+    /// `http://host:port`.
+    public var baseURL: String { "http://\(host):\(port)" }
+
+    /// Stops taking requests, lets those in flight finish, stops polling; waits until it is down.
+    public func shutdown() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+}
