@@ -29,10 +29,10 @@ let meteringBenchmark = Benchmark(
     let client = MeteredClient(catalog: try Catalog.bundled(), ledger: ledger, providers: ["blockrun": upstream])
 
     let generation = GenerationRequest(model: "bytedance/seedance-1.5-pro", prompt: "bench", durationSeconds: 5)
-    func direct(_ index: Int) async throws {
+    @Sendable func direct(_ index: Int) async throws {
         _ = try await upstream.submit(generation, idempotencyKey: "direct-\(index)")
     }
-    func metered(_ prefix: String, _ index: Int) async throws {
+    @Sendable func metered(_ prefix: String, _ index: Int) async throws {
         let outcome = try await client.generate(MeteredRequest(
             team: "bench", model: "bytedance/seedance-1.5-pro", prompt: "bench", idempotencyKey: "\(prefix)-\(index)"))
         guard outcome.chargedMicro == 157_500 else { throw BenchmarkError("charged \(outcome.chargedMicro), expected 157500") }
