@@ -13,7 +13,7 @@ struct ErrorAndMetricsMiddleware: RouterMiddleware {
             response = try await next(request, context)
         } catch {
             let mapped: GatewayError
-            if let http = error as? HTTPError, http.status == .notFound, context.endpointPath == nil {
+            if let http = error as? HTTPError, http.status == .notFound {
                 mapped = .notFound(request.uri.path)
             } else {
                 mapped = GatewayError(error)

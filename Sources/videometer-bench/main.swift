@@ -6,6 +6,7 @@ let benchmarks: [Benchmark] = [
     ledgerBenchmark,
     meteringBenchmark,
     reportBenchmark,
+    gatewayBenchmark,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
