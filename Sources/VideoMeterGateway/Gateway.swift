@@ -77,9 +77,12 @@ public final class Gateway: Sendable {
         self.keys = try APIKeyStore(ledger: ledger)
         self.reports = try MonthlyReportBuilder(ledger: ledger)
         let timed = providers.mapValues { TimedProvider(base: $0, metrics: metrics) as any VideoProvider }
+        // Metering logs at the gateway's level: a per-call info line would serialise every call
+        // on standard error.
+        var meteringLogger = Logger(label: "videometer.metering")
+        meteringLogger.logLevel = logger.logLevel
         self.client = MeteredClient(
-            catalog: catalog, ledger: ledger, providers: timed, configuration: configuration.metering,
-            logger: Logger(label: "videometer.metering"))
+            catalog: catalog, ledger: ledger, providers: timed, configuration: configuration.metering, logger: meteringLogger)
         self.settler = Settler(
             client: client, metrics: metrics, logger: logger, reconcileInterval: configuration.reconcileInterval,
             retryDelay: configuration.settleRetryDelay, maxPendingPerTeam: configuration.maxPendingTasksPerTeam)

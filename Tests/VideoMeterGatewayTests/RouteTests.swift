@@ -92,7 +92,7 @@ struct RouteTests {
     }
 
     @Test func anotherTeamCanNeitherReadNorSettleATask() async throws {
-        try await withGateway(worldRouter: .init(style: .worldrouter, latency: .milliseconds(300), pendingCap: 100)) { gw in
+        try await withGateway(worldRouter: .init(style: .worldrouter, latency: .seconds(2), pendingCap: 100)) { gw in
             let owner = try await gw.team("studio", budgetMicro: 5_000_000)
             let other = try await gw.team("marketing", budgetMicro: 5_000_000)
             let id = try #require(try await gw.post("/v1/videos/generations", key: owner, Self.grokTask).json["id"] as? String)
