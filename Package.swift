@@ -135,6 +135,7 @@ let package = Package(
                 "VideoMeterEmulator",
                 "VideoMeterReports",
                 "VideoMeterGateway",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],

@@ -93,7 +93,7 @@ extension Catalog {
         let priced = Self.price(model: model, seconds: seconds, resolution: resolution, images: images, version: version)
         let worst = seconds == model.maxDuration
             ? priced
-            : Self.price(model: model, seconds: model.maxDuration, resolution: resolution, images: images, version: version)
+            : Self.price(model: model, seconds: model.maxDuration, resolution: resolution, images: images, version: version, lines: false)
 
         return Quote(
             provider: provider.id, model: model.id, apiStyle: model.apiStyle, currency: provider.currency,
@@ -109,42 +109,46 @@ extension Catalog {
     }
 
     /// The arithmetic of a quote: upstream lines, then the margin on their sum, then the flat fee.
-    static func price(model: ModelEntry, seconds: Int, resolution: String, images: Int, version: CatalogVersion)
+    /// With `lines == false` only the totals are computed (the worst case needs no lines).
+    static func price(model: ModelEntry, seconds: Int, resolution: String, images: Int, version: CatalogVersion, lines wantLines: Bool = true)
         -> (lines: [QuoteLine], exact: Decimal, total: Decimal, display: Decimal, upstream: Decimal, margin: Decimal)
     {
         let prices = model.prices
         var lines: [QuoteLine] = []
-        lines.reserveCapacity(4)
+        if wantLines { lines.reserveCapacity(4) }
         var upstream = Decimal.zero
         if let rate = prices.perSecond[resolution] {
             let quantity = Decimal(seconds)
             let amount = quantity * rate
             upstream += amount
-            lines.append(QuoteLine(kind: .seconds, description: "\(seconds) s at \(resolution)", quantity: quantity, unitPrice: rate, amount: amount))
+            if wantLines {
+                lines.append(QuoteLine(kind: .seconds, quantity: quantity, unitPrice: rate, amount: amount, seconds: seconds, resolution: resolution))
+            }
         } else if let tokens = prices.tokens, let size = tokens.frameSizes[resolution] {
-            let count = tokens.formula.tokens(width: size.width, height: size.height, seconds: seconds)
-            let quantity = Decimal(count)
-            let unitPrice = tokens.perMillion / 1_000_000
+            let quantity = Decimal(tokens.formula.tokens(width: size.width, height: size.height, seconds: seconds))
+            let unitPrice = tokens.perToken
             let amount = quantity * unitPrice
             upstream += amount
-            lines.append(QuoteLine(kind: .outputTokens, description: "\(count) output tokens (\(seconds) s at \(resolution))", quantity: quantity, unitPrice: unitPrice, amount: amount))
+            if wantLines {
+                lines.append(QuoteLine(kind: .outputTokens, quantity: quantity, unitPrice: unitPrice, amount: amount, seconds: seconds, resolution: resolution))
+            }
         }
         if images > 0 && prices.imageFee > 0 {
             let quantity = Decimal(images)
             let amount = quantity * prices.imageFee
             upstream += amount
-            lines.append(QuoteLine(kind: .imageFee, description: "\(images) input image\(images == 1 ? "" : "s")", quantity: quantity, unitPrice: prices.imageFee, amount: amount))
+            if wantLines { lines.append(QuoteLine(kind: .imageFee, quantity: quantity, unitPrice: prices.imageFee, amount: amount)) }
         }
         var margin = Decimal.zero
         if prices.marginPercent > 0 {
-            let fraction = prices.marginPercent / 100
+            let fraction = prices.marginFraction
             margin = upstream * fraction
-            lines.append(QuoteLine(kind: .margin, description: "margin \(prices.marginPercent) %", quantity: upstream, unitPrice: fraction, amount: margin))
+            if wantLines { lines.append(QuoteLine(kind: .margin, quantity: upstream, unitPrice: fraction, amount: margin)) }
         }
         var exact = upstream + margin
         if prices.flatFee > 0 {
             exact += prices.flatFee
-            lines.append(QuoteLine(kind: .flatFee, description: "fee per request", quantity: 1, unitPrice: prices.flatFee, amount: prices.flatFee))
+            if wantLines { lines.append(QuoteLine(kind: .flatFee, quantity: 1, unitPrice: prices.flatFee, amount: prices.flatFee)) }
         }
         let total = Money.round(exact, scale: version.settlementScale, version.rounding)
         let display = Money.round(exact, scale: version.displayScale, version.rounding)

@@ -41,10 +41,21 @@ public struct TokenFormula: Sendable, Equatable {
 /// Per-output-token pricing (ByteDance Seedance).
 public struct TokenPricing: Sendable, Equatable {
     /// Price of one million output tokens.
-    public var perMillion: Decimal
+    public var perMillion: Decimal {
+        didSet { perToken = perMillion / 1_000_000 }
+    }
+    /// `perMillion / 1,000,000`, divided once when the catalog is read.
+    public private(set) var perToken: Decimal
     /// Frame size of each resolution, e.g. 720p = 1280 x 720.
     public var frameSizes: [String: FrameSize]
     public var formula: TokenFormula
+
+    public init(perMillion: Decimal, frameSizes: [String: FrameSize], formula: TokenFormula) {
+        self.perMillion = perMillion
+        self.perToken = perMillion / 1_000_000
+        self.frameSizes = frameSizes
+        self.formula = formula
+    }
 }
 
 public struct FrameSize: Sendable, Equatable {
@@ -63,7 +74,20 @@ public struct PriceComponents: Sendable, Equatable {
     /// Fee per request, added after the margin (the reseller's own fee).
     public var flatFee: Decimal
     /// Margin on the upstream cost, in percent (5 = 5 %).
-    public var marginPercent: Decimal
+    public var marginPercent: Decimal {
+        didSet { marginFraction = marginPercent / 100 }
+    }
+    /// `marginPercent / 100`, divided once when the catalog is read rather than in every quote.
+    public private(set) var marginFraction: Decimal
+
+    public init(perSecond: [String: Decimal], tokens: TokenPricing?, imageFee: Decimal, flatFee: Decimal, marginPercent: Decimal) {
+        self.perSecond = perSecond
+        self.tokens = tokens
+        self.imageFee = imageFee
+        self.flatFee = flatFee
+        self.marginPercent = marginPercent
+        self.marginFraction = marginPercent / 100
+    }
 }
 
 /// A model as one catalog version prices and constrains it.

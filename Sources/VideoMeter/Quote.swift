@@ -16,11 +16,24 @@ public struct QuoteLine: Sendable, Equatable {
     }
 
     public var kind: Kind
-    public var description: String
     public var quantity: Decimal
     public var unitPrice: Decimal
     /// `quantity x unitPrice`, exact (no rounding).
     public var amount: Decimal
+    /// Billed seconds and resolution, for the seconds and token lines' descriptions.
+    var seconds = 0
+    var resolution = ""
+
+    /// A short label for people, e.g. `5 s at 720p` (built on demand: quoting stays allocation-light).
+    public var description: String {
+        switch kind {
+        case .seconds: return "\(seconds) s at \(resolution)"
+        case .outputTokens: return "\(quantity) output tokens (\(seconds) s at \(resolution))"
+        case .imageFee: return "\(quantity) input image\(quantity == 1 ? "" : "s")"
+        case .margin: return "margin \(unitPrice * 100) %"
+        case .flatFee: return "fee per request"
+        }
+    }
 }
 
 /// The price of a request, exactly, before anything is sent.

@@ -1,4 +1,12 @@
 import Foundation
+import Logging
+
+// Benchmarks report figures, not the components' info logs.
+LoggingSystem.bootstrap { label in
+    var handler = StreamLogHandler.standardError(label: label)
+    handler.logLevel = .warning
+    return handler
+}
 
 /// Every benchmark, in the order they run. Add new ones here.
 let benchmarks: [Benchmark] = [
