@@ -66,14 +66,16 @@ extension Ledger {
         let insertHold = try db.cachedStatement(sql: """
             INSERT INTO hold (teamID, idempotencyKey, fingerprint, amountMicro, provider, model, resolution, seconds,
                 imageCount, catalogVersion, quoteJSON, upstreamCostMicro, marginMicro, upstreamTaskID, upstreamRequestID,
-                periodMonth, periodDay, countsAgainstCredit, createdAt, deadline)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                periodMonth, periodDay, countsAgainstCredit, createdAt, deadline, callStatus, submittedAt)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        let callStatus: CallStatus = request.submitted ? .submitted : .held
+        let submittedAt: Int64? = request.submitted ? now : nil
         try insertHold.execute(arguments: [
             team.id, request.idempotencyKey, request.fingerprint, amount, request.provider, request.model,
             request.resolution, request.seconds, request.imageCount, request.catalogVersion, request.quoteJSON,
             request.upstreamCostMicro, request.marginMicro, request.upstreamTaskID, request.upstreamRequestID,
-            period.month, period.day, countsAgainstCredit, now, deadline,
+            period.month, period.day, countsAgainstCredit, now, deadline, callStatus.rawValue, submittedAt,
         ])
         let holdID = db.lastInsertedRowID
         let insertEntry = try db.cachedStatement(sql: """
@@ -94,13 +96,13 @@ extension Ledger {
         }
         let hold = Hold(
             id: holdID, teamID: team.id, idempotencyKey: request.idempotencyKey, fingerprint: request.fingerprint,
-            amountMicro: amount, postedMicro: 0, state: .pending, callStatus: .held, provider: request.provider,
+            amountMicro: amount, postedMicro: 0, state: .pending, callStatus: callStatus, provider: request.provider,
             model: request.model, resolution: request.resolution, seconds: request.seconds, imageCount: request.imageCount,
             catalogVersion: request.catalogVersion, quoteJSON: request.quoteJSON,
             upstreamCostMicro: request.upstreamCostMicro, marginMicro: request.marginMicro,
             upstreamTaskID: request.upstreamTaskID, upstreamRequestID: request.upstreamRequestID,
             periodMonth: period.month, periodDay: period.day, countsAgainstCredit: countsAgainstCredit,
-            createdAt: now, deadline: deadline, submittedAt: nil, resolvedAt: nil)
+            createdAt: now, deadline: deadline, submittedAt: submittedAt, resolvedAt: nil)
         return HoldReceipt(hold: hold, replayed: false)
     }
 

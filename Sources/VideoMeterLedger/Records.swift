@@ -66,13 +66,18 @@ public struct HoldRequest: Sendable, Equatable {
     public var marginMicro: MicroUSD
     public var upstreamTaskID: String?
     public var upstreamRequestID: String?
+    /// Whether the call goes out as soon as the hold is granted (a sync call): the hold is then
+    /// recorded as `submitted` in the same commit, so a crash mid-request leaves a call whose
+    /// outcome is unknown rather than one that looks as if it was never sent.
+    public var submitted: Bool
 
     public init(
         team: String, idempotencyKey: String, fingerprint: String, amountMicro: MicroUSD, timeoutSeconds: Int64,
         provider: String, model: String, resolution: String, seconds: Int, imageCount: Int = 0,
         catalogVersion: String, quoteJSON: String, upstreamCostMicro: MicroUSD, marginMicro: MicroUSD,
-        upstreamTaskID: String? = nil, upstreamRequestID: String? = nil
+        upstreamTaskID: String? = nil, upstreamRequestID: String? = nil, submitted: Bool = false
     ) {
+        self.submitted = submitted
         self.team = team
         self.idempotencyKey = idempotencyKey
         self.fingerprint = fingerprint

@@ -17,6 +17,8 @@ public struct ReconcileReport: Sendable, Equatable {
     public var unknown: [Hold] = []
     /// Tasks that succeeded after their hold expired: not charged, listed for review.
     public var lateSuccesses: [LateSuccess] = []
+    /// Async calls a stopped process held but never sent: voided by this pass, nothing charged.
+    public var neverSent: [Hold] = []
     /// Tasks that could not be read this time (the upstream unreachable, say), with the reason.
     public var unreadable: [String] = []
 }
@@ -54,6 +56,22 @@ extension MeteredClient {
                 && (hold.callStatus == .unknown || (hold.callStatus == .submitted && !sending.contains(hold.id)))
         }
 
+        // An async call whose process stopped between its hold and its create was never sent: the
+        // create follows `markSubmitted`, which fails once the hold is resolved, so voiding it is
+        // safe even if its process were still alive. The grace period keeps this away from calls
+        // being started right now by another process.
+        let startedBefore = Int64((clock.now().timeIntervalSince1970 - Self.neverSentGraceSeconds) * 1000)
+        for hold in pending
+        where hold.callStatus == .held && hold.upstreamTaskID == nil && hold.createdAt < startedBefore
+            && !sending.contains(hold.id) && (try? provider(hold.provider))?.style == .asyncTask {
+            do {
+                let voided = try await ledger.void(holdID: hold.id, settlement: Settlement(status: .cancelled))
+                report.neverSent.append(voided)
+            } catch let error as LedgerError where error.code == "hold_already_resolved" {
+                continue
+            }
+        }
+
         for hold in try await ledger.expireDue() {
             report.expired.append(hold)
             report.unknown.removeAll { $0.id == hold.id }
@@ -78,6 +96,9 @@ extension MeteredClient {
         ])
         return report
     }
+
+    /// How old a held, never-sent async call must be before reconciliation voids it.
+    static let neverSentGraceSeconds: Double = 60
 
     enum ReconcileItem: Sendable {
         case settled(MeteredOutcome)

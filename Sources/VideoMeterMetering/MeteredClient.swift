@@ -95,7 +95,8 @@ public final class MeteredClient: Sendable {
             provider: quote.provider, model: quote.model, resolution: quote.resolution, seconds: quote.billedSeconds,
             imageCount: quote.imageCount, catalogVersion: quote.catalogVersion,
             quoteJSON: String(decoding: try quote.jsonData(pretty: false), as: UTF8.self),
-            upstreamCostMicro: quote.upstreamCostMicro, marginMicro: quote.marginMicro
+            upstreamCostMicro: quote.upstreamCostMicro, marginMicro: quote.marginMicro,
+            submitted: quote.apiStyle == .sync
         ))
         let hold = receipt.hold
         await onEvent(.held(holdID: hold.id, amountMicro: hold.amountMicro, replayed: receipt.replayed))
@@ -108,7 +109,13 @@ public final class MeteredClient: Sendable {
         if quote.apiStyle == .async {
             // Recorded before the create is sent: after a crash, a pending async hold marked
             // `submitted` without a task id is an unknown (the task may exist), not a call never sent.
-            try await ledger.markSubmitted(holdID: hold.id, upstreamTaskID: nil)
+            do {
+                try await ledger.markSubmitted(holdID: hold.id, upstreamTaskID: nil)
+            } catch {
+                // Nothing was sent: release the hold rather than leave it to reconciliation.
+                _ = try? await shielded { try await self.ledger.void(holdID: hold.id, settlement: Settlement(status: .cancelled)) }
+                throw error
+            }
         }
         sending.insert(hold.id)
         defer { sending.remove(hold.id) }
@@ -238,31 +245,37 @@ public final class MeteredClient: Sendable {
         let latency = milliseconds(since: startedAt)
         let settlement: @Sendable (CallStatus) -> Settlement = { Settlement(status: $0, latencyMs: latency) }
         do {
-            if let error = error as? ProviderError {
-                switch error.delivery {
-                case .notSent, .refused:
-                    try await shielded { _ = try await self.ledger.void(holdID: hold.id, settlement: settlement(CallStatus(refusal: error))) }
-                    logger.info("call refused upstream, hold voided", metadata: ["hold.id": "\(hold.id)", "error.code": "\(error.code)"])
-                    return error
-                case .unknown:
-                    try await shielded { try await self.ledger.markStatus(holdID: hold.id, status: .unknown) }
-                    logger.warning("call outcome unknown, hold kept", metadata: ["hold.id": "\(hold.id)", "error.code": "\(error.code)"])
-                    return MeteringError.outcomeUnknown(holdID: hold.id, detail: "\(error.code): \(error.message)")
-                }
-            }
             if error is CancellationError {
-                if style == .sync {
-                    // A sync upstream charges only for a delivered video (BlockRun: "failure or
-                    // abandonment costs nothing"), so an abandoned call is voided.
-                    try await shielded { _ = try await self.ledger.void(holdID: hold.id, settlement: settlement(.cancelled)) }
-                } else {
-                    // The create may have reached the upstream: keep the hold for reconciliation.
-                    try await shielded { try await self.ledger.markStatus(holdID: hold.id, status: .unknown) }
-                }
+                // Providers raise a bare CancellationError only while waiting to send (rate limiter,
+                // pending-task slot, the pause before retrying a 424 that created no task): nothing
+                // is in flight, so nothing can be generated or charged upstream.
+                try await shielded { _ = try await self.ledger.void(holdID: hold.id, settlement: settlement(.cancelled)) }
+                logger.info("call cancelled before it was sent, hold voided", metadata: ["hold.id": "\(hold.id)"])
                 return error
             }
-            try await shielded { try await self.ledger.markStatus(holdID: hold.id, status: .unknown) }
-            return MeteringError.outcomeUnknown(holdID: hold.id, detail: String(describing: error))
+            guard let error = error as? ProviderError else {
+                try await shielded { try await self.ledger.markStatus(holdID: hold.id, status: .unknown) }
+                return MeteringError.outcomeUnknown(holdID: hold.id, detail: String(describing: error))
+            }
+            switch error.delivery {
+            case .notSent, .refused:
+                try await shielded { _ = try await self.ledger.void(holdID: hold.id, settlement: settlement(CallStatus(refusal: error))) }
+                logger.info("call refused upstream, hold voided", metadata: ["hold.id": "\(hold.id)", "error.code": "\(error.code)"])
+                return error
+            case .unknown where style == .sync && error.httpStatus == nil && Task.isCancelled:
+                // The caller abandoned a sync call before any answer. BlockRun takes payment only
+                // when it delivers the video ("failure or abandonment costs nothing"), so the hold
+                // is voided. Once a status has arrived (httpStatus set) the upstream has delivered
+                // and settled: that stays unknown, for review.
+                try await shielded { _ = try await self.ledger.void(holdID: hold.id, settlement: settlement(.cancelled)) }
+                logger.info("sync call abandoned by the caller, hold voided", metadata: ["hold.id": "\(hold.id)"])
+                return CancellationError()
+            case .unknown:
+                // An async create may have made a task; a sync answer may have been cut short.
+                try await shielded { try await self.ledger.markStatus(holdID: hold.id, status: .unknown) }
+                logger.warning("call outcome unknown, hold kept", metadata: ["hold.id": "\(hold.id)", "error.code": "\(error.code)"])
+                return MeteringError.outcomeUnknown(holdID: hold.id, detail: "\(error.code): \(error.message)")
+            }
         } catch let ledgerError {
             logger.error("could not settle a failed submission", metadata: ["hold.id": "\(hold.id)", "error": "\(ledgerError)"])
             return ledgerError

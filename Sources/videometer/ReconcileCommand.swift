@@ -58,6 +58,7 @@ struct ReconcileCommand: AsyncParsableCommand {
         var settled: [Item]
         var stillRunning: [Item]
         var expired: [Item]
+        var neverSent: [Item]
         var unknown: [Item]
         var lateSuccesses: [Item]
         var unreadable: [String]
@@ -65,6 +66,7 @@ struct ReconcileCommand: AsyncParsableCommand {
         enum CodingKeys: String, CodingKey {
             case settled, expired, unknown, unreadable
             case stillRunning = "still_running"
+            case neverSent = "never_sent"
             case lateSuccesses = "late_successes"
         }
     }
@@ -97,7 +99,8 @@ struct ReconcileCommand: AsyncParsableCommand {
                     Item(holdID: $0.holdID, team: $0.team, model: $0.model, status: $0.status.rawValue, hold: $0.holdState.rawValue,
                          amount: Money.format(micro: $0.chargedMicro), upstreamTaskID: $0.upstreamTaskID)
                 },
-                stillRunning: report.stillRunning.map(item), expired: report.expired.map(item), unknown: report.unknown.map(item),
+                stillRunning: report.stillRunning.map(item), expired: report.expired.map(item),
+                neverSent: report.neverSent.map(item), unknown: report.unknown.map(item),
                 lateSuccesses: report.lateSuccesses.map {
                     Item(holdID: $0.holdID, team: names[$0.teamID] ?? "#\($0.teamID)", model: "", status: "succeeded",
                          hold: $0.holdState, amount: Money.format(micro: $0.amountMicro), upstreamTaskID: $0.upstreamTaskID)
@@ -127,6 +130,7 @@ struct ReconcileCommand: AsyncParsableCommand {
         section("Settled now", result.settled, amountTitle: "CHARGED")
         section("Still running upstream", result.stillRunning, amountTitle: "HELD")
         section("Expired (released, not charged)", result.expired, amountTitle: "RELEASED")
+        section("Never sent: held by a run that stopped before sending; released, not charged", result.neverSent, amountTitle: "RELEASED")
         section("Unknown outcome: sent, no answer; voided at expiry unless settled by hand", result.unknown, amountTitle: "HELD")
         section("Late successes: succeeded after the hold expired; not charged, for review", result.lateSuccesses, amountTitle: "WOULD COST")
         if !result.unreadable.isEmpty {

@@ -31,7 +31,7 @@ struct MeteringFixture {
     static func make(
         catalog: Catalog? = nil, blockRun: EmulatorConfiguration = .init(style: .blockrun, latency: .milliseconds(2)),
         worldRouter: EmulatorConfiguration = .init(style: .worldrouter, latency: .milliseconds(5)),
-        createRetry: CreateRetryPolicy = .none, worldRouterKey: String = "team-key-a",
+        createRetry: CreateRetryPolicy = .none, worldRouterKey: String = "team-key-a", worldRouterLimits: ProviderLimits = .unlimited,
         configuration: MeteredClient.Configuration = .init(pollPolicy: fastPolling)
     ) async throws -> MeteringFixture {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("videometer-metering-\(UUID().uuidString)")
@@ -46,9 +46,9 @@ struct MeteringFixture {
         let blockRunURL = await blockRunEmulator.baseURL!
         let worldRouterURL = await worldRouterEmulator.baseURL!
         let providers: [String: any VideoProvider] = [
-            "blockrun": try BlockRunClient(httpClient: sharedHTTPClient, configuration: .init(baseURL: blockRunURL, timeout: .seconds(5), limits: .unlimited)),
+            "blockrun": try BlockRunClient(httpClient: sharedHTTPClient, configuration: .init(baseURL: blockRunURL, timeout: .seconds(30), limits: .unlimited)),
             "worldrouter": try WorldRouterClient(httpClient: sharedHTTPClient, configuration: .init(
-                baseURL: worldRouterURL, apiKey: Secret(worldRouterKey), requestTimeout: .seconds(5), createRetry: createRetry, poll: fastPolling)),
+                baseURL: worldRouterURL, apiKey: Secret(worldRouterKey), requestTimeout: .seconds(30), createRetry: createRetry, poll: fastPolling, limits: worldRouterLimits)),
         ]
         let client = MeteredClient(
             catalog: try catalog ?? Catalog.bundled(), ledger: ledger, providers: providers, clock: clock, configuration: configuration)
@@ -91,4 +91,14 @@ func thrownCode(_ body: () async throws -> some Any) async -> String? {
     } catch {
         return "\(type(of: error))"
     }
+}
+
+/// Re-checks `condition` every few milliseconds until it holds; records an issue after 30 s.
+func eventually(_ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(30)
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+    Issue.record("condition not met within 30 s")
 }
