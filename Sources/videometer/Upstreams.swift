@@ -35,7 +35,7 @@ final class Upstreams: Sendable {
             if environment.isBlockRunConfigured {
                 providers["blockrun"] = try BlockRunClient(httpClient: httpClient, configuration: environment.blockRunConfiguration())
             } else if sandbox {
-                let emulator = Emulator(EmulatorConfiguration(style: .blockrun, latency: sandboxLatency))
+                let emulator = Emulator(EmulatorConfiguration(style: .blockrun, latency: sandboxLatency, seed: sandboxSeed()))
                 _ = try await emulator.start()
                 sandboxes["blockrun"] = emulator
                 providers["blockrun"] = try BlockRunClient(
@@ -45,7 +45,7 @@ final class Upstreams: Sendable {
                 configuration.poll = poll
                 providers["worldrouter"] = try WorldRouterClient(httpClient: httpClient, configuration: configuration)
             } else if sandbox {
-                let emulator = Emulator(EmulatorConfiguration(style: .worldrouter, latency: sandboxLatency, pendingCap: 1000))
+                let emulator = Emulator(EmulatorConfiguration(style: .worldrouter, latency: sandboxLatency, pendingCap: 1000, seed: sandboxSeed()))
                 _ = try await emulator.start()
                 sandboxes["worldrouter"] = emulator
                 providers["worldrouter"] = try WorldRouterClient(
@@ -61,6 +61,14 @@ final class Upstreams: Sendable {
             logger.notice("sandbox: no upstream configured for \(sandboxes.keys.sorted().joined(separator: ", ")); using the in-process emulator, nothing is charged upstream")
         }
         return Upstreams(httpClient: httpClient, providers: providers, sandboxes: sandboxes)
+    }
+
+    /// A fresh seed for each sandbox emulator. Task ids derive from the seed, and a run's tasks die
+    /// with its emulator while their holds wait in the ledger for reconciliation: with a fixed seed
+    /// the next run would hand out the same ids, and an old hold could be settled from a new task.
+    static func sandboxSeed() -> UInt64 {
+        var generator = SystemRandomNumberGenerator()
+        return generator.next()
     }
 
     /// A one-line description: which providers are real and which are sandboxed.
