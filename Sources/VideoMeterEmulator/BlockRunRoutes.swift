@@ -77,7 +77,8 @@ struct BlockRunRoutes {
 
         var random = await state.generator(forContent: "\(model)|\(prompt)|\(body.image_url ?? "")|\(seconds)")
         let draw = random.nextUnit()
-        let capped = configuration.latency > configuration.maxSyncDuration
+        let latency = await state.latency
+        let capped = latency > configuration.maxSyncDuration
         let final: EmulatedTask.Status = switch tag {
         case .succeeded: .succeeded
         case .failed, .cancelled, .upstreamFailure: .failed
@@ -91,7 +92,7 @@ struct BlockRunRoutes {
         let task = await state.createTask(
             model: model, durationSeconds: seconds, resolution: "720p", owner: ownerHash(payment), finalStatus: outcome)
 
-        try? await Task.sleep(for: min(configuration.latency, configuration.maxSyncDuration))
+        try? await Task.sleep(for: min(latency, configuration.maxSyncDuration))
         await state.settle(taskID: task.id, as: outcome)
         await state.leaveInFlight()
 

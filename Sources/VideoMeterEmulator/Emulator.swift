@@ -107,6 +107,13 @@ public actor Emulator {
         await state.stats()
     }
 
+    /// Changes how long generations take from now on. Async tasks already created are measured
+    /// against the new latency too, so `.zero` finishes every open task at its next reading: a
+    /// test can keep tasks running for as long as it needs, then let them go.
+    public func setLatency(_ latency: Duration) async {
+        await state.setLatency(latency)
+    }
+
     private nonisolated func registerCommonRoutes(on router: Router<EmulatorRequestContext>) {
         let state = self.state
         router.get("/_emulator/stats") { _, _ in

@@ -16,8 +16,12 @@ actor EmulatorState {
     private var rejected = 0
     private var upstreamFailures = 0
 
+    /// How long a generation takes: the configured latency until ``setLatency(_:)`` changes it.
+    private(set) var latency: Duration
+
     init(configuration: EmulatorConfiguration) {
         self.configuration = configuration
+        self.latency = configuration.latency
     }
 
     func setBaseURL(_ url: String) { baseURL = url }
@@ -73,7 +77,7 @@ actor EmulatorState {
     func pendingTasks(owner: String) -> Int {
         let now = ContinuousClock.now
         return tasks.values.filter {
-            $0.owner == owner && !$0.status(at: now, latency: configuration.latency, style: configuration.style).isTerminal
+            $0.owner == owner && !$0.status(at: now, latency: latency, style: configuration.style).isTerminal
         }.count
     }
 
@@ -109,10 +113,14 @@ actor EmulatorState {
     func task(id: String) -> EmulatedTask? { tasks[id] }
 
     func status(of task: EmulatedTask) -> EmulatedTask.Status {
-        task.status(at: .now, latency: configuration.latency, style: configuration.style)
+        task.status(at: .now, latency: latency, style: configuration.style)
     }
 
     /// The counters and every task as `GET /_emulator/stats` shows them.
+    func setLatency(_ latency: Duration) {
+        self.latency = max(.zero, latency)
+    }
+
     func stats() -> EmulatorStats {
         let now = ContinuousClock.now
         var stats = EmulatorStats(style: configuration.style.rawValue)
@@ -120,7 +128,7 @@ actor EmulatorState {
         stats.upstreamFailures = upstreamFailures
         for id in taskOrder {
             guard let task = tasks[id] else { continue }
-            let status = task.status(at: now, latency: configuration.latency, style: configuration.style)
+            let status = task.status(at: now, latency: latency, style: configuration.style)
             stats.created += 1
             switch status {
             case .succeeded: stats.completed += 1

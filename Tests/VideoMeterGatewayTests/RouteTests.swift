@@ -92,7 +92,8 @@ struct RouteTests {
     }
 
     @Test func anotherTeamCanNeitherReadNorSettleATask() async throws {
-        try await withGateway(worldRouter: .init(style: .worldrouter, latency: .seconds(2), pendingCap: 100)) { gw in
+        // The task runs until the test lets it finish, however slow the machine.
+        try await withGateway(worldRouter: .init(style: .worldrouter, latency: .seconds(3600), pendingCap: 100)) { gw in
             let owner = try await gw.team("studio", budgetMicro: 5_000_000)
             let other = try await gw.team("marketing", budgetMicro: 5_000_000)
             let id = try #require(try await gw.post("/v1/videos/generations", key: owner, Self.grokTask).json["id"] as? String)
@@ -110,6 +111,7 @@ struct RouteTests {
             let upstreamID = try #require(await gw.worldRouter.stats().tasks.keys.first)
             #expect(try await gw.get("/v1/videos/generations/\(upstreamID)", key: owner).status == 404)
 
+            await gw.worldRouter.setLatency(.zero)
             try await gw.waitUntil { try await gw.hold(taskID: id).state == .posted }
             #expect(try await gw.ledger.budgetStatus(team: "marketing").monthPostedMicro == 0)
             #expect(try await gw.ledger.budgetStatus(team: "studio").monthPostedMicro == 420_000)
@@ -255,8 +257,8 @@ struct RouteTests {
 
     @Test func pendingCapAndUpstreamRateLimitsAre429() async throws {
         let configuration = GatewayConfiguration(port: 0, maxPendingTasksPerTeam: 2, metering: .init(pollPolicy: fastPolling))
-        // Tasks that outlast the test's requests even on a loaded machine.
-        try await withGateway(worldRouter: .init(style: .worldrouter, latency: .seconds(2), pendingCap: 100), configuration: configuration) { gw in
+        // Tasks run until the test lets them finish, however slow the machine.
+        try await withGateway(worldRouter: .init(style: .worldrouter, latency: .seconds(3600), pendingCap: 100), configuration: configuration) { gw in
             let key = try await gw.team("studio", budgetMicro: 5_000_000)
             let other = try await gw.team("marketing", budgetMicro: 5_000_000)
             for _ in 0..<2 { #expect(try await gw.post("/v1/videos/generations", key: key, Self.grokTask).status == 200) }
@@ -276,6 +278,7 @@ struct RouteTests {
             #expect(limited.status == 429)
             #expect(limited.errorCode == "upstream_rate_limited")
             // Once the tasks finish, the team may create more.
+            await gw.worldRouter.setLatency(.zero)
             try await gw.waitUntil { gw.gateway.settler.inFlight(teamID: 1) == 0 }
             #expect(try await gw.post("/v1/videos/generations", key: key, Self.grokTask).status == 200)
         }

@@ -133,7 +133,7 @@ final class GatewayFixture: Sendable {
     }
 
     /// Polls `condition` every 10 ms until it holds, for at most `seconds`.
-    func waitUntil(seconds: Double = 10, _ condition: () async throws -> Bool) async throws {
+    func waitUntil(seconds: Double = 30, _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
             if try await condition() { return }

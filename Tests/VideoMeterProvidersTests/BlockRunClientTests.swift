@@ -46,7 +46,10 @@ import VideoMeterProviders
 
     @Test func latencyAboveTheSyncCapAnswers504AtTheCap() async throws {
         var capped = config
-        capped.latency = .milliseconds(400)
+        // The generation would take 10 s; the 504 must come at the cap. The bound below is loose
+        // (a loaded CI machine must not fail it) but far below the latency, so it still shows
+        // the cap was applied.
+        capped.latency = .seconds(10)
         capped.maxSyncDuration = .milliseconds(20)
         try await withEmulator(capped) { _, base in
             let start = ContinuousClock.now
@@ -54,7 +57,7 @@ import VideoMeterProviders
                 try await blockRun(base).submit(GenerationRequest(model: "bytedance/seedance-2.0", prompt: "long"), idempotencyKey: "k")
             }
             #expect(error?.kind == .timeout)
-            #expect(start.duration(to: .now) < .milliseconds(300))
+            #expect(start.duration(to: .now) < .seconds(5))
         }
     }
 
@@ -107,12 +110,14 @@ import VideoMeterProviders
 
     @Test func inFlightRequestsBeyondThePendingCapGet429() async throws {
         var busy = config
-        busy.latency = .milliseconds(300)
+        // Long enough that the first call is still in flight when the second arrives, however
+        // slow the machine; the second is sent only once the emulator has admitted the first.
+        busy.latency = .seconds(2)
         busy.pendingCap = 1
-        try await withEmulator(busy) { _, base in
+        try await withEmulator(busy) { emulator, base in
             let client = try blockRun(base)
             async let first = client.submit(GenerationRequest(model: "xai/grok-imagine-video", prompt: "first"), idempotencyKey: "a")
-            try await Task.sleep(for: .milliseconds(100))
+            try await eventually { await emulator.stats().created == 1 }
             let second = await providerError {
                 try await client.submit(GenerationRequest(model: "xai/grok-imagine-video", prompt: "second"), idempotencyKey: "b")
             }

@@ -3,19 +3,36 @@ import VideoMeterProviders
 
 @Suite struct GuardsTests {
     @Test func rateLimiterAllowsTheBurstThenFailsFastWithTheWait() async throws {
-        let limiter = RequestRateLimiter(requestsPerMinute: 60, burst: 2, clock: ContinuousClock())
+        let clock = ManualClock()
+        let limiter = RequestRateLimiter(requestsPerMinute: 60, burst: 2, clock: clock)
         try await limiter.acquire(.failFast, provider: "p")
         try await limiter.acquire(.failFast, provider: "p")
         let error = await providerError { try await limiter.acquire(.failFast, provider: "p") }
         #expect(error?.kind == .rateLimitedLocally)
-        #expect(error?.retryAfter.map { $0 > .milliseconds(900) && $0 <= .seconds(1) } == true)
+        #expect(error?.retryAfter == .seconds(1))
+        clock.advance(by: .milliseconds(400))
+        let later = await providerError { try await limiter.acquire(.failFast, provider: "p") }
+        #expect(later?.retryAfter == .milliseconds(600))
+        clock.advance(by: .milliseconds(600))
+        try await limiter.acquire(.failFast, provider: "p")
     }
 
     @Test func rateLimiterWaitsForTheNextSlot() async throws {
-        let limiter = RequestRateLimiter(requestsPerMinute: 1200, burst: 1, clock: ContinuousClock())
-        let start = ContinuousClock.now
-        for _ in 0..<3 { try await limiter.acquire(.wait, provider: "p") }
-        #expect(start.duration(to: .now) >= .milliseconds(100))
+        let clock = ManualClock()
+        let limiter = RequestRateLimiter(requestsPerMinute: 1200, burst: 1, clock: clock)
+        try await limiter.acquire(.wait, provider: "p")
+        let second = Task { try await limiter.acquire(.wait, provider: "p") }
+        await clock.waitForSleepers(1)
+        // One request every 50 ms: the second waits exactly that long, the third 50 ms more.
+        #expect(clock.sleepingUntil == [clock.now.advanced(by: .milliseconds(50))])
+        let third = Task { try await limiter.acquire(.wait, provider: "p") }
+        await clock.waitForSleepers(2)
+        #expect(clock.sleepingUntil.last == clock.now.advanced(by: .milliseconds(100)))
+        clock.advance(by: .milliseconds(50))
+        try await second.value
+        #expect(clock.sleepingUntil.count == 1)
+        clock.advance(by: .milliseconds(50))
+        try await third.value
     }
 
     @Test func pendingLimiterHandsSlotsToWaitersInOrder() async throws {

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOPosix
+import Testing
 import VideoMeterEmulator
 import VideoMeterProviders
 
@@ -106,4 +107,14 @@ final class DroppingServer: Sendable {
             context.close(promise: nil)
         }
     }
+}
+
+/// Re-checks `condition` every few milliseconds until it holds; records an issue after 30 s.
+func eventually(_ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(30)
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+    Issue.record("condition not met within 30 s")
 }
