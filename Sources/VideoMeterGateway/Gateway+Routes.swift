@@ -21,7 +21,12 @@ extension Gateway {
             team: caller.team, provider: body.provider, model: body.model, prompt: body.prompt, durationSeconds: body.durationSeconds,
             resolution: body.resolution, imageURL: body.imageURL, idempotencyKey: ledgerKey, caller: caller.caller)
 
-        if body.style == .async {
+        // A retry with a key already held is answered from that hold, whatever the team's
+        // pending count: it creates nothing new.
+        let isRetry: Bool
+        if let ledgerKey { isRetry = try await ledger.hold(idempotencyKey: ledgerKey) != nil } else { isRetry = false }
+        let reserved = body.style == .async && !isRetry
+        if reserved {
             // Checked before anything is held, so a refused call changes nothing in the ledger.
             _ = try catalog.quote(metered.quoteRequest, at: now)
             guard settler.reserve(teamID: caller.teamID) else {
@@ -32,7 +37,7 @@ extension Gateway {
         do {
             started = try await client.start(metered)
         } catch {
-            if body.style == .async { settler.release(teamID: caller.teamID) }
+            if reserved { settler.release(teamID: caller.teamID) }
             if let error = error as? ProviderError {
                 // The call was held and sent, and the upstream refused it: the hold is voided.
                 metrics.outcome(provider: body.provider, model: body.model, status: Self.callStatus(refusal: error), chargedMicro: 0)
@@ -42,14 +47,16 @@ extension Gateway {
 
         switch started {
         case .running(let call):
+            // Tracked first: the task exists upstream, so the settler must own it (and the team's
+            // pending slot) even if answering this request fails from here on.
+            settler.track(holdID: call.holdID, teamID: caller.teamID, reserved: reserved)
             let taskID = try await gatewayTaskID(holdID: call.holdID, caller: caller)
-            settler.track(holdID: call.holdID, teamID: caller.teamID, reserved: true)
             let hold = try await ledger.hold(id: call.holdID)
             return try JSONResponse.make(TaskResponse(id: taskID, hold: hold, status: TaskResponse.status(of: hold), videoURL: nil))
 
         case .settled(let outcome):
             if body.style == .async {
-                settler.release(teamID: caller.teamID)
+                if reserved { settler.release(teamID: caller.teamID) }
                 // A replayed key whose task is over: the task as it ended.
                 let hold = try await ledger.hold(id: outcome.holdID)
                 let taskID = try await gatewayTaskID(holdID: outcome.holdID, caller: caller)
