@@ -128,10 +128,69 @@ extension Catalog {
             throw CatalogErrors(errors: [CatalogError(file: name, entry: "", reason: "not valid JSON")])
         }
         var validator = CatalogValidator(file: name)
+        if let shape = try? JSONDecoder().decode(KeyShape.self, from: data) {
+            validator.checkKeys(shape, file: file)
+        }
         let provider = validator.provider(file)
         guard validator.errors.isEmpty, let provider else { throw CatalogErrors(errors: validator.errors) }
         return provider
     }
+}
+
+/// The object keys of a JSON document and nothing of its values, so that no number is ever read.
+private indirect enum KeyShape: Decodable {
+    case object([String: KeyShape])
+    case array([KeyShape])
+    case scalar
+
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init(from decoder: any Decoder) throws {
+        if let object = try? decoder.container(keyedBy: AnyKey.self) {
+            var members: [String: KeyShape] = [:]
+            for key in object.allKeys { members[key.stringValue] = try object.decode(KeyShape.self, forKey: key) }
+            self = .object(members)
+        } else if var array = try? decoder.unkeyedContainer() {
+            var items: [KeyShape] = []
+            while !array.isAtEnd { items.append(try array.decode(KeyShape.self)) }
+            self = .array(items)
+        } else {
+            self = .scalar
+        }
+    }
+
+    var members: [String: KeyShape] {
+        if case .object(let members) = self { return members }
+        return [:]
+    }
+
+    var items: [KeyShape] {
+        if case .array(let items) = self { return items }
+        return []
+    }
+}
+
+/// The fields each object of a catalog file may have. A misspelt field would otherwise be read as
+/// absent, and an absent fee or margin is zero: an under-charge nobody sees. Keys starting with
+/// `_` are comments and allowed anywhere.
+private enum CatalogKeys {
+    static let provider: Set = ["provider", "name", "currency", "versions"]
+    static let version: Set = [
+        "version", "effective_from", "source", "margin_percent", "settlement_scale", "rounding", "display_scale",
+        "max_prompt_characters", "models",
+    ]
+    static let model: Set = [
+        "id", "vendor", "api_style", "resolutions", "default_resolution", "unknown_resolution", "duration", "requires_image",
+        "max_prompt_characters", "per_second", "output_tokens", "image_fee", "flat_fee", "margin_percent",
+        "billable_outcomes", "source",
+    ]
+    static let duration: Set = ["default", "min", "max"]
+    static let outputTokens: Set = ["per_million", "frame_sizes", "frames_per_second", "extra_frames", "pixels_per_token"]
 }
 
 /// Turns decoded files into catalog values, collecting every problem instead of stopping at the first.
@@ -141,8 +200,40 @@ private struct CatalogValidator {
 
     init(file: String) { self.file = file }
 
+    /// The longest video a model may bill: an hour. It bounds every product of the token formula
+    /// (8192 x 8192 pixels x (240 x 3600 + 1000) frames stays far inside `Int`).
+    static let maximumDurationSeconds = 3600
+
     mutating func fail(_ entry: String, _ reason: String) {
         errors.append(CatalogError(file: file, entry: entry, reason: reason))
+    }
+
+    /// Refuses every field the format does not define, naming where it is and what was meant.
+    mutating func checkKeys(_ shape: KeyShape, file: ProviderFile) {
+        func check(_ members: [String: KeyShape], allowed: Set<String>, entry: String) {
+            for key in members.keys.sorted() where !allowed.contains(key) && !key.hasPrefix("_") {
+                let path = entry.isEmpty ? key : "\(entry) / \(key)"
+                fail(path, "unknown field; the fields here are \(allowed.sorted().joined(separator: ", ")) (start a comment's key with _)")
+            }
+        }
+        check(shape.members, allowed: CatalogKeys.provider, entry: "")
+        for (index, version) in (shape.members["versions"]?.items ?? []).enumerated() {
+            let versionID = index < file.versions.count ? " \(file.versions[index].version)" : ""
+            let versionEntry = "versions[\(index)]\(versionID)"
+            check(version.members, allowed: CatalogKeys.version, entry: versionEntry)
+            for (modelIndex, model) in (version.members["models"]?.items ?? []).enumerated() {
+                let models = index < file.versions.count ? file.versions[index].models : []
+                let modelID = modelIndex < models.count ? " \(models[modelIndex].id)" : ""
+                let modelEntry = "\(versionEntry) / models[\(modelIndex)]\(modelID)"
+                check(model.members, allowed: CatalogKeys.model, entry: modelEntry)
+                if let duration = model.members["duration"] {
+                    check(duration.members, allowed: CatalogKeys.duration, entry: "\(modelEntry) / duration")
+                }
+                if let tokens = model.members["output_tokens"] {
+                    check(tokens.members, allowed: CatalogKeys.outputTokens, entry: "\(modelEntry) / output_tokens")
+                }
+            }
+        }
     }
 
     mutating func provider(_ source: ProviderFile) -> ProviderCatalog? {
@@ -219,7 +310,9 @@ private struct CatalogValidator {
         if fallback == nil { fail("\(entry) / unknown_resolution", "'\(source.unknownResolution ?? "")' is not reject or default") }
         let duration = source.duration
         if duration.min < 1 { fail("\(entry) / duration", "min must be at least 1 s, not \(duration.min)") }
-        if !(duration.min <= duration.default && duration.default <= duration.max) {
+        if duration.max > Self.maximumDurationSeconds {
+            fail("\(entry) / duration", "max must be at most \(Self.maximumDurationSeconds) s, not \(duration.max)")
+        } else if !(duration.min <= duration.default && duration.default <= duration.max) {
             fail("\(entry) / duration", "needs min <= default <= max, got \(duration.min) / \(duration.default) / \(duration.max)")
         }
 
@@ -238,6 +331,8 @@ private struct CatalogValidator {
         }
         if source.perSecond == nil && source.outputTokens == nil {
             fail(entry, "no price: give per_second or output_tokens")
+        } else if source.perSecond != nil && source.outputTokens != nil {
+            fail(entry, "two prices: give per_second or output_tokens, not both")
         } else if source.perSecond != nil {
             for resolution in resolutions where perSecond[resolution] == nil && errors.count == errorCount {
                 fail("\(entry) / per_second", "no price for \(resolution)")
@@ -286,8 +381,9 @@ private struct CatalogValidator {
             extraFrames: source.extraFrames ?? TokenFormula.seedance.extraFrames,
             pixelsPerToken: source.pixelsPerToken ?? TokenFormula.seedance.pixelsPerToken
         )
-        if formula.framesPerSecond < 1 || formula.extraFrames < 0 || formula.pixelsPerToken < 1 {
-            fail(entry, "the token formula needs frames_per_second >= 1, extra_frames >= 0, pixels_per_token >= 1")
+        if !(1...240).contains(formula.framesPerSecond) || !(0...1000).contains(formula.extraFrames)
+            || !(1...(1 << 20)).contains(formula.pixelsPerToken) {
+            fail(entry, "the token formula needs frames_per_second 1...240, extra_frames 0...1000, pixels_per_token 1...1048576")
         }
         guard errors.count == errorCount, let perMillion else { return nil }
         return TokenPricing(perMillion: perMillion, frameSizes: sizes, formula: formula)

@@ -101,4 +101,27 @@ struct CatalogValidationTests {
         """#
         #expect(errors(json).map(\.reason) == ["versions 'a' and 'b' take effect at the same instant"])
     }
+    @Test func aMisspeltFieldIsRefusedRatherThanReadAsZero() {
+        let model = perSecondModel(extra: #", "image_fees": "0.01", "_note": "comments start with an underscore""#)
+        let json = providerJSON(models: [model])
+            .replacingOccurrences(of: #""source": "test fixture","#, with: #""source": "test fixture", "margin_percnt": "5","#)
+            .replacingOccurrences(of: #""min": 1,"#, with: #""min": 1, "maximum": 12,"#)
+        let found = errors(json).map { "\($0.entry): \($0.reason)" }
+        #expect(found.count == 3)
+        #expect(found.contains { $0.hasPrefix("versions[0] v1 / margin_percnt: unknown field; the fields here are display_scale, effective_from, margin_percent,") })
+        #expect(found.contains { $0.hasPrefix("versions[0] v1 / models[0] m / image_fees: unknown field;") })
+        #expect(found.contains { $0.hasPrefix("versions[0] v1 / models[0] m / duration / maximum: unknown field; the fields here are default, max, min") })
+    }
+
+    @Test func aModelPricedTwiceOrForAnAbsurdDurationIsRefused() {
+        let twice = perSecondModel(id: "twice", extra: #", "output_tokens": {"per_million": "2.4", "frame_sizes": {"720p": [1280, 720]}}"#)
+        let endless = perSecondModel(id: "endless", max: 100_000_000)
+        let fast = #"{"id": "fast", "api_style": "sync", "resolutions": ["720p"], "duration": {"default": 5, "min": 1, "max": 10}, "output_tokens": {"per_million": "2.4", "frame_sizes": {"720p": [1280, 720]}, "frames_per_second": 100000}, "source": "x"}"#
+        let found = errors(providerJSON(models: [twice, endless, fast])).map { "\($0.entry): \($0.reason)" }
+        #expect(found == [
+            "versions[0] v1 / models[0] twice: two prices: give per_second or output_tokens, not both",
+            "versions[0] v1 / models[1] endless / duration: max must be at most 3600 s, not 100000000",
+            "versions[0] v1 / models[2] fast / output_tokens: the token formula needs frames_per_second 1...240, extra_frames 0...1000, pixels_per_token 1...1048576",
+        ])
+    }
 }
