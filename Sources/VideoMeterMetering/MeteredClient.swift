@@ -225,8 +225,26 @@ public final class MeteredClient: Sendable {
         }
     }
 
-    /// Voids a hold: the call ended without a billable result.
+    /// Settles a call that ended without a video: voided, unless the hold's price list bills that
+    /// outcome (`billable_outcomes`, e.g. an upstream that charges for moderation-blocked jobs), in
+    /// which case the quoted amount is posted.
     func settleVoid(_ hold: Hold, status: CallStatus, requestID: String?, startedAt: Date, onEvent: @Sendable (MeteringEvent) async -> Void) async throws -> MeteredOutcome {
+        if isBillable(status, hold: hold) {
+            let settlement = Settlement(
+                status: status, billedSeconds: hold.seconds, upstreamCostMicro: hold.upstreamCostMicro,
+                latencyMs: milliseconds(since: startedAt), upstreamRequestID: requestID)
+            do {
+                let posted = try await shielded { try await self.ledger.post(holdID: hold.id, amount: hold.amountMicro, settlement: settlement) }
+                let outcome = try await self.outcome(of: posted, replayed: false)
+                await onEvent(.settled(outcome))
+                logger.info("call charged for a billable outcome", metadata: [
+                    "hold.id": "\(hold.id)", "call.status": "\(status.rawValue)", "charge.micro": "\(posted.postedMicro)",
+                ])
+                return outcome
+            } catch let error as LedgerError where error.code == "hold_already_resolved" {
+                return try await outcome(of: try await ledger.hold(id: hold.id), replayed: true)
+            }
+        }
         do {
             let voided = try await shielded {
                 try await self.ledger.void(holdID: hold.id, settlement: Settlement(status: status, latencyMs: self.milliseconds(since: startedAt), upstreamRequestID: requestID))
@@ -258,6 +276,9 @@ public final class MeteredClient: Sendable {
                 return MeteringError.outcomeUnknown(holdID: hold.id, detail: String(describing: error))
             }
             switch error.delivery {
+            case .refused where isBillable(CallStatus(refusal: error), hold: hold):
+                _ = try await settleVoid(hold, status: CallStatus(refusal: error), requestID: nil, startedAt: startedAt, onEvent: { _ in })
+                return error
             case .notSent, .refused:
                 try await shielded { _ = try await self.ledger.void(holdID: hold.id, settlement: settlement(CallStatus(refusal: error))) }
                 logger.info("call refused upstream, hold voided", metadata: ["hold.id": "\(hold.id)", "error.code": "\(error.code)"])
@@ -280,6 +301,17 @@ public final class MeteredClient: Sendable {
             logger.error("could not settle a failed submission", metadata: ["hold.id": "\(hold.id)", "error": "\(ledgerError)"])
             return ledgerError
         }
+    }
+
+    /// Whether the price list the hold was quoted from bills `status` although no video came back.
+    func isBillable(_ status: CallStatus, hold: Hold) -> Bool {
+        guard status != .succeeded, let outcome = Outcome(rawValue: status.rawValue),
+              let quote = try? catalog.reprice(
+                  provider: hold.provider, model: hold.model, seconds: hold.seconds, resolution: hold.resolution,
+                  imageCount: hold.imageCount, at: Date(timeIntervalSince1970: TimeInterval(hold.createdAt) / 1000)),
+              quote.catalogVersion == hold.catalogVersion
+        else { return false }
+        return quote.billableOutcomes.contains(outcome)
     }
 
     /// What to charge for a succeeded call: the catalog price of the seconds and resolution the
