@@ -37,7 +37,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(name: .customLong("image-url"), help: ArgumentHelp("Seed image URL (image-to-video).", valueName: "U"))
     var imageURL: String?
 
-    @Option(help: ArgumentHelp("Seconds (default: the model's default).", valueName: "S"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds (default: the model's default).", valueName: "S"))
     var duration: String?
 
     @Option(help: ArgumentHelp("Resolution, e.g. 480p or 720p.", valueName: "R"))

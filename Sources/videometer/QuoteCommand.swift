@@ -21,7 +21,7 @@ struct QuoteCommand: AsyncParsableCommand {
     @Option(help: "Provider id (blockrun, worldrouter); needed only when several sell the model.")
     var provider: String?
 
-    @Option(help: ArgumentHelp("Seconds to generate and bill (default: the model's default).", valueName: "S"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds to generate and bill (default: the model's default).", valueName: "S"))
     var duration: String?
 
     @Option(help: ArgumentHelp("Resolution, e.g. 480p or 720p (default: the model's default).", valueName: "R"))

@@ -10,7 +10,7 @@ struct QuoteCommandTests {
         ("bytedance/seedance-2.0", "1.575000", "1.575", 5),
     ])
     func defaultBilledColumnOfTheSeedSheet(model: String, total: String, display: String, seconds: Int) throws {
-        let quote = try CLI.json(["quote", "--model", model, "--json"])
+        let quote = try CLI.json(["quote", "--model", model, "--at", "2026-11-21", "--json"])
         #expect(quote["total"] as? String == total)
         #expect(quote["total_display"] as? String == display)
         #expect(quote["billed_seconds"] as? Int == seconds)
@@ -32,6 +32,30 @@ struct QuoteCommandTests {
         let result = try CLI.run(["quote", "--model", "bytedance/seedance-2.0", "--duration", "5.5", "--json"])
         #expect(result.status == 1)
         #expect(result.stdout.contains(#""code":"invalid_duration""#))
+    }
+
+    @Test(arguments: ["-3", "0", "five"])
+    func aNegativeZeroOrWordDurationIsInvalidNotAUsageError(duration: String) throws {
+        let result = try CLI.run(["quote", "--model", "bytedance/seedance-2.0", "--duration", duration])
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("error: invalid_duration: "))
+    }
+
+    @Test func aQuoteUsesThePriceListInForceAtItsDate() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vm-prices-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func version(_ id: String, from date: String, rate: String) -> String {
+            #"{"version": "\#(id)", "effective_from": "\#(date)", "source": "test", "models": [{"id": "m", "api_style": "sync", "resolutions": ["720p"], "duration": {"default": 5, "min": 1, "max": 10}, "per_second": {"720p": "\#(rate)"}, "source": "test"}]}"#
+        }
+        try #"{"provider": "p", "versions": [\#(version("june", from: "2026-06-01T00:00:00Z", rate: "0.040")), \#(version("jan", from: "2026-01-01T00:00:00Z", rate: "0.030"))]}"#
+            .write(to: directory.appendingPathComponent("p.json"), atomically: true, encoding: .utf8)
+        let before = try CLI.json(["quote", "--model", "m", "--pricing", directory.path, "--at", "2026-05-31T23:59:59Z", "--json"])
+        #expect(before["catalog_version"] as? String == "jan")
+        #expect(before["total"] as? String == "0.150000")
+        let after = try CLI.json(["quote", "--model", "m", "--pricing", directory.path, "--at", "2026-06-01T00:00:00Z", "--json"])
+        #expect(after["catalog_version"] as? String == "june")
+        #expect(after["total"] as? String == "0.200000")
     }
 
     @Test func worldRouterPreviewWithoutImageIsImageRequired() throws {
