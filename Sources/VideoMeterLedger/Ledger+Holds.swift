@@ -66,8 +66,8 @@ extension Ledger {
         let insertHold = try db.cachedStatement(sql: """
             INSERT INTO hold (teamID, idempotencyKey, fingerprint, amountMicro, provider, model, resolution, seconds,
                 imageCount, catalogVersion, quoteJSON, upstreamCostMicro, marginMicro, upstreamTaskID, upstreamRequestID,
-                periodMonth, periodDay, countsAgainstCredit, createdAt, deadline, callStatus, submittedAt)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                periodMonth, periodDay, countsAgainstCredit, createdAt, deadline, callStatus, submittedAt, caller)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         let callStatus: CallStatus = request.submitted ? .submitted : .held
         let submittedAt: Int64? = request.submitted ? now : nil
@@ -75,7 +75,7 @@ extension Ledger {
             team.id, request.idempotencyKey, request.fingerprint, amount, request.provider, request.model,
             request.resolution, request.seconds, request.imageCount, request.catalogVersion, request.quoteJSON,
             request.upstreamCostMicro, request.marginMicro, request.upstreamTaskID, request.upstreamRequestID,
-            period.month, period.day, countsAgainstCredit, now, deadline, callStatus.rawValue, submittedAt,
+            period.month, period.day, countsAgainstCredit, now, deadline, callStatus.rawValue, submittedAt, request.caller,
         ])
         let holdID = db.lastInsertedRowID
         let insertEntry = try db.cachedStatement(sql: """
@@ -102,7 +102,7 @@ extension Ledger {
             upstreamCostMicro: request.upstreamCostMicro, marginMicro: request.marginMicro,
             upstreamTaskID: request.upstreamTaskID, upstreamRequestID: request.upstreamRequestID,
             periodMonth: period.month, periodDay: period.day, countsAgainstCredit: countsAgainstCredit,
-            createdAt: now, deadline: deadline, submittedAt: submittedAt, resolvedAt: nil)
+            createdAt: now, deadline: deadline, submittedAt: submittedAt, resolvedAt: nil, caller: request.caller)
         return HoldReceipt(hold: hold, replayed: false)
     }
 
@@ -211,14 +211,14 @@ extension Ledger {
         let insertUsage = try db.cachedStatement(sql: """
             INSERT INTO usageEvent (holdID, teamID, idempotencyKey, provider, model, resolution, seconds, billedSeconds,
                 imageCount, status, outcome, heldMicro, chargedMicro, upstreamCostMicro, marginMicro, catalogVersion,
-                latencyMs, upstreamTaskID, upstreamRequestID, periodMonth, periodDay, createdAt, finishedAt)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                latencyMs, upstreamTaskID, upstreamRequestID, periodMonth, periodDay, createdAt, finishedAt, caller)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         try insertUsage.execute(arguments: [
             hold.id, hold.teamID, hold.idempotencyKey, hold.provider, hold.model, hold.resolution, hold.seconds,
             settlement.billedSeconds, hold.imageCount, status.rawValue, action.nextState.rawValue, hold.amountMicro,
             action.postedMicro, upstreamCost, margin, hold.catalogVersion, settlement.latencyMs, hold.upstreamTaskID,
-            upstreamRequestID, hold.periodMonth, hold.periodDay, hold.createdAt, now,
+            upstreamRequestID, hold.periodMonth, hold.periodDay, hold.createdAt, now, hold.caller,
         ])
 
         var alerts: [Alert] = []

@@ -15,6 +15,10 @@ import GRDB
 /// - `usageEvent`: one row per finished call, for reports.
 /// - `alert`: one row per team, month and threshold.
 /// - `lateSuccess`: tasks that succeeded after their hold was voided or expired.
+///
+/// `v2-caller`: `hold.caller` and `usageEvent.caller` (who asked: an API key's label, a user name)
+/// for the reports' top callers, and the index the monthly reports read by (`usageEvent(teamID,
+/// createdAt)`: a call counts in the period its hold was granted in), so reports never write.
 enum LedgerSchema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -157,6 +161,13 @@ enum LedgerSchema {
                     note TEXT,
                     detectedAt INTEGER NOT NULL
                 );
+                """)
+        }
+        migrator.registerMigration("v2-caller") { db in
+            try db.execute(sql: """
+                ALTER TABLE hold ADD COLUMN caller TEXT;
+                ALTER TABLE usageEvent ADD COLUMN caller TEXT;
+                CREATE INDEX IF NOT EXISTS usageEvent_team_created ON usageEvent(teamID, createdAt);
                 """)
         }
         return migrator

@@ -70,14 +70,17 @@ public struct HoldRequest: Sendable, Equatable {
     /// recorded as `submitted` in the same commit, so a crash mid-request leaves a call whose
     /// outcome is unknown rather than one that looks as if it was never sent.
     public var submitted: Bool
+    /// Who asks for the call (an API key's label, a user name), for the reports' top callers.
+    public var caller: String?
 
     public init(
         team: String, idempotencyKey: String, fingerprint: String, amountMicro: MicroUSD, timeoutSeconds: Int64,
         provider: String, model: String, resolution: String, seconds: Int, imageCount: Int = 0,
         catalogVersion: String, quoteJSON: String, upstreamCostMicro: MicroUSD, marginMicro: MicroUSD,
-        upstreamTaskID: String? = nil, upstreamRequestID: String? = nil, submitted: Bool = false
+        upstreamTaskID: String? = nil, upstreamRequestID: String? = nil, submitted: Bool = false, caller: String? = nil
     ) {
         self.submitted = submitted
+        self.caller = caller
         self.team = team
         self.idempotencyKey = idempotencyKey
         self.fingerprint = fingerprint
@@ -127,6 +130,8 @@ public struct Hold: Sendable, Equatable, Codable {
     public var deadline: Int64
     public var submittedAt: Int64?
     public var resolvedAt: Int64?
+    /// Who asked for the call (an API key's label, a user name), for the reports' top callers.
+    public var caller: String? = nil
 }
 
 extension Hold: FetchableRecord {
@@ -157,6 +162,7 @@ extension Hold: FetchableRecord {
         deadline = row["deadline"]
         submittedAt = row["submittedAt"]
         resolvedAt = row["resolvedAt"]
+        caller = row["caller"]
     }
 }
 
@@ -242,6 +248,8 @@ public struct UsageEvent: Sendable, Equatable, Codable, FetchableRecord {
     public var periodDay: String
     public var createdAt: Int64
     public var finishedAt: Int64
+    /// Who asked for the call, copied from its hold (`nil`: not recorded).
+    public var caller: String?
 }
 
 /// A team's budget in its current period, as `budget show` prints it.

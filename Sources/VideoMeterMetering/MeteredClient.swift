@@ -96,7 +96,7 @@ public final class MeteredClient: Sendable {
             imageCount: quote.imageCount, catalogVersion: quote.catalogVersion,
             quoteJSON: String(decoding: try quote.jsonData(pretty: false), as: UTF8.self),
             upstreamCostMicro: quote.upstreamCostMicro, marginMicro: quote.marginMicro,
-            submitted: quote.apiStyle == .sync
+            submitted: quote.apiStyle == .sync, caller: request.caller
         ))
         let hold = receipt.hold
         await onEvent(.held(holdID: hold.id, amountMicro: hold.amountMicro, replayed: receipt.replayed))

@@ -16,10 +16,8 @@ public struct MonthlyReportBuilder: Sendable {
     /// How many callers each team's "top callers" table keeps.
     public var topCallerLimit = 10
 
-    /// Uses `writer`, a ledger database already migrated by ``Ledger``; applies the reports' own
-    /// additive migration (``ReportSchema``).
+    /// Reads `writer`, a ledger database migrated by ``Ledger`` (the reports never write to it).
     public init(writer: any DatabaseWriter) throws {
-        try ReportSchema.migrate(writer)
         self.reader = writer
     }
 
@@ -167,8 +165,8 @@ public struct MonthlyReportBuilder: Sendable {
         }
         async let callers = reader.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT u.teamID, COALESCE(c.caller, '(unattributed)'), COUNT(*), SUM(u.chargedMicro)
-                FROM usageEvent u LEFT JOIN holdCaller c ON c.holdID = u.holdID
+                SELECT u.teamID, COALESCE(u.caller, '(unattributed)'), COUNT(*), SUM(u.chargedMicro)
+                FROM usageEvent u
                 WHERE u.teamID IN (\(group.placeholders)) AND u.createdAt >= ? AND u.createdAt < ?
                 GROUP BY u.teamID, 2
                 """, arguments: arguments)

@@ -24,11 +24,11 @@ extension MonthlyReportBuilder {
             // GRDB's cursor must be consumed inside the read; chunks leave the closure as they fill.
             try await reader.read { db in
                 let cursor = try Row.fetchCursor(db, sql: """
-                    SELECT u.id, u.holdID, u.teamID, u.createdAt, u.finishedAt, COALESCE(c.caller, ''), u.idempotencyKey,
+                    SELECT u.id, u.holdID, u.teamID, u.createdAt, u.finishedAt, COALESCE(u.caller, ''), u.idempotencyKey,
                         u.provider, u.model, u.resolution, u.seconds, u.billedSeconds, u.status, u.outcome, u.heldMicro,
                         u.chargedMicro, u.upstreamCostMicro, u.marginMicro, u.catalogVersion, u.latencyMs,
                         u.upstreamTaskID, u.upstreamRequestID
-                    FROM usageEvent u LEFT JOIN holdCaller c ON c.holdID = u.holdID
+                    FROM usageEvent u
                     WHERE u.teamID IN (\(group.placeholders)) AND u.createdAt >= ? AND u.createdAt < ?
                     ORDER BY u.createdAt, u.id
                     """, arguments: Self.arguments(group))

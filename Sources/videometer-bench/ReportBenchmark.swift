@@ -21,7 +21,6 @@ let reportBenchmark = Benchmark(
     let monthMilliseconds: Int64 = 30 * 86_400_000
 
     let ledger = try Ledger(path: path)
-    try ReportSchema.migrate(ledger.writer)
     // (model, provider, resolution, seconds, price in micro-dollars, upstream cost)
     let models: [(String, String, String, Int64, MicroUSD, MicroUSD)] = [
         ("bytedance/seedance-1.5-pro", "blockrun", "720p", 5, 157_500, 150_000),
@@ -52,10 +51,9 @@ let reportBenchmark = Benchmark(
         let usage = try db.makeStatement(sql: """
             INSERT INTO usageEvent (holdID, teamID, idempotencyKey, provider, model, resolution, seconds, imageCount, status,
                 outcome, heldMicro, chargedMicro, upstreamCostMicro, marginMicro, catalogVersion, periodMonth, periodDay,
-                createdAt, finishedAt)
-            VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, '2026-11', ?, ?, ?)
+                createdAt, finishedAt, caller)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, '2026-11', ?, ?, ?, ?)
             """)
-        let caller = try db.makeStatement(sql: "INSERT INTO holdCaller (holdID, caller) VALUES (?, ?)")
         var random = SplitMix64(seed: 42)
         for id in 1...eventCount {
             let team = Int64(random.next() % UInt64(teamCount)) + 1
@@ -78,14 +76,13 @@ let reportBenchmark = Benchmark(
             try entry.execute(arguments: [posted ? "post" : status == "expired" ? "expire" : "void", team, id, charged, model.4 - charged, createdAt + 60_000])
             try usage.execute(arguments: [
                 id, team, key, model.1, model.0, model.2, model.3, status, state, model.4, charged, upstream,
-                charged - upstream, version, day, createdAt, createdAt + 60_000,
+                charged - upstream, version, day, createdAt, createdAt + 60_000, "key-\(team)-\(random.next() % 20)",
             ])
-            try caller.execute(arguments: [id, "key-\(team)-\(random.next() % 20)"])
         }
         return expectedCharged
     }
     let insertSeconds = seconds(insertStart.duration(to: clock.now))
-    print("  (inserted \(eventCount) holds, journal entries, usage events and caller rows in \(format(insertSeconds)) s)")
+    print("  (inserted \(eventCount) holds, journal entries, usage events and callers in \(format(insertSeconds)) s)")
     try await ledger.writer.writeWithoutTransaction { db in try db.execute(sql: "ANALYZE") }
 
     // The report: build for every team and render all four formats.

@@ -49,6 +49,9 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Download the video to this file.", valueName: "FILE"))
     var out: String?
 
+    @Option(help: ArgumentHelp("Who asks, for the monthly report's top callers (default: your user name).", valueName: "LABEL"))
+    var caller: String?
+
     @Option(name: .customLong("sandbox-latency-ms"), help: ArgumentHelp("How long a sandbox generation takes.", valueName: "MS"))
     var sandboxLatencyMs = 3000
 
@@ -91,7 +94,8 @@ struct GenerateCommand: AsyncParsableCommand {
 
             let request = MeteredRequest(
                 team: team, provider: provider, model: model, prompt: prompt, durationSeconds: seconds,
-                resolution: resolution, imageURL: imageURL, idempotencyKey: idempotencyKey)
+                resolution: resolution, imageURL: imageURL, idempotencyKey: idempotencyKey,
+                caller: caller ?? ProcessInfo.processInfo.userName)
             let outcome: MeteredOutcome
             do {
                 outcome = try await client.generate(request) { event in progress.show(event) }

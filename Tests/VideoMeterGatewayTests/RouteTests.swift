@@ -170,6 +170,10 @@ struct RouteTests {
             #expect(usage.text.contains("studio"))
             #expect(!usage.text.contains("marketing"))
             #expect(usage.text.contains("0.42"))
+            // The call is attributed to the key that made it (its label), not left unattributed.
+            #expect(usage.text.contains("studio-test"))
+            #expect(!usage.text.contains("(unattributed)"))
+            #expect(try await gw.ledger.usageEvents(team: "studio").map(\.caller) == ["studio-test"])
             let current = try await gw.get("/v1/usage", key: marketing)
             #expect(current.status == 200)
             #expect(!current.text.contains("studio"))

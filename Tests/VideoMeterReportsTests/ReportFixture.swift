@@ -62,14 +62,12 @@ struct ReportFixture {
         let receipt = try await ledger.hold(HoldRequest(
             team: team, idempotencyKey: "key-\(counter.value)", fingerprint: "fp-\(counter.value)", amountMicro: amount,
             timeoutSeconds: timeout, provider: provider, model: model, resolution: resolution, seconds: seconds,
-            catalogVersion: version, quoteJSON: "{}", upstreamCostMicro: upstream, marginMicro: amount - upstream
+            catalogVersion: version, quoteJSON: "{}", upstreamCostMicro: upstream, marginMicro: amount - upstream, caller: caller
         ))
-        if let caller { try await ReportSchema.recordCaller(caller, holdID: receipt.hold.id, in: ledger.writer) }
         return receipt.hold.id
     }
 
     func record() async throws {
-        try ReportSchema.migrate(ledger.writer)
         let v2 = "blockrun-2026-11-15"
         // studio
         var id = try await hold("studio", at: "2026-11-03T10:00:00Z", model: "bytedance/seedance-1.5-pro", amount: 157_500, upstream: 150_000, caller: "alice")
