@@ -44,6 +44,8 @@ public struct Charts: Sendable {
     public var modelBars: [ModelBar] = []
     public var hasModelSpend = false
 
+    /// Gridline labels: whole cents.
+    static let cents = InvoiceRounding(scale: 2, rule: .halfUp)
     static let modelBarMaxWidth: Int64 = 380
     static let modelRowHeight: Int64 = 28
 
@@ -52,7 +54,8 @@ public struct Charts: Sendable {
         let peakDay = report.daily.map(\.chargedMicro).max() ?? 0
         hasDailySpend = peakDay > 0
         // The axis tops out at the peak rounded up to a whole cent, so gridline labels are cents.
-        let axisTop = max(InvoiceStatement.unitMicro, (peakDay + InvoiceStatement.unitMicro - 1) / InvoiceStatement.unitMicro * InvoiceStatement.unitMicro)
+        let cent = Self.cents.unitMicro
+        let axisTop = max(cent, (peakDay + cent - 1) / cent * cent)
         let dayCount = Int64(max(report.daily.count, 1))
         let slot = (plotRight - plotLeft) / dayCount
         let gap = max(1, slot / 5)
@@ -69,7 +72,7 @@ public struct Charts: Sendable {
             let amountMicro = axisTop * quarter / 4
             gridlines.append(Gridline(
                 y: plotBottom - plotHeight * quarter / 4,
-                label: InvoiceStatement.formatInvoice(InvoiceStatement.roundToInvoiceScale(amountMicro))
+                label: Self.cents.format(Self.cents.round(amountMicro))
             ))
         }
 

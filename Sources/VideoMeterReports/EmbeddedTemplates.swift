@@ -9,6 +9,10 @@ public enum EmbeddedTemplates {
 
 Generated {{generatedAt}}. Time zone: {{timeZone}}. Amounts in {{currency}}.
 {{roundingRule}}
+{{#timeZoneNote}}
+
+{{.}}
+{{/timeZoneNote}}
 {{#isEmpty}}
 
 **{{emptyMessage}}**
@@ -18,6 +22,10 @@ Generated {{generatedAt}}. Time zone: {{timeZone}}. Amounts in {{currency}}.
 ## {{team}}
 
 Period: {{periodStart}} to {{periodEnd}} ({{timeZone}}).
+{{#note}}
+
+{{.}}
+{{/note}}
 {{^hasActivity}}
 
 No activity in this period.
@@ -50,7 +58,7 @@ No activity in this period.
 
 ### Budget
 
-Monthly limit {{monthlyLimit}}{{#dailyLimit}}, daily limit {{.}}{{/dailyLimit}}{{#credit}}, prepaid credit {{.}}{{/credit}}. Charged {{used}} ({{usedPercent}} %), {{remaining}} left. Alert thresholds: {{thresholds}}.
+Budget month {{month}} ({{timeZone}}). Monthly limit {{monthlyLimit}}{{#dailyLimit}}, daily limit {{.}}{{/dailyLimit}}{{#credit}}, prepaid credit {{.}}{{/credit}}. Posted {{used}} ({{usedPercent}} %), held {{pending}}, {{remaining}} left. Alert thresholds: {{thresholds}}.
 {{/budget}}
 {{#hasAlerts}}
 
@@ -95,12 +103,12 @@ Monthly limit {{monthlyLimit}}{{#dailyLimit}}, daily limit {{.}}{{/dailyLimit}}{
 
 ### Invoice statement
 
-| provider | model | resolution | requests | seconds | exact | invoiced | difference |
-|---|---|---|---:|---:|---:|---:|---:|
+| provider | model | resolution | requests | seconds | exact | invoiced | difference | rounding |
+|---|---|---|---:|---:|---:|---:|---:|---|
 {{#invoice.lines}}
-| {{provider}} | {{model}} | {{resolution}} | {{requests}} | {{seconds}} | {{exact}} | {{invoiced}} | {{difference}} |
+| {{provider}} | {{model}} | {{resolution}} | {{requests}} | {{seconds}} | {{exact}} | {{invoiced}} | {{difference}} | {{rounding}} |
 {{/invoice.lines}}
-| **total** | | | | | **{{invoice.ledgerTotal}}** (ledger) | **{{invoice.invoicedTotal}}** | **{{invoice.difference}}** |
+| **total** | | | | | **{{invoice.ledgerTotal}}** (ledger) | **{{invoice.invoicedTotal}}** | **{{invoice.difference}}** | |
 
 {{invoice.explanation}}
 {{/sections}}
@@ -138,6 +146,7 @@ Monthly limit {{monthlyLimit}}{{#dailyLimit}}, daily limit {{.}}{{/dailyLimit}}{
   svg .day { fill: var(--bar); }
   svg .model { fill: var(--bar2); }
   .note { color: var(--muted); font-size: 13px; }
+  td.small { color: var(--muted); font-size: 12px; }
   section.team { page-break-inside: auto; }
   @media print {
     body { padding: 0; font-size: 11px; }
@@ -152,6 +161,9 @@ Monthly limit {{monthlyLimit}}{{#dailyLimit}}, daily limit {{.}}{{/dailyLimit}}{
 <h1>VideoMeter usage report — {{month}}</h1>
 <p class="meta">Generated {{generatedAt}} · time zone: {{timeZone}} · amounts in {{currency}}</p>
 <p class="meta">{{roundingRule}}</p>
+{{#timeZoneNote}}
+<p class="meta">{{.}}</p>
+{{/timeZoneNote}}
 {{#isEmpty}}
 <p class="empty">{{emptyMessage}}</p>
 {{/isEmpty}}
@@ -159,6 +171,9 @@ Monthly limit {{monthlyLimit}}{{#dailyLimit}}, daily limit {{.}}{{/dailyLimit}}{
 <section class="team">
 <h2>{{team}}</h2>
 <p class="meta">Period {{periodStart}} to {{periodEnd}} ({{timeZone}})</p>
+{{#note}}
+<p class="note">{{.}}</p>
+{{/note}}
 {{^hasActivity}}
 <p class="empty">No activity in this period.</p>
 {{/hasActivity}}
@@ -215,8 +230,8 @@ Monthly limit {{monthlyLimit}}{{#dailyLimit}}, daily limit {{.}}{{/dailyLimit}}{
 
 <h3>Budget</h3>
 <table>
-  <tr><th class="n">monthly limit</th><th class="n">daily limit</th><th class="n">prepaid credit</th><th class="n">charged</th><th class="n">used</th><th class="n">left</th><th>alert thresholds</th></tr>
-  <tr><td class="n">{{monthlyLimit}}</td><td class="n">{{#dailyLimit}}{{.}}{{/dailyLimit}}{{^dailyLimit}}none{{/dailyLimit}}</td><td class="n">{{#credit}}{{.}}{{/credit}}{{^credit}}none{{/credit}}</td><td class="n">{{used}}</td><td class="n">{{usedPercent}} %</td><td class="n">{{remaining}}</td><td>{{thresholds}}</td></tr>
+  <tr><th>budget month</th><th class="n">monthly limit</th><th class="n">daily limit</th><th class="n">prepaid credit</th><th class="n">posted</th><th class="n">used</th><th class="n">held</th><th class="n">left</th><th>alert thresholds</th></tr>
+  <tr><td>{{month}} ({{timeZone}})</td><td class="n">{{monthlyLimit}}</td><td class="n">{{#dailyLimit}}{{.}}{{/dailyLimit}}{{^dailyLimit}}none{{/dailyLimit}}</td><td class="n">{{#credit}}{{.}}{{/credit}}{{^credit}}none{{/credit}}</td><td class="n">{{used}}</td><td class="n">{{usedPercent}} %</td><td class="n">{{pending}}</td><td class="n">{{remaining}}</td><td>{{thresholds}}</td></tr>
 </table>
 {{/budget}}
 {{#hasAlerts}}
@@ -262,12 +277,12 @@ Monthly limit {{monthlyLimit}}{{#dailyLimit}}, daily limit {{.}}{{/dailyLimit}}{
 
 <h3>Invoice statement</h3>
 <table>
-  <tr><th>provider</th><th>model</th><th>resolution</th><th class="n">requests</th><th class="n">seconds</th><th class="n">exact</th><th class="n">invoiced</th><th class="n">difference</th></tr>
+  <tr><th>provider</th><th>model</th><th>resolution</th><th class="n">requests</th><th class="n">seconds</th><th class="n">exact</th><th class="n">invoiced</th><th class="n">difference</th><th>rounding</th></tr>
 {{#invoice}}
 {{#lines}}
-  <tr><td>{{provider}}</td><td>{{model}}</td><td>{{resolution}}</td><td class="n">{{requests}}</td><td class="n">{{seconds}}</td><td class="n">{{exact}}</td><td class="n">{{invoiced}}</td><td class="n">{{difference}}</td></tr>
+  <tr><td>{{provider}}</td><td>{{model}}</td><td>{{resolution}}</td><td class="n">{{requests}}</td><td class="n">{{seconds}}</td><td class="n">{{exact}}</td><td class="n">{{invoiced}}</td><td class="n">{{difference}}</td><td class="small">{{rounding}}</td></tr>
 {{/lines}}
-  <tr class="total"><td colspan="5">total (exact: ledger)</td><td class="n">{{ledgerTotal}}</td><td class="n">{{invoicedTotal}}</td><td class="n">{{difference}}</td></tr>
+  <tr class="total"><td colspan="5">total (exact: ledger)</td><td class="n">{{ledgerTotal}}</td><td class="n">{{invoicedTotal}}</td><td class="n">{{difference}}</td><td></td></tr>
 </table>
 <p class="note">{{explanation}}</p>
 {{/invoice}}

@@ -48,10 +48,16 @@ public struct UsageLine: Sendable, Hashable {
     public var chargedMicro: MicroUSD
     public var upstreamCostMicro: MicroUSD
     public var marginMicro: MicroUSD
+    /// Calls that were charged (posted).
+    public var postedRequests: Int64
+    /// What each price list (catalog version) charged on this line; zero for a list that priced
+    /// only calls that were not charged.
+    public var chargedByVersion: [String: MicroUSD]
 
     public init(
         provider: String, model: String, resolution: String, outcomes: OutcomeCounts, seconds: Int64,
-        chargedMicro: MicroUSD, upstreamCostMicro: MicroUSD, marginMicro: MicroUSD
+        chargedMicro: MicroUSD, upstreamCostMicro: MicroUSD, marginMicro: MicroUSD,
+        postedRequests: Int64 = 0, chargedByVersion: [String: MicroUSD] = [:]
     ) {
         self.provider = provider
         self.model = model
@@ -61,10 +67,19 @@ public struct UsageLine: Sendable, Hashable {
         self.chargedMicro = chargedMicro
         self.upstreamCostMicro = upstreamCostMicro
         self.marginMicro = marginMicro
+        self.postedRequests = postedRequests
+        self.chargedByVersion = chargedByVersion
     }
 
     /// The line's identity: provider, model and resolution.
     public var key: String { "\(provider)\u{1F}\(model)\u{1F}\(resolution)" }
+
+    /// The price lists whose rounding applies to the line on an invoice: those that charged
+    /// something, or every list that priced a call when nothing was charged.
+    public var invoicePriceLists: [String] {
+        let charging = chargedByVersion.filter { $0.value != 0 }.keys
+        return (charging.isEmpty ? Array(chargedByVersion.keys) : Array(charging)).sorted()
+    }
 }
 
 /// Requests and spend on one local day.
@@ -81,19 +96,35 @@ public struct DailySpend: Sendable, Hashable {
     }
 }
 
-/// A team's budget for the period and how much of it was used.
+/// A team's budget and how much of it its budget month used, as the ledger counts it.
+///
+/// The budget month is always the team's own (its time zone), whatever `--timezone` says: it is the
+/// period the ledger's limits and alerts apply to.
 public struct BudgetUse: Sendable, Hashable {
     public var monthlyLimitMicro: MicroUSD
     public var dailyLimitMicro: MicroUSD?
     public var creditMicro: MicroUSD?
     /// Alert thresholds configured, in percent.
     public var thresholds: [Int]
+    /// The budget month, `YYYY-MM`, and the team's time zone it is counted in.
+    public var month: String
+    public var timeZone: String
+    /// Posted and still-held amounts of the budget month (the ledger's `balance`).
+    public var postedMicro: MicroUSD
+    public var pendingMicro: MicroUSD
 
-    public init(monthlyLimitMicro: MicroUSD, dailyLimitMicro: MicroUSD?, creditMicro: MicroUSD?, thresholds: [Int]) {
+    public init(
+        monthlyLimitMicro: MicroUSD, dailyLimitMicro: MicroUSD?, creditMicro: MicroUSD?, thresholds: [Int],
+        month: String, timeZone: String, postedMicro: MicroUSD, pendingMicro: MicroUSD
+    ) {
         self.monthlyLimitMicro = monthlyLimitMicro
         self.dailyLimitMicro = dailyLimitMicro
         self.creditMicro = creditMicro
         self.thresholds = thresholds
+        self.month = month
+        self.timeZone = timeZone
+        self.postedMicro = postedMicro
+        self.pendingMicro = pendingMicro
     }
 }
 
@@ -201,11 +232,17 @@ public struct TeamReport: Sendable {
     public var catalogVersions: [CatalogVersionUse]
     /// The charged total computed by the ledger's own SUM over the period, independently of `lines`.
     public var ledgerChargedMicro: MicroUSD
+    /// The invoice statement: lines rounded to their price lists' display scale, then summed.
+    public var invoice: InvoiceStatement
+    /// Something a reader must know to read the section right (a time-zone override, teams in
+    /// several zones), or `nil`.
+    public var note: String?
 
     public init(
         team: String, timeZone: String, periodStart: Int64, periodEnd: Int64, lines: [UsageLine],
         daily: [DailySpend], budget: BudgetUse?, alerts: [AlertCrossed], topCallers: [CallerSpend],
-        openItems: [OpenItem], catalogVersions: [CatalogVersionUse], ledgerChargedMicro: MicroUSD
+        openItems: [OpenItem], catalogVersions: [CatalogVersionUse], ledgerChargedMicro: MicroUSD,
+        invoiceRoundings: InvoiceRoundings = InvoiceRoundings(), note: String? = nil
     ) {
         self.team = team
         self.timeZone = timeZone
@@ -219,6 +256,8 @@ public struct TeamReport: Sendable {
         self.openItems = openItems
         self.catalogVersions = catalogVersions
         self.ledgerChargedMicro = ledgerChargedMicro
+        self.invoice = InvoiceStatement(lines: lines, ledgerTotalMicro: ledgerChargedMicro, roundings: invoiceRoundings)
+        self.note = note
     }
 
     public var outcomes: OutcomeCounts { lines.reduce(OutcomeCounts()) { $0 + $1.outcomes } }
@@ -228,7 +267,6 @@ public struct TeamReport: Sendable {
     public var upstreamCostMicro: MicroUSD { lines.reduce(0) { $0 + $1.upstreamCostMicro } }
     public var marginMicro: MicroUSD { lines.reduce(0) { $0 + $1.marginMicro } }
     public var hasActivity: Bool { requests > 0 || !openItems.isEmpty }
-    public var invoice: InvoiceStatement { InvoiceStatement(lines: lines, ledgerTotalMicro: ledgerChargedMicro) }
 }
 
 /// A monthly usage report: one section per team and one for all teams together.
@@ -253,8 +291,17 @@ public struct MonthlyReport: Sendable {
     /// `true` when no team made a request or left anything open in the period.
     public var isEmpty: Bool { !teams.contains { $0.hasActivity } }
 
-    /// All teams together: sums of the team sections (each over its own period), days merged by
-    /// local date, lines merged by provider / model / resolution.
+    /// The time zone the whole report is in: the override, else the one zone every team shares,
+    /// else `nil` (each team's own; see ``allTeams``' note).
+    public var commonTimeZone: String? {
+        if let timeZoneOverride { return timeZoneOverride }
+        let zones = Set(teams.map(\.timeZone))
+        return zones.count == 1 ? zones.first : nil
+    }
+
+    /// All teams together: sums of the team sections, each over its own period; days merged by
+    /// local date, lines merged by provider / model / resolution, and the invoice the sum of the
+    /// team invoices (merged lines are not rounded again).
     public var allTeams: TeamReport {
         var lines: [String: UsageLine] = [:]
         var order: [String] = []
@@ -268,6 +315,8 @@ public struct MonthlyReport: Sendable {
                     merged.chargedMicro += line.chargedMicro
                     merged.upstreamCostMicro += line.upstreamCostMicro
                     merged.marginMicro += line.marginMicro
+                    merged.postedRequests += line.postedRequests
+                    merged.chargedByVersion.merge(line.chargedByVersion, uniquingKeysWith: +)
                     lines[line.key] = merged
                 } else {
                     lines[line.key] = line
@@ -287,10 +336,16 @@ public struct MonthlyReport: Sendable {
                 versions[version.version] = merged
             }
         }
-        let zones = Set(teams.map(\.timeZone))
-        return TeamReport(
+        let zones = Set(teams.map(\.timeZone)).sorted()
+        var note: String?
+        if commonTimeZone == nil {
+            note = "The teams are in different time zones (\(zones.joined(separator: ", "))): every team counts its own "
+                + "calendar month in its own zone, so this period runs from the earliest team's start to the latest "
+                + "team's end, and each day adds up the teams' spend on that local date."
+        }
+        var all = TeamReport(
             team: "all teams",
-            timeZone: timeZoneOverride ?? (zones.count == 1 ? zones.first! : "each team's own"),
+            timeZone: commonTimeZone ?? "each team's own",
             periodStart: teams.map(\.periodStart).min() ?? 0,
             periodEnd: teams.map(\.periodEnd).max() ?? 0,
             lines: order.compactMap { lines[$0] }.sorted(by: UsageLine.bySpend),
@@ -300,8 +355,11 @@ public struct MonthlyReport: Sendable {
             topCallers: Array(teams.flatMap(\.topCallers).sorted(by: CallerSpend.bySpend).prefix(topCallerLimit)),
             openItems: teams.flatMap(\.openItems),
             catalogVersions: versions.values.sorted { $0.version < $1.version },
-            ledgerChargedMicro: teams.reduce(0) { $0 + $1.ledgerChargedMicro }
+            ledgerChargedMicro: teams.reduce(0) { $0 + $1.ledgerChargedMicro },
+            note: note
         )
+        all.invoice = InvoiceStatement(summing: teams.map { ($0.team, $0.invoice) }, ledgerTotalMicro: all.ledgerChargedMicro)
+        return all
     }
 }
 

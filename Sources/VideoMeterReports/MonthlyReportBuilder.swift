@@ -10,19 +10,32 @@ import VideoMeterLedger
 /// time zone unless another is given — the rule the ledger's budgets use — so a team's charged total
 /// equals the ledger's posted total for the same period. The builder checks that against the
 /// journal (``TeamReport/ledgerChargedMicro``) on every run.
+///
+/// Every query of one report (and of its `--detail` rows) runs in one read transaction, so the
+/// report is a consistent snapshot of a live ledger: a hold settling meanwhile is either wholly in
+/// it or wholly out. The builder never writes.
 public struct MonthlyReportBuilder: Sendable {
-    /// The ledger database (a `DatabasePool` lets the queries of one report run concurrently).
-    public let reader: any DatabaseWriter
+    /// The ledger database (read only).
+    public let reader: any DatabaseReader
     /// How many callers each team's "top callers" table keeps.
     public var topCallerLimit = 10
+    /// The display scale and rounding rule of each price list, for the invoice statements. Price
+    /// lists missing here are invoiced at ``InvoiceRounding/fallback`` and the invoice says so.
+    public var invoiceRoundings: InvoiceRoundings
 
-    /// Reads `writer`, a ledger database migrated by ``Ledger`` (the reports never write to it).
-    public init(writer: any DatabaseWriter) throws {
-        self.reader = writer
+    /// Reads `reader`, a ledger database migrated by ``Ledger``.
+    public init(reader: any DatabaseReader, invoiceRoundings: InvoiceRoundings = InvoiceRoundings()) {
+        self.reader = reader
+        self.invoiceRoundings = invoiceRoundings
     }
 
-    public init(ledger: Ledger) throws {
-        try self.init(writer: ledger.writer)
+    /// Reads `writer`, a ledger database migrated by ``Ledger`` (the reports never write to it).
+    public init(writer: any DatabaseWriter, invoiceRoundings: InvoiceRoundings = InvoiceRoundings()) throws {
+        self.init(reader: writer, invoiceRoundings: invoiceRoundings)
+    }
+
+    public init(ledger: Ledger, invoiceRoundings: InvoiceRoundings = InvoiceRoundings()) throws {
+        self.init(reader: ledger.writer, invoiceRoundings: invoiceRoundings)
     }
 
     /// A team as the report needs it.
@@ -30,7 +43,7 @@ public struct MonthlyReportBuilder: Sendable {
         var id: Int64
         var name: String
         var timeZone: String
-        var budget: BudgetUse?
+        var limits: (monthly: MicroUSD, daily: MicroUSD?, credit: MicroUSD?, thresholds: [Int])?
     }
 
     /// Teams whose month starts and ends at the same instants, queried together.
@@ -50,12 +63,24 @@ public struct MonthlyReportBuilder: Sendable {
     /// - Parameters:
     ///   - timeZone: an IANA identifier to use for every team instead of each team's own zone.
     ///   - now: stamped on the report as its generation time.
+    ///   - detail: when given, receives the per-call usage CSV (``writeUsageDetail(month:team:timeZone:_:)``)
+    ///     in chunks, read in the same transaction as the report.
     /// - Throws: ``ReportError`` `unknown_team`, `invalid_time_zone`.
-    public func build(month: ReportMonth, team: String? = nil, timeZone: String? = nil, now: Date = Date()) async throws -> MonthlyReport {
-        let groups = try await periodGroups(month: month, team: team, timeZone: timeZone)
-        var sections: [TeamReport] = []
-        for group in groups {
-            sections += try await build(group)
+    public func build(
+        month: ReportMonth, team: String? = nil, timeZone: String? = nil, now: Date = Date(),
+        detail: (@Sendable (String) throws -> Void)? = nil
+    ) async throws -> MonthlyReport {
+        let override = try timeZone.map { identifier throws(ReportError) in try ReportPeriod.timeZone(named: identifier) }
+        let roundings = invoiceRoundings
+        let limit = topCallerLimit
+        var sections = try await reader.read { db in
+            let groups = try Self.periodGroups(db, month: month, team: team, override: override, overrideName: timeZone)
+            var sections: [TeamReport] = []
+            for group in groups {
+                sections += try Self.sections(db, group, roundings: roundings, topCallerLimit: limit, overridden: timeZone != nil)
+            }
+            if let detail { try Self.writeUsageDetail(db, groups, detail) }
+            return sections
         }
         sections.sort { $0.team < $1.team }
         return MonthlyReport(
@@ -64,38 +89,37 @@ public struct MonthlyReportBuilder: Sendable {
         )
     }
 
-    func periodGroups(month: ReportMonth, team: String?, timeZone: String?) async throws -> [PeriodGroup] {
-        let override = try timeZone.map { identifier throws(ReportError) in try ReportPeriod.timeZone(named: identifier) }
-        let teams = try await reader.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT t.id, t.name, t.timeZone, b.monthlyLimitMicro, b.dailyLimitMicro, b.creditMicro, b.alertThresholds
-                FROM team t LEFT JOIN budget b ON b.teamID = t.id
-                WHERE ? IS NULL OR t.name = ?
-                ORDER BY t.name
-                """, arguments: [team, team])
-            .map { row in
-                let limit: MicroUSD? = row["monthlyLimitMicro"]
-                let thresholds: String = row["alertThresholds"] ?? ""
-                return TeamRow(
-                    id: row["id"], name: row["name"], timeZone: row["timeZone"],
-                    budget: limit.map {
-                        BudgetUse(
-                            monthlyLimitMicro: $0, dailyLimitMicro: row["dailyLimitMicro"], creditMicro: row["creditMicro"],
-                            thresholds: thresholds.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-                        )
-                    }
-                )
-            }
+    /// The teams of the report (one by name, or all when the name is NULL) and their budgets.
+    static let teamsSQL = """
+        SELECT t.id, t.name, t.timeZone, b.monthlyLimitMicro, b.dailyLimitMicro, b.creditMicro, b.alertThresholds
+        FROM team t LEFT JOIN budget b ON b.teamID = t.id
+        WHERE ? IS NULL OR t.name = ?
+        ORDER BY t.name
+        """
+
+    static func periodGroups(_ db: Database, month: ReportMonth, team: String?, override: TimeZone?, overrideName: String?) throws -> [PeriodGroup] {
+        let teams = try Row.fetchAll(db, sql: teamsSQL, arguments: [team, team])
+        .map { row in
+            let limit: MicroUSD? = row["monthlyLimitMicro"]
+            let thresholds: String = row["alertThresholds"] ?? ""
+            return TeamRow(
+                id: row["id"], name: row["name"], timeZone: row["timeZone"],
+                limits: limit.map {
+                    ($0, row["dailyLimitMicro"], row["creditMicro"],
+                     thresholds.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) })
+                }
+            )
         }
         if let team, teams.isEmpty { throw ReportError.unknownTeam(team) }
         var groups: [String: PeriodGroup] = [:]
         var order: [String] = []
         for row in teams {
             let zone = override ?? TimeZone(identifier: row.timeZone) ?? TimeZone(identifier: "UTC")!
+            let zoneName = overrideName ?? row.timeZone
             let period = ReportPeriod(month: month, timeZone: zone)
-            let key = "\(period.start)-\(period.end)-\(timeZone ?? row.timeZone)"
+            let key = "\(period.start)-\(period.end)-\(zoneName)"
             if groups[key] == nil {
-                groups[key] = PeriodGroup(period: period, zoneName: timeZone ?? row.timeZone, teams: [])
+                groups[key] = PeriodGroup(period: period, zoneName: zoneName, teams: [])
                 order.append(key)
             }
             groups[key]!.teams.append(row)
@@ -121,7 +145,7 @@ public struct MonthlyReportBuilder: Sendable {
     static func usageAggregateSQL(_ group: PeriodGroup) -> String {
         """
         SELECT teamID, provider, model, resolution, status, catalogVersion, \(dayExpression("createdAt", group.period)) AS day,
-            COUNT(*) AS requests,
+            COUNT(*) AS requests, SUM(outcome = 'posted') AS posted,
             SUM(CASE WHEN outcome = 'posted' THEN COALESCE(billedSeconds, seconds) ELSE 0 END) AS seconds,
             SUM(chargedMicro) AS charged, SUM(upstreamCostMicro) AS upstreamCost, SUM(marginMicro) AS margin
         FROM usageEvent
@@ -130,96 +154,151 @@ public struct MonthlyReportBuilder: Sendable {
         """
     }
 
+    /// The arguments of the statements over the period's window: team ids, start, end (milliseconds).
+    static func windowValues(_ group: PeriodGroup) -> [DatabaseValue] {
+        group.teamIDs.map(\.databaseValue) + [group.startMilliseconds.databaseValue, group.endMilliseconds.databaseValue]
+    }
+
+    /// The arguments of the statements over the budget month: team ids, `YYYY-MM`.
+    static func monthValues(_ group: PeriodGroup) -> [DatabaseValue] {
+        group.teamIDs.map(\.databaseValue) + [group.period.month.description.databaseValue]
+    }
+
     static func arguments(_ group: PeriodGroup) -> StatementArguments {
-        StatementArguments(group.teamIDs) + [group.startMilliseconds, group.endMilliseconds]
+        StatementArguments(windowValues(group))
     }
 
     struct AggregateRow: Sendable {
         var teamID: Int64, provider: String, model: String, resolution: String, status: String, catalogVersion: String
-        var day: Int, requests: Int64, seconds: Int64, charged: MicroUSD, upstreamCost: MicroUSD, margin: MicroUSD
+        var day: Int, requests: Int64, posted: Int64, seconds: Int64, charged: MicroUSD, upstreamCost: MicroUSD, margin: MicroUSD
     }
 
-    func build(_ group: PeriodGroup) async throws -> [TeamReport] {
-        let arguments = Self.arguments(group)
-        let aggregateSQL = Self.usageAggregateSQL(group)
-        let month = group.period.month.description
-        async let aggregate = reader.read { db in
-            try Row.fetchAll(db, sql: aggregateSQL, arguments: arguments).map { row in
-                AggregateRow(
-                    teamID: row[0], provider: row[1], model: row[2], resolution: row[3], status: row[4],
-                    catalogVersion: row[5], day: row[6], requests: row[7], seconds: row[8], charged: row[9],
-                    upstreamCost: row[10], margin: row[11]
-                )
-            }
-        }
-        // The ledger's own figure: posted journal entries of the holds granted in the period.
-        async let ledgerTotals = reader.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT h.teamID, SUM(j.amountMicro)
-                FROM hold h JOIN journalEntry j ON j.holdID = h.id AND j.kind IN ('post', 'void', 'expire')
-                WHERE h.teamID IN (\(group.placeholders)) AND h.createdAt >= ? AND h.createdAt < ?
-                    AND h.state = 'posted' AND j.kind = 'post'
-                GROUP BY h.teamID
-                """, arguments: arguments)
-            .reduce(into: [Int64: MicroUSD]()) { $0[$1[0]] = $1[1] }
-        }
-        async let callers = reader.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT u.teamID, COALESCE(u.caller, '(unattributed)'), COUNT(*), SUM(u.chargedMicro)
-                FROM usageEvent u
-                WHERE u.teamID IN (\(group.placeholders)) AND u.createdAt >= ? AND u.createdAt < ?
-                GROUP BY u.teamID, 2
-                """, arguments: arguments)
-            .map { row -> (Int64, String, Int64, MicroUSD) in (row[0], row[1], row[2], row[3]) }
-        }
-        async let openAndLate = reader.read { db in
-            // `+` keeps SQLite on the small partial index of pending holds.
-            let open = try Row.fetchAll(db, sql: """
-                SELECT id, teamID, idempotencyKey, provider, model, amountMicro, createdAt, callStatus
-                FROM hold
-                WHERE state = 'pending' AND +teamID IN (\(group.placeholders)) AND +createdAt >= ? AND +createdAt < ?
-                ORDER BY createdAt, id
-                """, arguments: arguments)
-            .map { row -> (Int64, OpenItem) in
-                let status: String = row[7]
-                return (row[1], OpenItem(
-                    kind: status == "unknown" ? .unknown : .openHold, team: "", holdID: row[0], idempotencyKey: row[2],
-                    provider: row[3], model: row[4], amountMicro: row[5], createdAt: (row[6] as Int64) / 1000
-                ))
-            }
-            let late = try Row.fetchAll(db, sql: """
-                SELECT l.holdID, l.teamID, h.idempotencyKey, h.provider, h.model, l.amountMicro, h.createdAt
-                FROM lateSuccess l JOIN hold h ON h.id = l.holdID
-                WHERE l.teamID IN (\(group.placeholders)) AND h.createdAt >= ? AND h.createdAt < ?
-                ORDER BY h.createdAt, l.holdID
-                """, arguments: arguments)
-            .map { row -> (Int64, OpenItem) in
-                (row[1], OpenItem(
-                    kind: .lateSuccess, team: "", holdID: row[0], idempotencyKey: row[2], provider: row[3],
-                    model: row[4], amountMicro: row[5], createdAt: (row[6] as Int64) / 1000
-                ))
-            }
-            return open + late
-        }
-        async let alerts = reader.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT teamID, thresholdPercent, createdAt, spentMicro FROM alert
-                WHERE teamID IN (\(group.placeholders)) AND periodMonth = ?
-                ORDER BY thresholdPercent
-                """, arguments: StatementArguments(group.teamIDs) + [month])
-            .map { row -> (Int64, Int, Int64, MicroUSD) in (row[0], row[1], row[2], row[3]) }
-        }
+    /// The ledger's own charged figure: the posted journal entries of the holds granted in the
+    /// period (independent of the usage events the lines come from).
+    static func ledgerTotalSQL(_ group: PeriodGroup) -> String {
+        """
+        SELECT h.teamID, SUM(j.amountMicro)
+        FROM hold h JOIN journalEntry j ON j.holdID = h.id AND j.kind IN ('post', 'void', 'expire')
+        WHERE h.teamID IN (\(group.placeholders)) AND h.createdAt >= ? AND h.createdAt < ?
+            AND h.state = 'posted' AND j.kind = 'post'
+        GROUP BY h.teamID
+        """
+    }
 
-        let rows = try await aggregate
-        let totals = try await ledgerTotals
-        let callerRows = try await callers
-        let items = try await openAndLate
-        let alertRows = try await alerts
+    /// Spend per caller (the label the hold recorded: a gateway key's label, `generate --caller`).
+    static func callersSQL(_ group: PeriodGroup) -> String {
+        """
+        SELECT u.teamID, COALESCE(u.caller, '(unattributed)'), COUNT(*), SUM(u.chargedMicro)
+        FROM usageEvent u
+        WHERE u.teamID IN (\(group.placeholders)) AND u.createdAt >= ? AND u.createdAt < ?
+        GROUP BY u.teamID, 2
+        """
+    }
+
+    /// Holds still pending that were granted in the period. `+` keeps SQLite on the small partial
+    /// index of pending holds.
+    static func openHoldsSQL(_ group: PeriodGroup) -> String {
+        """
+        SELECT id, teamID, idempotencyKey, provider, model, resolution, catalogVersion, amountMicro, createdAt,
+            callStatus, upstreamTaskID
+        FROM hold
+        WHERE state = 'pending' AND +teamID IN (\(group.placeholders)) AND +createdAt >= ? AND +createdAt < ?
+        ORDER BY createdAt, id
+        """
+    }
+
+    static func lateSuccessSQL(_ group: PeriodGroup) -> String {
+        """
+        SELECT l.holdID, l.teamID, h.idempotencyKey, h.provider, h.model, l.amountMicro, h.createdAt
+        FROM lateSuccess l JOIN hold h ON h.id = l.holdID
+        WHERE l.teamID IN (\(group.placeholders)) AND h.createdAt >= ? AND h.createdAt < ?
+        ORDER BY h.createdAt, l.holdID
+        """
+    }
+
+    /// Alerts and budget use of each team's own budget month (its time zone, as the ledger counts
+    /// them), whatever zone the usage is reported in.
+    static func alertsSQL(_ group: PeriodGroup) -> String {
+        """
+        SELECT teamID, thresholdPercent, createdAt, spentMicro FROM alert
+        WHERE teamID IN (\(group.placeholders)) AND periodMonth = ?
+        ORDER BY thresholdPercent
+        """
+    }
+
+    static func budgetBalanceSQL(_ group: PeriodGroup) -> String {
+        """
+        SELECT teamID, postedMicro, pendingMicro FROM balance
+        WHERE teamID IN (\(group.placeholders)) AND scope = 'month' AND periodKey = ?
+        """
+    }
+
+    /// Every statement one group of a report runs, with its arguments: what the benchmark hands to
+    /// the `sqlite3` shell as the baseline.
+    static func statements(_ group: PeriodGroup) -> [(sql: String, arguments: [DatabaseValue])] {
+        let window = windowValues(group)
+        let month = monthValues(group)
+        return [
+            (usageAggregateSQL(group), window), (ledgerTotalSQL(group), window), (callersSQL(group), window),
+            (openHoldsSQL(group), window), (lateSuccessSQL(group), window), (alertsSQL(group), month),
+            (budgetBalanceSQL(group), month),
+        ]
+    }
+
+    static func sections(
+        _ db: Database, _ group: PeriodGroup, roundings: InvoiceRoundings, topCallerLimit: Int, overridden: Bool
+    ) throws -> [TeamReport] {
+        let window = arguments(group)
+        let month = group.period.month.description
+        let monthArguments = StatementArguments(monthValues(group))
+        let period = group.period
+        var rows = try Row.fetchAll(db, sql: usageAggregateSQL(group), arguments: window).map { row in
+            AggregateRow(
+                teamID: row[0], provider: row[1], model: row[2], resolution: row[3], status: row[4],
+                catalogVersion: row[5], day: row[6], requests: row[7], posted: row[8], seconds: row[9], charged: row[10],
+                upstreamCost: row[11], margin: row[12]
+            )
+        }
+        let totals = try Row.fetchAll(db, sql: ledgerTotalSQL(group), arguments: window)
+            .reduce(into: [Int64: MicroUSD]()) { $0[$1[0]] = $1[1] }
+        let callerRows = try Row.fetchAll(db, sql: callersSQL(group), arguments: window)
+            .map { row -> (Int64, String, Int64, MicroUSD) in (row[0], row[1], row[2], row[3]) }
+        var items: [(Int64, OpenItem)] = []
+        for row in try Row.fetchAll(db, sql: openHoldsSQL(group), arguments: window) {
+            let teamID: Int64 = row[1]
+            let createdAt: Int64 = row[8]
+            let status: String = row[9]
+            let taskID: String? = row[10]
+            // Sent, and no answer recorded: the outcome is unknown until reconciled or expired.
+            let unknown = status == "unknown" || (status == "submitted" && taskID == nil)
+            items.append((teamID, OpenItem(
+                kind: unknown ? .unknown : .openHold, team: "", holdID: row[0], idempotencyKey: row[2],
+                provider: row[3], model: row[4], amountMicro: row[7], createdAt: createdAt / 1000
+            )))
+            if unknown {
+                // Counted among the requests as `unknown`: uncharged, still held.
+                rows.append(AggregateRow(
+                    teamID: teamID, provider: row[3], model: row[4], resolution: row[5], status: UsageOutcome.unknown.rawValue,
+                    catalogVersion: row[6], day: period.dayIndex(of: createdAt / 1000) ?? 0, requests: 1, posted: 0,
+                    seconds: 0, charged: 0, upstreamCost: 0, margin: 0
+                ))
+            }
+        }
+        for row in try Row.fetchAll(db, sql: lateSuccessSQL(group), arguments: window) {
+            items.append((row[1], OpenItem(
+                kind: .lateSuccess, team: "", holdID: row[0], idempotencyKey: row[2], provider: row[3],
+                model: row[4], amountMicro: row[5], createdAt: (row[6] as Int64) / 1000
+            )))
+        }
+        let alertRows = try Row.fetchAll(db, sql: alertsSQL(group), arguments: monthArguments)
+            .map { row -> (Int64, Int, Int64, MicroUSD) in (row[0], row[1], row[2], row[3]) }
+        let balances = try Row.fetchAll(db, sql: budgetBalanceSQL(group), arguments: monthArguments)
+            .reduce(into: [Int64: (MicroUSD, MicroUSD)]()) { $0[$1[0]] = ($1[1], $1[2]) }
 
         return group.teams.map { team in
             var lines: [String: UsageLine] = [:]
-            var dayCharged = Array(repeating: MicroUSD(0), count: group.period.days.count)
-            var dayRequests = Array(repeating: Int64(0), count: group.period.days.count)
+            var dayCharged = Array(repeating: MicroUSD(0), count: period.days.count)
+            var dayRequests = Array(repeating: Int64(0), count: period.days.count)
             var versions: [String: CatalogVersionUse] = [:]
             for row in rows where row.teamID == team.id {
                 let key = "\(row.provider)\u{1F}\(row.model)\u{1F}\(row.resolution)"
@@ -232,6 +311,8 @@ public struct MonthlyReportBuilder: Sendable {
                 line.chargedMicro += row.charged
                 line.upstreamCostMicro += row.upstreamCost
                 line.marginMicro += row.margin
+                line.postedRequests += row.posted
+                line.chargedByVersion[row.catalogVersion, default: 0] += row.charged
                 lines[key] = line
                 let day = min(max(row.day, 0), dayCharged.count - 1)
                 dayCharged[day] += row.charged
@@ -241,16 +322,27 @@ public struct MonthlyReportBuilder: Sendable {
                 version.chargedMicro += row.charged
                 versions[row.catalogVersion] = version
             }
+            let balance = balances[team.id] ?? (0, 0)
+            var note: String?
+            if overridden && team.timeZone != group.zoneName {
+                note = "Usage, daily spend and the invoice are counted in \(month) in \(group.zoneName) (--timezone); "
+                    + "the budget and its alerts are the team's budget month, \(month) in \(team.timeZone), as the ledger counts them."
+            }
             return TeamReport(
                 team: team.name,
                 timeZone: group.zoneName,
-                periodStart: group.period.start,
-                periodEnd: group.period.end,
+                periodStart: period.start,
+                periodEnd: period.end,
                 lines: lines.values.sorted(by: UsageLine.bySpend),
-                daily: group.period.days.enumerated().map {
+                daily: period.days.enumerated().map {
                     DailySpend(date: $1.date, requests: dayRequests[$0], chargedMicro: dayCharged[$0])
                 },
-                budget: team.budget,
+                budget: team.limits.map {
+                    BudgetUse(
+                        monthlyLimitMicro: $0.monthly, dailyLimitMicro: $0.daily, creditMicro: $0.credit, thresholds: $0.thresholds,
+                        month: month, timeZone: team.timeZone, postedMicro: balance.0, pendingMicro: balance.1
+                    )
+                },
                 alerts: alertRows.filter { $0.0 == team.id }.map {
                     AlertCrossed(team: team.name, thresholdPercent: $0.1, recordedAt: $0.2 / 1000, spentMicro: $0.3)
                 },
@@ -259,22 +351,47 @@ public struct MonthlyReportBuilder: Sendable {
                 }.sorted(by: CallerSpend.bySpend).prefix(topCallerLimit)),
                 openItems: items.filter { $0.0 == team.id }.map { var item = $0.1; item.team = team.name; return item },
                 catalogVersions: versions.values.sorted { $0.version < $1.version },
-                ledgerChargedMicro: totals[team.id] ?? 0
+                ledgerChargedMicro: totals[team.id] ?? 0,
+                invoiceRoundings: roundings,
+                note: note
             )
         }
     }
 }
 
 extension MonthlyReportBuilder {
-    /// The report's main aggregate query for `teamIDs` in `month` and `timeZone`, with every argument
-    /// written in as a literal: what the benchmark hands to the `sqlite3` shell as its baseline.
-    public static func inlineAggregateSQL(month: ReportMonth, timeZone: TimeZone, teamIDs: [Int64]) -> String {
-        let period = ReportPeriod(month: month, timeZone: timeZone)
-        let group = PeriodGroup(period: period, zoneName: timeZone.identifier, teams: teamIDs.map { TeamRow(id: $0, name: "", timeZone: timeZone.identifier, budget: nil) })
-        let inList = teamIDs.map(String.init).joined(separator: ",")
-        return usageAggregateSQL(group)
-            .replacingOccurrences(of: "IN (\(group.placeholders))", with: "IN (\(inList))")
-            .replacingOccurrences(of: "createdAt >= ? AND createdAt < ?", with: "createdAt >= \(group.startMilliseconds) AND createdAt < \(group.endMilliseconds)")
-            + ";\n"
+    /// Every SQL statement ``build(month:team:timeZone:now:detail:)`` runs for these arguments, with
+    /// the arguments written in as literals, in the order the report runs them: what the benchmark
+    /// hands to the `sqlite3` shell as its baseline.
+    public func inlineSQL(month: ReportMonth, team: String? = nil, timeZone: String? = nil) async throws -> [String] {
+        let override = try timeZone.map { identifier throws(ReportError) in try ReportPeriod.timeZone(named: identifier) }
+        return try await reader.read { db in
+            var statements = [Self.inline(Self.teamsSQL, [team.databaseValue, team.databaseValue])]
+            for group in try Self.periodGroups(db, month: month, team: team, override: override, overrideName: timeZone) {
+                statements += Self.statements(group).map { Self.inline($0.sql, $0.arguments) }
+            }
+            return statements
+        }
+    }
+
+    /// `sql` with each `?` replaced by the next argument as an SQL literal.
+    static func inline(_ sql: String, _ arguments: [DatabaseValue]) -> String {
+        var remaining = arguments[...]
+        var text = ""
+        for character in sql {
+            guard character == "?", let value = remaining.popFirst() else {
+                text.append(character)
+                continue
+            }
+            switch value.storage {
+            case .null: text += "NULL"
+            case .int64(let number): text += String(number)
+            case .double(let number): text += "\(number)"
+            case .string(let string): text += "'" + string.replacingOccurrences(of: "'", with: "''") + "'"
+            case .blob: preconditionFailure("the report binds no blobs")
+            }
+        }
+        precondition(remaining.isEmpty, "more arguments than placeholders")
+        return text
     }
 }

@@ -12,12 +12,12 @@ public struct ReportRenderer: Sendable {
         self.templates = templates
     }
 
+    /// - Throws: ``ReportError`` `invalid_template` when the format's template was not loaded.
     public func render(_ report: MonthlyReport, as format: ReportFormat) throws -> String {
         switch format {
         case .csv: Self.csv(report)
         case .json: try Self.json(report)
-        case .md: templates.markdown.render(ReportView(report))
-        case .html: templates.html.render(ReportView(report))
+        case .md, .html: try templates.template(for: format).render(ReportView(report))
         }
     }
 
@@ -32,18 +32,20 @@ public struct ReportRenderer: Sendable {
     /// An empty month is the header alone.
     public static func csv(_ report: MonthlyReport) -> String {
         var writer = CSVWriter(header: csvHeader)
-        let view = ReportView(report)
-        for (team, section) in zip(report.teams, view.teams) {
+        let month = report.month.description
+        for team in report.teams {
+            let period = [ReportView.iso(team.periodStart), ReportView.iso(team.periodEnd)]
+            let invoiceLines = Dictionary(team.invoice.allLines.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
             for line in team.lines {
-                let rounded = InvoiceStatement.roundToInvoiceScale(line.chargedMicro)
+                let invoiceLine = invoiceLines[line.key]
                 let counts = [line.outcomes.total] + UsageOutcome.allCases.map { line.outcomes[$0] }
                 writer.append(
-                    [view.month, team.team, team.timeZone, section.periodStart, section.periodEnd, line.provider, line.model, line.resolution]
+                    [month, team.team, team.timeZone] + period + [line.provider, line.model, line.resolution]
                     + counts.map { String($0) }
                     + [
                         String(line.seconds), Money.format(micro: line.chargedMicro), Money.format(micro: line.upstreamCostMicro),
-                        Money.format(micro: line.marginMicro), InvoiceStatement.formatInvoice(rounded),
-                        Money.format(micro: rounded - line.chargedMicro), view.currency,
+                        Money.format(micro: line.marginMicro), invoiceLine?.formattedRounded ?? Money.format(micro: line.chargedMicro),
+                        Money.format(micro: invoiceLine?.differenceMicro ?? 0), "USD",
                     ]
                 )
             }

@@ -5,7 +5,7 @@ import VideoMeter
 /// encodes and what the Mustache templates see.
 ///
 /// Amounts are dollars with 6 decimal places (`"12.345600"`, exact micro-dollars); invoice amounts have
-/// 2 (`"12.35"`). Counts are integers. Property names are the template variables (camelCase);
+/// the display scale of their price list (`"0.788"`, `"0.42"`). Counts are integers. Property names are the template variables (camelCase);
 /// JSON uses the same names in snake_case.
 public struct ReportView: Encodable, Sendable {
     public var month: String
@@ -13,6 +13,8 @@ public struct ReportView: Encodable, Sendable {
     public var generatedAt: String
     public var currency = "USD"
     public var roundingRule: String
+    /// How `--timezone` changes what the sections count, or `nil` without it.
+    public var timeZoneNote: String?
     public var isEmpty: Bool
     public var emptyMessage: String
     public var teams: [TeamView]
@@ -23,14 +25,17 @@ public struct ReportView: Encodable, Sendable {
     public var sections: [TeamView]
 
     enum CodingKeys: String, CodingKey {
-        case month, timeZone, generatedAt, currency, roundingRule, isEmpty, emptyMessage, teams, allTeams
+        case month, timeZone, timeZoneNote, generatedAt, currency, roundingRule, isEmpty, emptyMessage, teams, allTeams
     }
 
     public init(_ report: MonthlyReport) {
         month = report.month.description
-        timeZone = report.timeZoneOverride ?? "each team's own"
+        timeZone = report.commonTimeZone ?? "each team's own"
+        timeZoneNote = report.timeZoneOverride.map {
+            "Usage, daily spend and invoices are counted in the calendar month in \($0) (--timezone); budgets and alerts stay in each team's own budget month, as the ledger counts them."
+        }
         generatedAt = Self.iso(report.generatedAt)
-        roundingRule = "Invoice lines are rounded to \(InvoiceStatement.scale) decimal places, half-up, then summed; every other amount is exact to the micro-dollar (6 places)."
+        roundingRule = "Invoice lines are rounded to the display scale and rule of the price list that priced them (each invoice says which), then summed; every other amount is exact to the micro-dollar (6 places)."
         isEmpty = report.isEmpty
         emptyMessage = report.isEmpty ? "No activity in \(report.month): no requests were metered and nothing is open." : ""
         teams = report.teams.map { TeamView($0, topCallerLimit: report.topCallerLimit) }
@@ -61,6 +66,7 @@ public struct TeamView: Encodable, Sendable {
         public var requests, succeeded, failed, timedOut, cancelled, expired, rejected, unknown: Int64
         public var seconds: Int64
         public var charged, upstreamCost, margin: String
+        /// The line rounded as its invoice line is, and that minus the exact charge.
         public var invoiceAmount, roundingDifference: String
     }
 
@@ -71,12 +77,18 @@ public struct TeamView: Encodable, Sendable {
     }
 
     public struct Budget: Encodable, Sendable {
+        /// The budget month and the team's zone it is counted in (the ledger's period).
+        public var month, timeZone: String
         public var monthlyLimit: String
         public var dailyLimit: String?
         public var credit: String?
+        /// Posted in the budget month.
         public var used: String
-        /// Charged / monthly limit, in percent with one decimal (`"42.5"`), rounded down.
+        /// Still held (pending) in the budget month.
+        public var pending: String
+        /// Posted / monthly limit, in percent with one decimal (`"42.5"`), rounded down.
         public var usedPercent: String
+        /// Monthly limit - posted - pending: what can still be held.
         public var remaining: String
         public var thresholds: String
     }
@@ -114,6 +126,13 @@ public struct TeamView: Encodable, Sendable {
             public var provider, model, resolution: String
             public var requests, seconds: Int64
             public var exact, invoiced, difference: String
+            /// Decimal places and rule the line was rounded with (`half_up`), and a sentence saying why.
+            public var scale: Int
+            public var rule: String
+            public var rounding: String
+            /// The price lists that priced the line's charged calls; those the catalog does not know.
+            public var priceLists: [String]
+            public var unknownPriceLists: [String]
         }
         public var lines: [Line]
         public var invoicedTotal: String
@@ -125,6 +144,8 @@ public struct TeamView: Encodable, Sendable {
     }
 
     public var team, timeZone, periodStart, periodEnd: String
+    /// What a reader must know to read the section right (time zones), or `nil`.
+    public var note: String?
     public var hasActivity: Bool
     public var requests: Int64
     public var outcomes: [Outcome]
@@ -145,7 +166,7 @@ public struct TeamView: Encodable, Sendable {
     public var charts: Charts
 
     enum CodingKeys: String, CodingKey {
-        case team, timeZone, periodStart, periodEnd, hasActivity, requests, outcomes
+        case team, timeZone, periodStart, periodEnd, note, hasActivity, requests, outcomes
         case succeeded, failed, timedOut, cancelled, expired, rejected, unknown
         case secondsGenerated, charged, upstreamCost, margin, lines, daily, budget, alerts
         case topCallers, openItems, catalogVersions, invoice
@@ -157,6 +178,7 @@ public struct TeamView: Encodable, Sendable {
         timeZone = report.timeZone
         periodStart = ReportView.iso(report.periodStart)
         periodEnd = ReportView.iso(report.periodEnd)
+        note = report.note
         hasActivity = report.hasActivity
         let counts = report.outcomes
         requests = counts.total
@@ -174,27 +196,30 @@ public struct TeamView: Encodable, Sendable {
         charged = money(report.chargedMicro)
         upstreamCost = money(report.upstreamCostMicro)
         margin = money(report.marginMicro)
+        let statement = report.invoice
+        let invoiceLines = Dictionary(statement.allLines.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         lines = report.lines.map { line in
-            let rounded = InvoiceStatement.roundToInvoiceScale(line.chargedMicro)
+            let invoiceLine = invoiceLines[line.key]
             return Line(
                 provider: line.provider, model: line.model, resolution: line.resolution,
                 requests: line.outcomes.total, succeeded: line.outcomes[.succeeded], failed: line.outcomes[.failed],
                 timedOut: line.outcomes[.timedOut], cancelled: line.outcomes[.cancelled], expired: line.outcomes[.expired],
                 rejected: line.outcomes[.rejected], unknown: line.outcomes[.unknown], seconds: line.seconds,
                 charged: money(line.chargedMicro), upstreamCost: money(line.upstreamCostMicro), margin: money(line.marginMicro),
-                invoiceAmount: InvoiceStatement.formatInvoice(rounded),
-                roundingDifference: InvoiceStatement.formatSigned(rounded - line.chargedMicro)
+                invoiceAmount: invoiceLine?.formattedRounded ?? money(line.chargedMicro),
+                roundingDifference: InvoiceStatement.formatSigned(invoiceLine?.differenceMicro ?? 0)
             )
         }
         daily = report.daily.map { Day(date: $0.date, requests: $0.requests, charged: money($0.chargedMicro)) }
         budget = report.budget.map { budget in
-            let used = report.chargedMicro
+            let used = budget.postedMicro
             let permille = budget.monthlyLimitMicro > 0 ? used * 1000 / budget.monthlyLimitMicro : 0
             return Budget(
+                month: budget.month, timeZone: budget.timeZone,
                 monthlyLimit: money(budget.monthlyLimitMicro), dailyLimit: budget.dailyLimitMicro.map(money),
-                credit: budget.creditMicro.map(money), used: money(used),
+                credit: budget.creditMicro.map(money), used: money(used), pending: money(budget.pendingMicro),
                 usedPercent: "\(permille / 10).\(permille % 10)",
-                remaining: money(budget.monthlyLimitMicro - used),
+                remaining: money(budget.monthlyLimitMicro - used - budget.pendingMicro),
                 thresholds: budget.thresholds.map { "\($0) %" }.joined(separator: ", ")
             )
         }
@@ -217,17 +242,18 @@ public struct TeamView: Encodable, Sendable {
             )
         }
         catalogVersions = report.catalogVersions.map { Version(version: $0.version, requests: $0.requests, charged: money($0.chargedMicro)) }
-        let statement = report.invoice
         invoice = Invoice(
             lines: statement.lines.map {
                 Invoice.Line(
                     provider: $0.provider, model: $0.model, resolution: $0.resolution, requests: $0.requests,
-                    seconds: $0.seconds, exact: money($0.exactMicro),
-                    invoiced: InvoiceStatement.formatInvoice($0.roundedMicro),
-                    difference: InvoiceStatement.formatSigned($0.differenceMicro)
+                    seconds: $0.seconds, exact: money($0.exactMicro), invoiced: $0.formattedRounded,
+                    difference: InvoiceStatement.formatSigned($0.differenceMicro),
+                    scale: $0.rounding.scale, rule: $0.rounding.rule.rawValue,
+                    rounding: statement.teamTotals.isEmpty ? InvoiceStatement.roundingReason($0) : "sum of the team lines",
+                    priceLists: $0.priceLists, unknownPriceLists: $0.unknownPriceLists
                 )
             },
-            invoicedTotal: InvoiceStatement.formatInvoice(statement.invoicedTotalMicro),
+            invoicedTotal: statement.formattedInvoicedTotal,
             ledgerTotal: money(statement.ledgerTotalMicro),
             linesTotal: money(statement.exactTotalMicro),
             difference: InvoiceStatement.formatSigned(statement.differenceMicro),

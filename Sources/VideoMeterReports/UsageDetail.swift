@@ -10,52 +10,58 @@ extension MonthlyReportBuilder {
         "upstream_cost", "margin", "catalog_version", "latency_ms", "upstream_task_id", "upstream_request_id",
     ]
 
-    /// The per-call usage rows of the same teams and periods as ``build(month:team:timeZone:now:)``,
+    /// The per-call usage rows of the same teams and periods as ``build(month:team:timeZone:now:detail:)``,
     /// as RFC 4180 CSV with CRLF line endings, oldest first. Rows are streamed from SQLite to
-    /// `write` in chunks, never all held in memory.
+    /// `write` in chunks, never all held in memory. To get the rows from the same snapshot as a
+    /// report, pass `write` to `build` as `detail` instead.
     public func writeUsageDetail(
         month: ReportMonth, team: String? = nil, timeZone: String? = nil, _ write: @escaping @Sendable (String) throws -> Void
     ) async throws {
-        let groups = try await periodGroups(month: month, team: team, timeZone: timeZone)
-        try write(CSVWriter(header: Self.detailHeader).text)
+        let override = try timeZone.map { identifier throws(ReportError) in try ReportPeriod.timeZone(named: identifier) }
+        try await reader.read { db in
+            let groups = try Self.periodGroups(db, month: month, team: team, override: override, overrideName: timeZone)
+            try Self.writeUsageDetail(db, groups, write)
+        }
+    }
+
+    /// Writes the detail CSV of `groups`, header first, inside the caller's read transaction.
+    static func writeUsageDetail(_ db: Database, _ groups: [PeriodGroup], _ write: (String) throws -> Void) throws {
+        try write(CSVWriter(header: detailHeader).text)
+        let formatter = timestampFormatter()
         for group in groups {
             let names = Dictionary(uniqueKeysWithValues: group.teams.map { ($0.id, $0.name) })
             let period = group.period
-            // GRDB's cursor must be consumed inside the read; chunks leave the closure as they fill.
-            try await reader.read { db in
-                let cursor = try Row.fetchCursor(db, sql: """
-                    SELECT u.id, u.holdID, u.teamID, u.createdAt, u.finishedAt, COALESCE(u.caller, ''), u.idempotencyKey,
-                        u.provider, u.model, u.resolution, u.seconds, u.billedSeconds, u.status, u.outcome, u.heldMicro,
-                        u.chargedMicro, u.upstreamCostMicro, u.marginMicro, u.catalogVersion, u.latencyMs,
-                        u.upstreamTaskID, u.upstreamRequestID
-                    FROM usageEvent u
-                    WHERE u.teamID IN (\(group.placeholders)) AND u.createdAt >= ? AND u.createdAt < ?
-                    ORDER BY u.createdAt, u.id
-                    """, arguments: Self.arguments(group))
-                let formatter = Self.timestampFormatter()
-                var chunk = CSVWriter()
-                while let row = try cursor.next() {
-                    let createdAt: Int64 = row[3]
-                    let finishedAt: Int64 = row[4]
-                    let day = period.dayIndex(of: createdAt / 1000).map { period.days[$0].date } ?? ""
-                    let billed: Int64? = row[11]
-                    let latency: Int64? = row[19]
-                    let taskID: String? = row[20]
-                    let requestID: String? = row[21]
-                    chunk.append([
-                        String(row[0] as Int64), String(row[1] as Int64), names[row[2]] ?? "", Self.iso(createdAt, formatter),
-                        Self.iso(finishedAt, formatter), day, row[5], row[6], row[7], row[8], row[9],
-                        String(row[10] as Int64), billed.map(String.init) ?? "", row[12], row[13],
-                        Money.format(micro: row[14]), Money.format(micro: row[15]), Money.format(micro: row[16]),
-                        Money.format(micro: row[17]), row[18], latency.map(String.init) ?? "", taskID ?? "", requestID ?? "",
-                    ])
-                    if chunk.text.utf8.count > 1 << 20 {
-                        try write(chunk.text)
-                        chunk = CSVWriter()
-                    }
+            let cursor = try Row.fetchCursor(db, sql: """
+                SELECT u.id, u.holdID, u.teamID, u.createdAt, u.finishedAt, COALESCE(u.caller, ''), u.idempotencyKey,
+                    u.provider, u.model, u.resolution, u.seconds, u.billedSeconds, u.status, u.outcome, u.heldMicro,
+                    u.chargedMicro, u.upstreamCostMicro, u.marginMicro, u.catalogVersion, u.latencyMs,
+                    u.upstreamTaskID, u.upstreamRequestID
+                FROM usageEvent u
+                WHERE u.teamID IN (\(group.placeholders)) AND u.createdAt >= ? AND u.createdAt < ?
+                ORDER BY u.createdAt, u.id
+                """, arguments: arguments(group))
+            var chunk = CSVWriter()
+            while let row = try cursor.next() {
+                let createdAt: Int64 = row[3]
+                let finishedAt: Int64 = row[4]
+                let day = period.dayIndex(of: createdAt / 1000).map { period.days[$0].date } ?? ""
+                let billed: Int64? = row[11]
+                let latency: Int64? = row[19]
+                let taskID: String? = row[20]
+                let requestID: String? = row[21]
+                chunk.append([
+                    String(row[0] as Int64), String(row[1] as Int64), names[row[2]] ?? "", iso(createdAt, formatter),
+                    iso(finishedAt, formatter), day, row[5], row[6], row[7], row[8], row[9],
+                    String(row[10] as Int64), billed.map(String.init) ?? "", row[12], row[13],
+                    Money.format(micro: row[14]), Money.format(micro: row[15]), Money.format(micro: row[16]),
+                    Money.format(micro: row[17]), row[18], latency.map(String.init) ?? "", taskID ?? "", requestID ?? "",
+                ])
+                if chunk.text.utf8.count > 1 << 20 {
+                    try write(chunk.text)
+                    chunk = CSVWriter()
                 }
-                try write(chunk.text)
             }
+            try write(chunk.text)
         }
     }
 

@@ -102,7 +102,7 @@ let reportBenchmark = Benchmark(
     }
 
     // Baseline: the same aggregate query in the sqlite3 shell, on the same file.
-    let sql = MonthlyReportBuilder.inlineAggregateSQL(month: month, timeZone: TimeZone(identifier: "UTC")!, teamIDs: Array(1...Int64(teamCount)))
+    let sql = try await builder.inlineSQL(month: month).joined(separator: ";\n") + ";\n"
     let shellStart = clock.now
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VideoMeter
+import VideoMeterLedger
 @testable import VideoMeterReports
 
 @Suite("Rendering every format")
@@ -13,10 +14,10 @@ struct RenderingTests {
         let expected = [
             header,
             "2026-11,studio,UTC,2026-11-01T00:00:00Z,2026-12-01T00:00:00Z,blockrun,bytedance/seedance-2.0,720p,2,1,1,0,0,0,0,0,5,0.787500,0.750000,0.037500,0.79,0.002500,USD",
-            "2026-11,studio,UTC,2026-11-01T00:00:00Z,2026-12-01T00:00:00Z,blockrun,bytedance/seedance-1.5-pro,720p,4,3,0,0,0,1,0,0,15,0.441000,0.420000,0.021000,0.44,-0.001000,USD",
-            "2026-11,studio,UTC,2026-11-01T00:00:00Z,2026-12-01T00:00:00Z,blockrun,xai/grok-imagine-video,720p,1,0,0,1,0,0,0,0,0,0.000000,0.000000,0.000000,0.00,0.000000,USD",
+            "2026-11,studio,UTC,2026-11-01T00:00:00Z,2026-12-01T00:00:00Z,blockrun,bytedance/seedance-1.5-pro,720p,5,3,0,0,0,1,0,1,15,0.441000,0.420000,0.021000,0.441,0.000000,USD",
+            "2026-11,studio,UTC,2026-11-01T00:00:00Z,2026-12-01T00:00:00Z,blockrun,xai/grok-imagine-video,720p,1,0,0,1,0,0,0,0,0,0.000000,0.000000,0.000000,0.000,0.000000,USD",
             "2026-11,tokyo,Asia/Tokyo,2026-10-31T15:00:00Z,2026-11-30T15:00:00Z,worldrouter,grok-imagine-video,720p,3,1,0,0,1,0,1,0,6,0.420000,0.400000,0.020000,0.42,0.000000,USD",
-            "2026-11,tokyo,Asia/Tokyo,2026-10-31T15:00:00Z,2026-11-30T15:00:00Z,worldrouter,grok-imagine-video,480p,1,1,0,0,0,0,0,0,1,0.050000,0.050000,0.000000,0.05,0.000000,USD",
+            "2026-11,tokyo,Asia/Tokyo,2026-10-31T15:00:00Z,2026-11-30T15:00:00Z,worldrouter,grok-imagine-video,480p,1,1,0,0,0,0,0,0,1,0.052000,0.052000,0.000000,0.05,-0.002000,USD",
         ].map { $0 + "\r\n" }.joined()
         #expect(csv == expected)
     }
@@ -31,59 +32,111 @@ struct RenderingTests {
         #expect(writer.text == "a,b\r\n\"x,y\",z\r\n")
     }
 
-    @Test func detailCSVHasOneRowPerCall() async throws {
+    @Test func detailCSVHasOneRowPerCallOfEveryTeam() async throws {
         let fixture = try await ReportFixture()
         let builder = try fixture.builder()
         let collected = Collected()
-        try await builder.writeUsageDetail(month: ReportFixture.november, team: "studio") { collected.append($0) }
+        try await builder.writeUsageDetail(month: ReportFixture.november) { collected.append($0) }
         let lines = collected.text.components(separatedBy: "\r\n").filter { !$0.isEmpty }
-        #expect(lines.count == 8)
+        #expect(lines.count == 1 + 7 + 4)
         #expect(lines[0] == MonthlyReportBuilder.detailHeader.joined(separator: ","))
         #expect(lines[1].hasPrefix("1,1,studio,2026-11-03T10:00:00.000Z,2026-11-03T10:00:00.000Z,2026-11-03,alice,key-1,blockrun,bytedance/seedance-1.5-pro,720p,5,,succeeded,posted,0.157500,0.157500,0.150000,0.007500,blockrun-2026-04"))
-        let charged = lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false)[16] }
-        let total = charged.compactMap { Money.parseMicro(String($0)) }.reduce(0, +)
-        #expect(total == 1_228_500)
+        // Tokyo's first call, 00:30 on Nov 1 in Tokyo, is on its local Nov 1.
+        #expect(lines.contains { $0.hasPrefix("8,10,tokyo,2026-10-31T15:30:00.000Z,2026-10-31T15:30:00.000Z,2026-11-01,,key-10,worldrouter,grok-imagine-video,720p,6,,succeeded,posted,0.420000,0.420000,0.400000,0.020000,worldrouter-2026-04") })
+        func charged(_ team: String) -> MicroUSD {
+            lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+                .filter { $0[2] == team }.compactMap { Money.parseMicro(String($0[16])) }.reduce(0, +)
+        }
+        #expect(charged("studio") == 1_228_500)
+        #expect(charged("tokyo") == 472_000)
     }
 
-    @Test func jsonCarriesAmountsAsDecimalStrings() async throws {
+    @Test func theDetailRowsOfABuildComeFromTheReportsOwnSnapshot() async throws {
+        let fixture = try await ReportFixture()
+        let collected = Collected()
+        let report = try await fixture.builder().build(month: ReportFixture.november, team: "tokyo") { collected.append($0) }
+        let rows = collected.text.components(separatedBy: "\r\n").filter { !$0.isEmpty }.dropFirst()
+        #expect(Int64(rows.count) == report.teams[0].requests)
+        let charged = rows.compactMap { Money.parseMicro(String($0.split(separator: ",", omittingEmptySubsequences: false)[16])) }
+        #expect(charged.reduce(0, +) == report.teams[0].chargedMicro)
+    }
+
+    @Test func jsonCarriesEveryTotalAsDecimalStrings() async throws {
         let fixture = try await ReportFixture()
         let report = try await fixture.builder().build(month: ReportFixture.november)
         let data = Data(try ReportRenderer.json(report).utf8)
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         #expect(object["month"] as? String == "2026-11")
+        #expect(object["time_zone"] as? String == "each team's own")
         let teams = try #require(object["teams"] as? [[String: Any]])
-        let studio = teams[0]
-        #expect(studio["charged"] as? String == "1.228500")
-        #expect(studio["upstream_cost"] as? String == "1.170000")
-        #expect(studio["margin"] as? String == "0.058500")
-        #expect((studio["seconds_generated"] as? NSNumber)?.int64Value == 20)
-        #expect((studio["timed_out"] as? NSNumber)?.int64Value == 1)
-        let invoice = try #require(studio["invoice"] as? [String: Any])
-        #expect(invoice["invoiced_total"] as? String == "1.23")
-        #expect(invoice["ledger_total"] as? String == "1.228500")
-        #expect(invoice["difference"] as? String == "+0.001500")
+        func totals(_ section: [String: Any]) -> String {
+            let invoice = section["invoice"] as? [String: Any] ?? [:]
+            let counts = ["requests", "succeeded", "failed", "timed_out", "cancelled", "expired", "rejected", "unknown", "seconds_generated"]
+                .map { "\((section[$0] as? NSNumber)?.int64Value ?? -1)" }
+            let amounts = ["charged", "upstream_cost", "margin"].map { section[$0] as? String ?? "?" }
+            let invoiceFields = ["invoiced_total", "ledger_total", "lines_total", "difference"].map { invoice[$0] as? String ?? "?" }
+            return (counts + amounts + invoiceFields).joined(separator: " ")
+        }
+        #expect(teams.map { $0["team"] as? String } == ["studio", "tokyo"])
+        #expect(totals(teams[0]) == "8 4 1 1 0 1 0 1 20 1.228500 1.170000 0.058500 1.231 1.228500 1.228500 +0.002500")
+        #expect(totals(teams[1]) == "4 2 0 0 1 0 1 0 7 0.472000 0.452000 0.020000 0.47 0.472000 0.472000 -0.002000")
         let all = try #require(object["all_teams"] as? [String: Any])
-        #expect(all["charged"] as? String == "1.698500")
+        #expect(totals(all) == "12 6 1 1 1 1 1 1 27 1.700500 1.622000 0.078500 1.701 1.700500 1.700500 +0.000500")
+        let tokyoInvoice = try #require(teams[1]["invoice"] as? [String: Any])
+        let tokyoLines = try #require(tokyoInvoice["lines"] as? [[String: Any]])
+        #expect(tokyoLines.map { "\($0["resolution"]!) \($0["exact"]!) \($0["invoiced"]!) \($0["difference"]!) \($0["scale"]!) \($0["rule"]!)" } == [
+            "720p 0.420000 0.42 0.000000 2 half_up", "480p 0.052000 0.05 -0.002000 2 half_up",
+        ])
+        #expect(tokyoLines[1]["unknown_price_lists"] as? [String] == ["worldrouter-2026-04"])
+        #expect(tokyoInvoice["explanation"] as? String == report.teams[1].invoice.explanation)
+        #expect((all["invoice"] as? [String: Any])?["explanation"] as? String == report.allTeams.invoice.explanation)
+        #expect(all["note"] as? String == report.allTeams.note)
+        let budget = try #require(teams[0]["budget"] as? [String: Any])
+        #expect(budget["used"] as? String == "1.228500")
+        #expect(budget["pending"] as? String == "0.315000")
+        #expect(budget["remaining"] as? String == "0.456500")
         #expect((teams[1]["daily"] as? [[String: Any]])?.first?["charged"] as? String == "0.420000")
-        #expect(studio["charts"] == nil)
+        #expect(teams[0]["charts"] == nil)
     }
 
     @Test func markdownShowsEveryTotal() async throws {
         let fixture = try await ReportFixture()
         let report = try await fixture.builder().build(month: ReportFixture.november)
         let markdown = try ReportRenderer().render(report, as: .md)
-        #expect(markdown.contains("| 7 | 4 | 1 | 1 | 0 | 1 | 0 | 0 | 20 | 1.228500 | 1.170000 | 0.058500 |"))
-        #expect(markdown.contains("| 4 | 2 | 0 | 0 | 1 | 0 | 1 | 0 | 7 | 0.470000 | 0.450000 | 0.020000 |"))
-        #expect(markdown.contains("| 11 | 6 | 1 | 1 | 1 | 1 | 1 | 0 | 27 | 1.698500 | 1.620000 | 0.078500 |"))
-        #expect(markdown.contains("| blockrun | bytedance/seedance-2.0 | 720p | 1 | 5 | 0.787500 | 0.79 | +0.002500 |"))
-        #expect(markdown.contains("| **total** | | | | | **1.228500** (ledger) | **1.23** | **+0.001500** |"))
+        // Totals: studio, tokyo, all teams.
+        #expect(markdown.contains("| 8 | 4 | 1 | 1 | 0 | 1 | 0 | 1 | 20 | 1.228500 | 1.170000 | 0.058500 |"))
+        #expect(markdown.contains("| 4 | 2 | 0 | 0 | 1 | 0 | 1 | 0 | 7 | 0.472000 | 0.452000 | 0.020000 |"))
+        #expect(markdown.contains("| 12 | 6 | 1 | 1 | 1 | 1 | 1 | 1 | 27 | 1.700500 | 1.622000 | 0.078500 |"))
+        // Invoices: studio, tokyo, all teams, with each line's rounding.
+        #expect(markdown.contains("| blockrun | bytedance/seedance-2.0 | 720p | 1 | 5 | 0.787500 | 0.79 | +0.002500 | 2 decimal places, half-even (price list blockrun-2026-11-15) |"))
+        #expect(markdown.contains("| blockrun | bytedance/seedance-1.5-pro | 720p | 3 | 15 | 0.441000 | 0.441 | 0.000000 | 3 decimal places, half-up (the largest display scale among price lists blockrun-2026-04, blockrun-2026-11-15) |"))
+        #expect(markdown.contains("| **total** | | | | | **1.228500** (ledger) | **1.231** | **+0.002500** | |"))
+        #expect(markdown.contains("| worldrouter | grok-imagine-video | 480p | 1 | 1 | 0.052000 | 0.05 | -0.002000 | 2 decimal places, half-up (worldrouter-2026-04 is not in the catalog, so the fallback of 2 decimal places, half-up applies) |"))
+        #expect(markdown.contains("| **total** | | | | | **0.472000** (ledger) | **0.47** | **-0.002000** | |"))
+        #expect(markdown.contains("| worldrouter | grok-imagine-video | 480p | 1 | 1 | 0.052000 | 0.05 | -0.002000 | sum of the team lines |"))
+        #expect(markdown.contains("| **total** | | | | | **1.700500** (ledger) | **1.701** | **+0.000500** | |"))
+        for section in report.teams + [report.allTeams] {
+            #expect(markdown.contains("\n" + section.invoice.explanation + "\n"))
+        }
         #expect(markdown.contains("| 2026-11-25 | 1 | 0.787500 |"))
         #expect(markdown.contains("| late success | studio |"))
-        #expect(markdown.contains("| blockrun-2026-11-15 | 2 | 0.913500 |"))
+        #expect(markdown.contains("| unknown outcome | studio |"))
+        #expect(markdown.contains("| blockrun-2026-11-15 | 3 | 0.913500 |"))
         #expect(markdown.contains("| 1 | studio | alice | 4 | 1.071000 |"))
         #expect(markdown.contains("| studio | 50 % |"))
-        #expect(markdown.contains("Monthly limit 2.000000. Charged 1.228500 (61.4 %), 0.771500 left."))
+        #expect(markdown.contains("Budget month 2026-11 (UTC). Monthly limit 2.000000. Posted 1.228500 (61.4 %), held 0.315000, 0.456500 left."))
+        #expect(markdown.contains("Budget month 2026-11 (Asia/Tokyo). Monthly limit 10.000000. Posted 0.472000 (4.7 %), held 0.000000, 9.528000 left."))
         #expect(markdown.contains("## all teams"))
+        #expect(markdown.contains("Time zone: each team's own."))
+        #expect(markdown.contains(try #require(report.allTeams.note)))
+    }
+
+    @Test func aSingleTeamReportNamesThatTeamsZone() async throws {
+        let fixture = try await ReportFixture()
+        let report = try await fixture.builder().build(month: ReportFixture.november, team: "tokyo")
+        #expect(try ReportRenderer().render(report, as: .md).contains("Time zone: Asia/Tokyo."))
+        #expect(try ReportRenderer().render(report, as: .html).contains("time zone: Asia/Tokyo"))
+        #expect(try ReportRenderer.json(report).contains(#""time_zone" : "Asia/Tokyo""#))
     }
 
     @Test func htmlIsSelfContainedWithBothCharts() async throws {
@@ -100,8 +153,70 @@ struct RenderingTests {
         // Two model bars: the largest is full width (380 px), the other 380 * 441000 / 787500 = 212 px.
         #expect(html.contains(#"width="380" height="20"><title>bytedance/seedance-2.0 720p (blockrun): 0.787500 USD"#))
         #expect(html.contains(#"width="212" height="20"><title>bytedance/seedance-1.5-pro 720p (blockrun): 0.441000 USD"#))
-        #expect(html.contains(#"<td class="n">1.228500</td><td class="n">1.23</td><td class="n">+0.001500</td>"#))
         #expect(html.contains("<div class=\"label\">charged</div><div class=\"value\">1.228500</div>"))
+    }
+
+    @Test func htmlShowsEveryTotalAndInvoice() async throws {
+        let fixture = try await ReportFixture()
+        let report = try await fixture.builder().build(month: ReportFixture.november)
+        let html = try ReportRenderer().render(report, as: .html)
+        func card(_ label: String, _ value: String) -> String {
+            "<div class=\"card\"><div class=\"label\">\(label)</div><div class=\"value\">\(value)</div></div>"
+        }
+        func totalRow(_ ledger: String, _ invoiced: String, _ difference: String) -> String {
+            #"<tr class="total"><td colspan="5">total (exact: ledger)</td><td class="n">\#(ledger)</td><td class="n">\#(invoiced)</td><td class="n">\#(difference)</td><td></td></tr>"#
+        }
+        // studio, tokyo, all teams: requests, charged, upstream cost, margin.
+        for (requests, charged, upstream, margin) in [
+            ("8", "1.228500", "1.170000", "0.058500"), ("4", "0.472000", "0.452000", "0.020000"), ("12", "1.700500", "1.622000", "0.078500"),
+        ] {
+            #expect(html.contains(card("requests", requests)))
+            #expect(html.contains(card("charged", charged)))
+            #expect(html.contains(card("upstream cost", upstream)))
+            #expect(html.contains(card("margin", margin)))
+        }
+        // Outcomes: succeeded, failed, timed out, cancelled, expired, rejected, unknown.
+        for counts in [[4, 1, 1, 0, 1, 0, 1], [2, 0, 0, 1, 0, 1, 0], [6, 1, 1, 1, 1, 1, 1]] {
+            #expect(html.contains("<tr>" + counts.map { #"<td class="n">\#($0)</td>"# }.joined() + "</tr>"))
+        }
+        #expect(html.contains(totalRow("1.228500", "1.231", "+0.002500")))
+        #expect(html.contains(totalRow("0.472000", "0.47", "-0.002000")))
+        #expect(html.contains(totalRow("1.700500", "1.701", "+0.000500")))
+        #expect(html.contains(#"<td class="n">0.052000</td><td class="n">0.05</td><td class="n">-0.002000</td><td class="small">2 decimal places, half-up (worldrouter-2026-04 is not in the catalog, so the fallback of 2 decimal places, half-up applies)</td>"#))
+        for section in report.teams + [report.allTeams] {
+            let explanation = section.invoice.explanation.replacingOccurrences(of: "'", with: "&#39;")
+            #expect(html.contains("<p class=\"note\">\(explanation)</p>"))
+        }
+    }
+
+    @Test func userChosenNamesAreEscapedInEveryFormat() async throws {
+        let hostileTeam = "R&D, \"ops\" | [x](http://e) *b* _i_ `c` <b>\nline 2"
+        let hostileCaller = "eve, \"root\" <admin> | [k]"
+        let fixture = try await ReportFixture(empty: true)
+        try await fixture.ledger.createTeam(name: hostileTeam)
+        try await fixture.ledger.setBudget(team: hostileTeam, BudgetSettings(monthlyLimitMicro: 1_000_000))
+        let id = try await fixture.hold(hostileTeam, at: "2026-11-02T10:00:00Z", model: "m*1_[x]", amount: 157_500, upstream: 150_000, caller: hostileCaller)
+        try await fixture.ledger.post(holdID: id, amount: 157_500)
+        let report = try await fixture.builder().build(month: ReportFixture.november, team: hostileTeam)
+        let renderer = ReportRenderer()
+
+        let markdown = try renderer.render(report, as: .md)
+        #expect(markdown.contains(#"## R&amp;D, "ops" \| \[x\](http://e) \*b\* \_i\_ \`c\` &lt;b&gt; line 2"#))
+        #expect(markdown.contains(#"| 1 | R&amp;D, "ops" \| \[x\](http://e) \*b\* \_i\_ \`c\` &lt;b&gt; line 2 | eve, "root" &lt;admin&gt; \| \[k\] | 1 | 0.157500 |"#))
+        #expect(markdown.contains(#"| blockrun | m\*1\_\[x\] | 720p |"#))
+
+        let html = try renderer.render(report, as: .html)
+        #expect(html.contains("<h2>R&amp;D, &quot;ops&quot; | [x](http://e) *b* _i_ `c` &lt;b&gt;\nline 2</h2>"))
+        #expect(html.contains("<td>eve, &quot;root&quot; &lt;admin&gt; | [k]</td>"))
+        #expect(!html.contains("<b>") && !html.contains("<admin>"))
+
+        let csv = ReportRenderer.csv(report)
+        #expect(csv.contains("\r\n2026-11,\"R&D, \"\"ops\"\" | [x](http://e) *b* _i_ `c` <b>\nline 2\",UTC,2026-11-01T00:00:00Z,2026-12-01T00:00:00Z,blockrun,m*1_[x],720p,1,1,"))
+
+        let collected = Collected()
+        try await fixture.builder().writeUsageDetail(month: ReportFixture.november, team: hostileTeam) { collected.append($0) }
+        #expect(collected.text.contains(",\"R&D, \"\"ops\"\" | [x](http://e) *b* _i_ `c` <b>\nline 2\",2026-11-02T10:00:00.000Z,"))
+        #expect(collected.text.contains(",\"eve, \"\"root\"\" <admin> | [k]\",key-1,blockrun,m*1_[x],720p,"))
     }
 
     @Test func templatesEscapeWhatTheyPrint() throws {
@@ -112,7 +227,7 @@ struct RenderingTests {
         let report = MonthlyReport(month: ReportFixture.november, timeZoneOverride: nil, generatedAt: 0, teams: [team])
         let renderer = ReportRenderer()
         #expect(try renderer.render(report, as: .html).contains("&lt;b&gt;R&amp;D&lt;/b&gt; | ops"))
-        #expect(try renderer.render(report, as: .md).contains("## &lt;b&gt;R&D&lt;/b&gt; \\| ops"))
+        #expect(try renderer.render(report, as: .md).contains("## &lt;b&gt;R&amp;D&lt;/b&gt; \\| ops"))
     }
 
     @Test func embeddedTemplatesMatchTheFilesInReports() throws {
@@ -126,21 +241,91 @@ struct RenderingTests {
     @Test func aTemplatesDirectoryWinsOverTheEmbeddedCopy() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("videometer-templates-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
         try "{{% CONTENT_TYPE: TEXT}}custom {{month}}".write(to: directory.appendingPathComponent("monthly.md.mustache"), atomically: true, encoding: .utf8)
         let templates = try ReportTemplates.load(directory: directory.path)
         let report = MonthlyReport(month: ReportFixture.november, timeZoneOverride: nil, generatedAt: 0, teams: [])
         #expect(try ReportRenderer(templates: templates).render(report, as: .md) == "custom 2026-11")
-        #expect(templates.sources[ReportTemplates.htmlFileName] == "embedded")
+        #expect(templates.sources[ReportTemplates.markdownFileName] == directory.appendingPathComponent("monthly.md.mustache").path)
+        #expect(templates.sources[ReportTemplates.htmlFileName] == "built-in")
         #expect(throws: ReportError.self) { try ReportTemplates.load(directory: directory.appendingPathComponent("missing").path) }
+    }
+
+    @Test func onlyTheTemplatesOfTheFormatsAskedForAreRead() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("videometer-templates-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let broken = directory.appendingPathComponent("monthly.html.mustache")
+        try "{{#sections}} never closed".write(to: broken, atomically: true, encoding: .utf8)
+        let report = MonthlyReport(month: ReportFixture.november, timeZoneOverride: nil, generatedAt: 0, teams: [])
+
+        let forCSV = try ReportTemplates.load(directory: directory.path, formats: [.csv, .json])
+        #expect(forCSV.sources.isEmpty)
+        #expect(try ReportRenderer(templates: forCSV).render(report, as: .csv) == ReportRenderer.csvHeader.joined(separator: ",") + "\r\n")
+        #expect(throws: ReportError.self) { try ReportRenderer(templates: forCSV).render(report, as: .md) }
+
+        let forMarkdown = try ReportTemplates.load(directory: directory.path, formats: [.md])
+        #expect(forMarkdown.sources == [ReportTemplates.markdownFileName: "built-in"])
+        #expect(try ReportRenderer(templates: forMarkdown).render(report, as: .md).contains("# VideoMeter usage report — 2026-11"))
+
+        #expect {
+            _ = try ReportTemplates.load(directory: directory.path, formats: [.html])
+        } throws: { error in
+            (error as? ReportError)?.code == "invalid_template" && (error as? ReportError)?.message.contains(broken.path) == true
+        }
     }
 
     @Test(arguments: [
         (MicroUSD(0), MicroUSD(0)), (4_999, 0), (5_000, 10_000), (441_000, 440_000), (787_500, 790_000),
         (1_234_565_000, 1_234_570_000), (-5_000, -10_000), (-4_999, 0),
     ])
-    func invoiceRoundingIsHalfUpToTheCent(_ micro: MicroUSD, _ expected: MicroUSD) {
-        #expect(InvoiceStatement.roundToInvoiceScale(micro) == expected)
+    func twoPlacesHalfUpRoundsToTheCent(_ micro: MicroUSD, _ expected: MicroUSD) {
+        #expect(InvoiceRounding.fallback.round(micro) == expected)
         #expect(Money.microUnits(Money.round(Money.dollars(micro), scale: 2, .halfUp)) == expected)
+    }
+
+    @Test func integerRoundingAgreesWithDecimalRoundingForEveryScaleAndRule() {
+        var random = SplitMix64(seed: 7)
+        var amounts: [MicroUSD] = [0, 1, -1, 5, -5, 15, 25, 157_500, 787_500, 1_575_000, -157_500, 999_999, 1_000_500, 2_500, 3_500]
+        for _ in 0..<300 { amounts.append(MicroUSD(random.next() % 20_000_000) - 10_000_000) }
+        for scale in 0...6 {
+            for rule in RoundingRule.allCases {
+                let rounding = InvoiceRounding(scale: scale, rule: rule)
+                for micro in amounts {
+                    let decimal = Money.microUnits(Money.round(Money.dollars(micro), scale: scale, rule))
+                    #expect(rounding.round(micro) == decimal, "\(micro) at \(scale) \(rule)")
+                }
+            }
+        }
+        #expect(InvoiceRounding(scale: 3, rule: .halfUp).format(158_000) == "0.158")
+        #expect(InvoiceRounding(scale: 0, rule: .halfUp).format(2_000_000) == "2")
+        #expect(InvoiceRounding(scale: 6, rule: .halfUp).format(1) == "0.000001")
+    }
+
+    @Test func aLineSpanningPriceListsTakesTheLargestScale() {
+        let roundings = InvoiceRoundings([
+            "a": InvoiceRounding(scale: 2, rule: .halfUp), "b": InvoiceRounding(scale: 3, rule: .halfEven),
+            "c": InvoiceRounding(scale: 3, rule: .down),
+        ])
+        #expect(roundings.choose(["a", "b"]).rounding == InvoiceRounding(scale: 3, rule: .halfEven))
+        #expect(roundings.choose(["a"]).rounding == InvoiceRounding(scale: 2, rule: .halfUp))
+        let disagreeing = roundings.choose(["b", "c"])
+        #expect(disagreeing.rounding == InvoiceRounding(scale: 3, rule: .halfUp))
+        #expect(disagreeing.rulesDisagreed)
+        let unknown = roundings.choose(["zz"])
+        #expect(unknown.rounding == .fallback)
+        #expect(unknown.unknownVersions == ["zz"])
+        #expect(roundings.choose(["zz", "b"]).rounding == InvoiceRounding(scale: 3, rule: .halfEven))
+    }
+
+    @Test func theCatalogsPriceListsGiveTheirDisplayScales() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let pricing = root.appendingPathComponent("pricing")
+        let names = try FileManager.default.contentsOfDirectory(atPath: pricing.path).filter { $0.hasSuffix(".json") }.sorted()
+        let files = try names.map { (name: $0, data: try Data(contentsOf: pricing.appendingPathComponent($0))) }
+        let roundings = InvoiceRoundings(catalog: try Catalog.decode(files: files))
+        #expect(roundings.byVersion["blockrun-2026-04"] == InvoiceRounding(scale: 3, rule: .halfUp))
+        #expect(roundings.byVersion["worldrouter-2026-01"] == InvoiceRounding(scale: 2, rule: .halfUp))
     }
 
     @Test func aMonthWithADaylightSavingChangeHasA25HourDay() throws {

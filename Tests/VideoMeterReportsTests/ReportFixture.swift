@@ -17,11 +17,15 @@ import VideoMeterReports
 /// - Nov 25 seedance-2.0 5 s, 0.787500 posted under v2 (caller alice): crosses the 50 % alert
 /// - Nov 28 0.157500 held and left open; Nov 29 0.157500 held, sent, outcome unknown
 ///
-/// Team `tokyo` (Asia/Tokyo, UTC+9):
+/// Team `tokyo` (Asia/Tokyo, UTC+9), priced by a WorldRouter list the catalog does not know:
 /// - 2026-10-31T15:30Z (Nov 1 00:30 in Tokyo) grok 720p 0.420000 posted
-/// - 2026-11-15T12:00Z grok 480p 0.050000 posted
+/// - 2026-11-15T12:00Z grok 480p 1 s with an image, 0.052000 posted
 /// - 2026-11-16T12:00Z grok 720p voided as cancelled; 2026-11-20T12:00Z voided as rejected
 /// - 2026-11-30T15:30Z (Dec 1 00:30 in Tokyo) seedance-1.5-pro 0.157500 posted
+///
+/// Price lists (``roundings``): `blockrun-2026-04` shows 3 decimals half-up (as in pricing/),
+/// `blockrun-2026-11-15` (the price change of Nov 15) 2 decimals half-even; `worldrouter-2026-04` is
+/// unknown, so its lines fall back to 2 decimals half-up.
 struct ReportFixture {
     let directory: URL
     let path: String
@@ -34,6 +38,11 @@ struct ReportFixture {
     }
 
     static let november = try! ReportMonth(parsing: "2026-11")
+
+    static let roundings = InvoiceRoundings([
+        "blockrun-2026-04": InvoiceRounding(scale: 3, rule: .halfUp),
+        "blockrun-2026-11-15": InvoiceRounding(scale: 2, rule: .halfEven),
+    ])
 
     init(empty: Bool = false) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("videometer-reports-\(UUID().uuidString)")
@@ -93,8 +102,8 @@ struct ReportFixture {
         // tokyo
         id = try await hold("tokyo", at: "2026-10-31T15:30:00Z", provider: "worldrouter", model: "grok-imagine-video", seconds: 6, amount: 420_000, upstream: 400_000, version: "worldrouter-2026-04")
         try await ledger.post(holdID: id, amount: 420_000)
-        id = try await hold("tokyo", at: "2026-11-15T12:00:00Z", provider: "worldrouter", model: "grok-imagine-video", resolution: "480p", seconds: 1, amount: 50_000, upstream: 50_000, version: "worldrouter-2026-04")
-        try await ledger.post(holdID: id, amount: 50_000)
+        id = try await hold("tokyo", at: "2026-11-15T12:00:00Z", provider: "worldrouter", model: "grok-imagine-video", resolution: "480p", seconds: 1, amount: 52_000, upstream: 52_000, version: "worldrouter-2026-04")
+        try await ledger.post(holdID: id, amount: 52_000)
         id = try await hold("tokyo", at: "2026-11-16T12:00:00Z", provider: "worldrouter", model: "grok-imagine-video", seconds: 6, amount: 420_000, upstream: 400_000, version: "worldrouter-2026-04")
         try await ledger.void(holdID: id, settlement: Settlement(status: .cancelled))
         id = try await hold("tokyo", at: "2026-11-20T12:00:00Z", provider: "worldrouter", model: "grok-imagine-video", seconds: 6, amount: 420_000, upstream: 400_000, version: "worldrouter-2026-04")
@@ -104,7 +113,7 @@ struct ReportFixture {
         clock.set(Self.utc("2026-12-02T00:00:00Z"))
     }
 
-    func builder() throws -> MonthlyReportBuilder { try MonthlyReportBuilder(ledger: ledger) }
+    func builder() throws -> MonthlyReportBuilder { try MonthlyReportBuilder(ledger: ledger, invoiceRoundings: Self.roundings) }
 
     /// The ledger's own posted total for a team and budget month, from its public usage-event API.
     func ledgerPosted(team: String, month: String) async throws -> MicroUSD {
