@@ -16,7 +16,8 @@ struct ReportCommand: AsyncParsableCommand {
             activity still gives a valid report that says so (exit 0). Errors: invalid_month, \
             unknown_team, invalid_time_zone, invalid_template (exit 1); a malformed command line \
             exits 64. Templates: --templates DIR, else ./reports/ when it has them, else the \
-            built-in copies.
+            built-in copies; standard error names the one used. Invoice lines are rounded to the \
+            display scale of the price list (catalog version) that priced them.
             """
     )
 
@@ -43,12 +44,14 @@ struct ReportCommand: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
+    @OptionGroup var catalog: CatalogOptions
+
     func validate() throws {
         if formats.isEmpty && !detail {
             throw ValidationError("Name at least one --format (csv, json, md, html) or --detail.")
         }
         if out == nil && formats.count + (detail ? 1 : 0) > 1 {
-            throw ValidationError("Several outputs (\(formats.map(\.rawValue).joined(separator: ", "))\(detail ? ", detail" : "")) need --out DIR; only one can go to standard output.")
+            throw ValidationError("Several outputs (\((formats.map(\.rawValue) + (detail ? ["detail"] : [])).joined(separator: ", "))) need --out DIR; only one can go to standard output.")
         }
     }
 
@@ -56,14 +59,22 @@ struct ReportCommand: AsyncParsableCommand {
         try await reportingErrors {
             let reportMonth = try ReportMonth(parsing: month)
             if let timezone { _ = try ReportPeriod.timeZone(named: timezone) }
-            let renderer = ReportRenderer(templates: try ReportTemplates.load(directory: templates))
-            let ledger = try database.open()
-            let builder = try MonthlyReportBuilder(ledger: ledger)
-            let report = try await builder.build(month: reportMonth, team: team, timeZone: timezone)
+            // Only the templates of the formats asked for: a broken HTML template must not stop a CSV.
+            let loaded = try ReportTemplates.load(directory: templates, formats: formats)
+            for format in formats {
+                if let name = ReportTemplates.fileName(for: format), let source = loaded.sources[name] {
+                    standardError("template \(name): \(source)")
+                }
+            }
+            let renderer = ReportRenderer(templates: loaded)
+            // Invoice lines are rounded to the display scale of the price lists that priced them.
+            let builder = try MonthlyReportBuilder(ledger: database.open(), invoiceRoundings: InvoiceRoundings(catalog: catalog.load()))
 
             guard let out else {
                 if let format = formats.first {
+                    let report = try await builder.build(month: reportMonth, team: team, timeZone: timezone)
                     FileHandle.standardOutput.write(Data(try renderer.render(report, as: format).utf8))
+                    if report.isEmpty { standardError(Self.emptyMessage(reportMonth)) }
                 } else {
                     try await builder.writeUsageDetail(month: reportMonth, team: team, timeZone: timezone) { text in
                         FileHandle.standardOutput.write(Data(text.utf8))
@@ -73,28 +84,40 @@ struct ReportCommand: AsyncParsableCommand {
             }
             let directory = URL(fileURLWithPath: out, isDirectory: true)
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            var written: [String] = []
-            for format in formats {
-                let file = directory.appendingPathComponent(format.fileName(month: reportMonth))
-                try Data(try renderer.render(report, as: format).utf8).write(to: file, options: .atomic)
-                written.append(file.path)
-            }
+            var detailFile: URL?
+            var writeDetail: (@Sendable (String) throws -> Void)?
             if detail {
                 let file = directory.appendingPathComponent(ReportFormat.detailFileName(month: reportMonth))
                 FileManager.default.createFile(atPath: file.path, contents: nil)
                 let handle = try FileHandle(forWritingTo: file)
-                defer { try? handle.close() }
                 try handle.truncate(atOffset: 0)
-                try await builder.writeUsageDetail(month: reportMonth, team: team, timeZone: timezone) { text in
-                    try handle.write(contentsOf: Data(text.utf8))
+                detailFile = file
+                writeDetail = { @Sendable text in try handle.write(contentsOf: Data(text.utf8)) }
+            }
+            var written: [String] = []
+            if formats.isEmpty, let writeDetail {
+                try await builder.writeUsageDetail(month: reportMonth, team: team, timeZone: timezone, writeDetail)
+            } else {
+                // The detail rows are read in the report's own transaction: both show the same ledger.
+                let report = try await builder.build(month: reportMonth, team: team, timeZone: timezone, detail: writeDetail)
+                for format in formats {
+                    let file = directory.appendingPathComponent(format.fileName(month: reportMonth))
+                    try Data(try renderer.render(report, as: format).utf8).write(to: file, options: .atomic)
+                    written.append(file.path)
                 }
-                written.append(file.path)
+                if report.isEmpty { standardError(Self.emptyMessage(reportMonth)) }
             }
-            if report.isEmpty {
-                print("No activity in \(reportMonth); the report says so.")
-            }
+            if let detailFile { written.append(detailFile.path) }
             for path in written { print("wrote \(path)") }
         }
+    }
+
+    static func emptyMessage(_ month: ReportMonth) -> String {
+        "No activity in \(month): no requests were metered and nothing is open; the report says so."
+    }
+
+    func standardError(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 }
 
