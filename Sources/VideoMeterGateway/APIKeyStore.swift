@@ -15,6 +15,12 @@ public struct APIKeyInfo: Sendable, Equatable, Codable {
     public var revokedAt: Int64?
 
     public var isRevoked: Bool { revokedAt != nil }
+
+    enum CodingKeys: String, CodingKey {
+        case id, prefix, team, name
+        case createdAt = "created_at"
+        case revokedAt = "revoked_at"
+    }
 }
 
 /// Who is calling: the team a key belongs to, and the key's label for the reports.
@@ -79,11 +85,12 @@ public final class APIKeyStore: Sendable {
         }
     }
 
-    /// Revokes the key with that id or prefix; returns it. Revoking twice keeps the first time.
+    /// Revokes the key with that id, prefix or label (when only one key has it); returns it.
+    /// Revoking twice keeps the first time.
     public func revoke(_ idOrPrefix: String) async throws -> APIKeyInfo {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let id: Int64? = try await ledger.writer.write { db in
-            let matches = try Int64.fetchAll(db, sql: "SELECT id FROM apiKey WHERE CAST(id AS TEXT) = ? OR prefix = ?", arguments: [idOrPrefix, idOrPrefix])
+            let matches = try Int64.fetchAll(db, sql: "SELECT id FROM apiKey WHERE CAST(id AS TEXT) = ? OR prefix = ? OR name = ?", arguments: [idOrPrefix, idOrPrefix, idOrPrefix])
             guard matches.count == 1 else { return nil }
             try db.execute(sql: "UPDATE apiKey SET revokedAt = ? WHERE id = ? AND revokedAt IS NULL", arguments: [now, matches[0]])
             return matches[0]
@@ -138,6 +145,6 @@ public struct APIKeyError: CodedError, Equatable {
     public let message: String
 
     public static func unknownKey(_ text: String) -> APIKeyError {
-        APIKeyError(code: "unknown_key", message: "No single key has id or prefix '\(text.prefix(60))'; `videometer keys list` shows them.")
+        APIKeyError(code: "unknown_key", message: "No single key has id, prefix or label '\(text.prefix(60))'; `videometer keys list` shows them.")
     }
 }

@@ -26,13 +26,13 @@ struct BudgetCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Team name.", valueName: "NAME"))
         var team: String
 
-        @Option(help: ArgumentHelp("Monthly limit in dollars, e.g. 500 or 12.50.", valueName: "USD"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Monthly limit in dollars, e.g. 500 or 12.50.", valueName: "USD"))
         var monthly: String
 
-        @Option(help: ArgumentHelp("Daily limit in dollars; omitted keeps the current one.", valueName: "USD"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Daily limit in dollars; omitted keeps the current one.", valueName: "USD"))
         var daily: String?
 
-        @Option(help: ArgumentHelp("Prepaid credit to add, in dollars.", valueName: "USD"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Prepaid credit to add, in dollars.", valueName: "USD"))
         var credit: String?
 
         @Option(help: ArgumentHelp("Alert thresholds, percentages of the monthly limit (default 50,80,100).", valueName: "LIST"))
@@ -63,7 +63,7 @@ struct BudgetCommand: AsyncParsableCommand {
         func run() async throws {
             let settings = try settings()
             try await reportingErrors {
-                let budget = try await database.open().setBudget(team: team, settings)
+                let budget = try await database.openExisting().setBudget(team: team, settings)
                 var line = "budget for \(team): monthly \(Money.format(micro: budget.monthlyLimitMicro)) USD"
                 if let daily = budget.dailyLimitMicro { line += ", daily \(Money.format(micro: daily)) USD" }
                 if let credit = budget.creditMicro { line += ", credit added to date \(Money.format(micro: credit)) USD" }
@@ -127,7 +127,7 @@ struct BudgetCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors(json: json) {
-                let status = try await database.open().budgetStatus(team: team)
+                let status = try await database.openExisting().budgetStatus(team: team)
                 let zone = status.team.timeZone
                 let f = Money.format(micro:)
                 let monthly = Line(

@@ -15,9 +15,26 @@ struct DatabaseOptions: ParsableArguments {
         LedgerLocation.resolve(flag: path, environment: ProcessInfo.processInfo.environment)
     }
 
-    /// Opens (creating and migrating if needed) the ledger.
+    /// Opens (creating and migrating if needed) the ledger: for commands that start one.
     func open() throws -> Ledger {
         try Ledger(path: resolvedPath)
+    }
+
+    /// Opens a ledger that must exist already: a mistyped path is an error (`no_ledger`), not a new
+    /// empty ledger that reports nothing wrong.
+    func openExisting() throws -> Ledger {
+        let path = resolvedPath
+        guard FileManager.default.fileExists(atPath: path) else { throw NoLedgerError(path: path) }
+        return try Ledger(path: path)
+    }
+}
+
+/// The ledger file a command needs does not exist.
+struct NoLedgerError: CodedError {
+    let path: String
+    var code: String { "no_ledger" }
+    var message: String {
+        "There is no ledger at \(path). Create one with `videometer team create NAME`, or point --db (or VIDEOMETER_DB) at an existing file."
     }
 }
 

@@ -28,7 +28,7 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let store = try APIKeyStore(ledger: try database.open())
+                let store = try APIKeyStore(ledger: try database.openExisting())
                 let (key, info) = try await store.create(team: team, name: name)
                 print(key)
                 FileHandle.standardError.write(Data("""
@@ -53,9 +53,9 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors(json: json) {
-                let keys = try await APIKeyStore(ledger: try database.open()).list(team: team)
+                let keys = try await APIKeyStore(ledger: try database.openExisting()).list(team: team)
                 if json {
-                    try printJSON(keys)
+                    try printJSON(keys.map(KeyJSON.init))
                     return
                 }
                 guard !keys.isEmpty else {
@@ -72,18 +72,40 @@ struct KeysCommand: AsyncParsableCommand {
     }
 
     struct Revoke: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke a key by id or prefix; the gateway refuses it within a second.")
+        static let configuration = CommandConfiguration(abstract: "Revoke a key by id, prefix or label; the gateway refuses it within a second.")
 
-        @Argument(help: "The key's id or prefix (as `keys list` shows it).")
+        @Argument(help: "The key's id, prefix or label (as `keys list` shows them).")
         var key: String
 
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
             try await reportingErrors {
-                let info = try await APIKeyStore(ledger: try database.open()).revoke(key.replacingOccurrences(of: "…", with: ""))
+                let info = try await APIKeyStore(ledger: try database.openExisting()).revoke(key.replacingOccurrences(of: "…", with: ""))
                 print("revoked key \(info.prefix)… (id \(info.id)) of team \(info.team)")
             }
         }
+    }
+}
+
+/// A key as `keys list --json` prints it: times in ISO 8601, like every other command's JSON.
+struct KeyJSON: Encodable {
+    var id: Int64
+    var prefix: String
+    var team: String
+    var name: String?
+    var createdAt: String
+    var revokedAt: String?
+
+    init(_ key: APIKeyInfo) {
+        (id, prefix, team, name) = (key.id, key.prefix, key.team, key.name)
+        createdAt = isoTimestamp(key.createdAt)
+        revokedAt = key.revokedAt.map(isoTimestamp)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, prefix, team, name
+        case createdAt = "created_at"
+        case revokedAt = "revoked_at"
     }
 }

@@ -46,7 +46,7 @@ struct LedgerCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors(json: json) {
-                let ledger = try database.open()
+                let ledger = try database.openExisting()
                 let names = Dictionary(uniqueKeysWithValues: try await ledger.teams().map { ($0.id, $0.name) })
                 let holds = all ? try await ledger.holds() : try await ledger.openHolds()
                 let lines = holds.map {
@@ -76,7 +76,7 @@ struct LedgerCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let expired = try await database.open().expireDue()
+                let expired = try await database.openExisting().expireDue()
                 for hold in expired {
                     print("expired hold \(hold.id) (\(hold.idempotencyKey)): \(Money.format(micro: hold.amountMicro)) USD returned")
                 }
@@ -94,7 +94,7 @@ struct LedgerCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let report = try await reportingErrors { try await database.open().verify() }
+            let report = try await reportingErrors { try await database.openExisting().verify() }
             print("checked \(report.journalEntries) journal entries, \(report.holds) holds, \(report.usageEvents) usage events")
             if report.isConsistent {
                 print("ledger consistent")
@@ -145,7 +145,7 @@ struct LedgerCommand: AsyncParsableCommand {
 
         func run() async throws {
             let micro = try parseUSD(amount, option: "--amount", allowZero: false)
-            let ledger = try database.open()
+            let ledger = try database.openExisting()
             let (team, count, concurrency, prefix, holdOnly) = (team, count, concurrency, keyPrefix, holdOnly)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for worker in 0..<concurrency {

@@ -46,7 +46,7 @@ struct TeamCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors(json: json) {
-                let teams = try await database.open().teams()
+                let teams = try await database.openExisting().teams()
                 if json {
                     try printJSON(teams.map { ["name": $0.name, "time_zone": $0.timeZone] })
                     return

@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+
+/// `team`, `budget`, `ledger` and `keys`, run as a user would against a real ledger file.
+@Suite("Ledger commands, run as a user would")
+struct LedgerCommandTests {
+    /// A fresh directory whose `ledger.sqlite` the commands use.
+    struct Workspace {
+        let directory: URL
+        var db: String { directory.appendingPathComponent("ledger.sqlite").path }
+
+        init() throws {
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("vm-ledger-cli-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        }
+
+        func run(_ arguments: [String]) throws -> CLI.Result {
+            try CLI.run(arguments + ["--db", db], in: directory)
+        }
+
+        func json(_ arguments: [String]) throws -> Any {
+            let result = try run(arguments)
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+            return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
+        }
+    }
+
+    @Test(arguments: [
+        ["ledger", "verify"], ["ledger", "holds"], ["ledger", "expire"], ["budget", "show", "--team", "x"], ["team", "list"],
+        ["keys", "list"], ["keys", "create", "--team", "x"], ["reconcile"], ["budget", "set", "--team", "x", "--monthly", "5"],
+    ])
+    func aMistypedLedgerPathIsAnErrorAndCreatesNothing(arguments: [String]) throws {
+        let workspace = try Workspace()
+        let result = try workspace.run(arguments)
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("error: no_ledger: There is no ledger at \(workspace.db)."))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: workspace.directory.path).isEmpty)
+    }
+
+    @Test func budgetsHoldsExpiryAndVerifyWithExactAmounts() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.run(["team", "create", "studio", "--timezone", "Europe/Paris"]).status == 0)
+        #expect(try workspace.run(["budget", "set", "--team", "studio", "--monthly", "5", "--daily", "1"]).status == 0)
+        let exercise = try workspace.run(["ledger", "exercise", "--team", "studio", "--count", "5", "--amount", "0.25", "--hold-only"])
+        // The daily limit fits four holds of 0.25; the fifth is refused by it.
+        #expect(exercise.stdout.split(separator: "\n").filter { $0.hasPrefix("hold ") }.count == 4)
+        #expect(exercise.stdout.contains("refused exercise-4 budget_exceeded daily"))
+
+        let budget = try #require(try workspace.json(["budget", "show", "--team", "studio", "--json"]) as? [String: Any])
+        #expect(budget["time_zone"] as? String == "Europe/Paris")
+        #expect(budget["available"] as? String == "0.000000")
+        let monthly = try #require(budget["monthly"] as? [String: Any])
+        #expect(monthly["pending"] as? String == "1.000000")
+        #expect(monthly["available"] as? String == "4.000000")
+        #expect((monthly["period_end"] as? String)?.hasSuffix("T00:00:00+01:00") == true)
+
+        let holds = try #require(try workspace.json(["ledger", "holds", "--json"]) as? [[String: Any]])
+        #expect(holds.map { $0["amount"] as? String } == Array(repeating: "0.250000", count: 4))
+        #expect(holds.allSatisfy { $0["state"] as? String == "pending" && $0["team"] as? String == "studio" })
+
+        // Nothing is due yet: expire releases nothing, and the ledger is consistent.
+        let expire = try workspace.run(["ledger", "expire"])
+        #expect(expire.status == 0)
+        #expect(expire.stdout.contains("0"))
+        let verify = try workspace.run(["ledger", "verify"])
+        #expect(verify.status == 0)
+        #expect(verify.stdout.contains("ledger consistent"))
+    }
+
+    @Test(arguments: [
+        (["budget", "set", "--team", "studio", "--monthly", "-5"], "--monthly cannot be negative"),
+        (["budget", "set", "--team", "studio", "--monthly", "abc"], "--monthly 'abc' is not a dollar amount"),
+        (["budget", "set", "--team", "studio", "--monthly", "5", "--daily", "1.0000001"], "--daily '1.0000001' is not a dollar amount"),
+        (["budget", "set", "--team", "studio", "--monthly", "5", "--alerts", "50,50"], "must be distinct percentages"),
+        (["team", "create", "other", "--timezone", "Mars/Base"], "is not an IANA time zone"),
+    ])
+    func badInputIsRefusedAndChangesNothing(arguments: [String], message: String) throws {
+        let workspace = try Workspace()
+        #expect(try workspace.run(["team", "create", "studio"]).status == 0)
+        #expect(try workspace.run(["budget", "set", "--team", "studio", "--monthly", "10"]).status == 0)
+        let before = try workspace.run(["budget", "show", "--team", "studio", "--json"]).stdout
+        let teamsBefore = try workspace.run(["team", "list"]).stdout
+        let result = try workspace.run(arguments)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+        #expect(try workspace.run(["budget", "show", "--team", "studio", "--json"]).stdout == before)
+        #expect(try workspace.run(["team", "list"]).stdout == teamsBefore)
+    }
+
+    @Test func anUnknownTeamIsNamed() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.run(["team", "create", "studio"]).status == 0)
+        let result = try workspace.run(["budget", "set", "--team", "stduio", "--monthly", "5"])
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("error: unknown_team: "))
+        #expect(result.stderr.contains("stduio"))
+    }
+
+    @Test func keysAreShownOnceListedWithoutTheSecretAndRevokedByLabel() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.run(["team", "create", "studio"]).status == 0)
+        let created = try workspace.run(["keys", "create", "--team", "studio", "--name", "ci-bot"])
+        #expect(created.status == 0)
+        let key = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(key.hasPrefix("vmk_") && key.count == 47)
+        #expect(created.stderr.contains("not shown again"))
+
+        let listed = try workspace.run(["keys", "list", "--json"])
+        #expect(!listed.stdout.contains(key))
+        let keys = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])
+        #expect(keys.count == 1)
+        #expect(keys.first?["name"] as? String == "ci-bot")
+        #expect(keys.first?["prefix"] as? String == String(key.prefix(12)))
+        #expect(keys.first?["revoked_at"] == nil)
+
+        #expect(try workspace.run(["keys", "revoke", "ci-bot"]).status == 0)
+        let revoked = try #require(try workspace.json(["keys", "list", "--json"]) as? [[String: Any]])
+        #expect(revoked.first?["revoked_at"] is String)
+        let unknown = try workspace.run(["keys", "revoke", "nobody"])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.hasPrefix("error: unknown_key: "))
+    }
+}
