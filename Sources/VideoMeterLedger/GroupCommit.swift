@@ -107,14 +107,26 @@ private final class Operation<T: Sendable>: PendingOperation, @unchecked Sendabl
     }
 
     func execute(_ db: Database) {
+        // A savepoint of its own, so that a refusal undoes this operation only. The statements are
+        // cached: preparing them afresh for each operation (as `Database.inSavepoint` does) cost a
+        // fifth of the commit thread's time.
         do {
-            var value: T?
-            try db.inSavepoint {
-                value = try body(db)
-                return .commit
-            }
-            result = .success(value!)
+            try db.cachedStatement(sql: "SAVEPOINT operation").execute()
         } catch {
+            result = .failure(error)
+            return
+        }
+        do {
+            let value = try body(db)
+            try db.cachedStatement(sql: "RELEASE SAVEPOINT operation").execute()
+            result = .success(value)
+        } catch {
+            do {
+                try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT operation").execute()
+                try db.cachedStatement(sql: "RELEASE SAVEPOINT operation").execute()
+            } catch {
+                // The transaction is unusable: the commit fails and every operation of the batch with it.
+            }
             result = .failure(error)
         }
     }

@@ -30,39 +30,48 @@ extension Ledger {
 
     static func grant(_ request: HoldRequest, now: Int64, periods: PeriodCache, _ db: Database) throws -> HoldReceipt {
         let team = try team(named: request.team, db)
-        let existing = try db.cachedStatement(sql: "SELECT * FROM hold WHERE idempotencyKey = ?")
-        if let first = try Hold.fetchOne(existing, arguments: [request.idempotencyKey]) {
+        let existing = try db.cachedStatement(sql: "SELECT \(Hold.selection) FROM hold WHERE idempotencyKey = ?")
+        if let first = try existing.firstRow([request.idempotencyKey], Hold.init(columns:)) {
             guard first.fingerprint == request.fingerprint, first.teamID == team.id else {
                 throw LedgerError.idempotencyKeyReused(request.idempotencyKey)
             }
             return HoldReceipt(hold: first, replayed: true)
         }
-        guard let budget = try budget(teamID: team.id, db) else { throw LedgerError.noBudget(team.name) }
         let period = periods.period(at: now, zoneIdentifier: team.timeZone)
+        // The limits and what each has used (posted + pending), read in one statement.
+        let limits = try db.cachedStatement(sql: """
+            SELECT b.monthlyLimitMicro, b.dailyLimitMicro, b.creditMicro,
+                (SELECT postedMicro + pendingMicro FROM balance WHERE teamID = b.teamID AND scope = 'month' AND periodKey = ?),
+                (SELECT postedMicro + pendingMicro FROM balance WHERE teamID = b.teamID AND scope = 'day' AND periodKey = ?),
+                (SELECT postedMicro + pendingMicro FROM balance WHERE teamID = b.teamID AND scope = 'credit' AND periodKey = '')
+            FROM budget b WHERE b.teamID = ?
+            """)
+        let budget = try limits.firstRow([period.month, period.day, team.id]) { row in
+            (monthly: row.int64(0), daily: row.optionalInt64(1), credit: row.optionalInt64(2),
+             monthUsed: row.optionalInt64(3) ?? 0, dayUsed: row.optionalInt64(4) ?? 0, creditUsed: row.optionalInt64(5) ?? 0)
+        }
+        guard let budget else { throw LedgerError.noBudget(team.name) }
         let amount = request.amountMicro
 
-        let month = try balance(db, teamID: team.id, scope: "month", key: period.month)
-        let monthAvailable = budget.monthlyLimitMicro - month.posted - month.pending
+        let monthAvailable = budget.monthly - budget.monthUsed
         guard amount <= monthAvailable else {
-            throw LedgerError.budgetExceeded(limit: .monthly, limitMicro: budget.monthlyLimitMicro, availableMicro: monthAvailable)
+            throw LedgerError.budgetExceeded(limit: .monthly, limitMicro: budget.monthly, availableMicro: monthAvailable)
         }
-        if let daily = budget.dailyLimitMicro {
-            let day = try balance(db, teamID: team.id, scope: "day", key: period.day)
-            let dayAvailable = daily - day.posted - day.pending
+        if let daily = budget.daily {
+            let dayAvailable = daily - budget.dayUsed
             guard amount <= dayAvailable else {
                 throw LedgerError.budgetExceeded(limit: .daily, limitMicro: daily, availableMicro: dayAvailable)
             }
         }
-        if let credit = budget.creditMicro {
-            let used = try balance(db, teamID: team.id, scope: "credit", key: "")
-            let creditAvailable = credit - used.posted - used.pending
+        if let credit = budget.credit {
+            let creditAvailable = credit - budget.creditUsed
             guard amount <= creditAvailable else {
                 throw LedgerError.budgetExceeded(limit: .credit, limitMicro: credit, availableMicro: creditAvailable)
             }
         }
 
         let deadline = now + request.timeoutSeconds * 1000
-        let countsAgainstCredit = budget.creditMicro != nil
+        let countsAgainstCredit = budget.credit != nil
         let insertHold = try db.cachedStatement(sql: """
             INSERT INTO hold (teamID, idempotencyKey, fingerprint, amountMicro, provider, model, resolution, seconds,
                 imageCount, catalogVersion, quoteJSON, upstreamCostMicro, marginMicro, upstreamTaskID, upstreamRequestID,
@@ -86,7 +95,7 @@ extension Ledger {
             """)
         try insertEntry.execute(arguments: [
             team.id, holdID, request.idempotencyKey, amount, period.month, period.day,
-            budget.monthlyLimitMicro, budget.dailyLimitMicro, budget.creditMicro, request.catalogVersion,
+            budget.monthly, budget.daily, budget.credit, request.catalogVersion,
             request.upstreamCostMicro, request.marginMicro, request.upstreamTaskID, request.upstreamRequestID, now,
         ])
         try addToBalance(db, teamID: team.id, scope: "month", key: period.month, posted: 0, pending: amount)
@@ -152,8 +161,8 @@ extension Ledger {
     static func resolve(
         holdID: Int64, event: HoldStateMachine.Event, settlement: Settlement, now: Int64, _ db: Database
     ) throws -> (Hold?, [Alert]) {
-        let select = try db.cachedStatement(sql: "SELECT * FROM hold WHERE id = ?")
-        guard var hold = try Hold.fetchOne(select, arguments: [holdID]) else { throw LedgerError.unknownHold(holdID) }
+        let select = try db.cachedStatement(sql: "SELECT \(Hold.selection) FROM hold WHERE id = ?")
+        guard var hold = try select.firstRow([holdID], Hold.init(columns:)) else { throw LedgerError.unknownHold(holdID) }
         var machine = HoldStateMachine(holdID: hold.id, state: hold.state, heldMicro: hold.amountMicro, deadline: hold.deadline)
         guard let action = try machine.apply(event, now: now) else { return (nil, []) }
 
@@ -230,23 +239,30 @@ extension Ledger {
 
     /// Records the thresholds the month's posted spend has reached and that have no alert yet.
     static func recordAlerts(_ db: Database, hold: Hold, now: Int64) throws -> [Alert] {
-        guard let budget = try budget(teamID: hold.teamID, db), budget.monthlyLimitMicro > 0 else { return [] }
-        let spent = try balance(db, teamID: hold.teamID, scope: "month", key: hold.periodMonth).posted
+        let select = try db.cachedStatement(sql: """
+            SELECT b.monthlyLimitMicro, b.alertThresholds,
+                (SELECT postedMicro FROM balance WHERE teamID = b.teamID AND scope = 'month' AND periodKey = ?)
+            FROM budget b WHERE b.teamID = ?
+            """)
+        let found = try select.firstRow([hold.periodMonth, hold.teamID]) { row in
+            (limit: row.int64(0), thresholds: row.string(1), spent: row.optionalInt64(2) ?? 0)
+        }
+        guard let (limit, thresholds, spent) = found, limit > 0 else { return [] }
         var alerts: [Alert] = []
-        for threshold in budget.alertThresholds.sorted() {
+        for threshold in thresholds.split(separator: ",").compactMap({ Int($0) }).sorted() {
             // spent / limit >= threshold / 100, in integers: spent * 100 >= limit * threshold.
             let (lhs, o1) = spent.multipliedReportingOverflow(by: 100)
-            let (rhs, o2) = budget.monthlyLimitMicro.multipliedReportingOverflow(by: MicroUSD(threshold))
+            let (rhs, o2) = limit.multipliedReportingOverflow(by: MicroUSD(threshold))
             guard !o1, !o2, lhs >= rhs else { break }
             let insert = try db.cachedStatement(sql: """
                 INSERT OR IGNORE INTO alert (teamID, periodMonth, thresholdPercent, limitMicro, spentMicro, holdID, createdAt)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)
-            try insert.execute(arguments: [hold.teamID, hold.periodMonth, threshold, budget.monthlyLimitMicro, spent, hold.id, now])
+            try insert.execute(arguments: [hold.teamID, hold.periodMonth, threshold, limit, spent, hold.id, now])
             if db.changesCount == 1 {
                 alerts.append(Alert(
                     id: db.lastInsertedRowID, teamID: hold.teamID, periodMonth: hold.periodMonth, thresholdPercent: threshold,
-                    limitMicro: budget.monthlyLimitMicro, spentMicro: spent, holdID: hold.id, createdAt: now))
+                    limitMicro: limit, spentMicro: spent, holdID: hold.id, createdAt: now))
             }
         }
         return alerts

@@ -113,8 +113,8 @@ extension Ledger {
     }
 
     static func pendingHold(_ holdID: Int64, _ db: Database) throws -> Hold {
-        let select = try db.cachedStatement(sql: "SELECT * FROM hold WHERE id = ?")
-        guard let hold = try Hold.fetchOne(select, arguments: [holdID]) else { throw LedgerError.unknownHold(holdID) }
+        let select = try db.cachedStatement(sql: "SELECT \(Hold.selection) FROM hold WHERE id = ?")
+        guard let hold = try select.firstRow([holdID], Hold.init(columns:)) else { throw LedgerError.unknownHold(holdID) }
         guard hold.state == .pending else { throw LedgerError.holdAlreadyResolved(holdID: holdID, state: hold.state) }
         return hold
     }

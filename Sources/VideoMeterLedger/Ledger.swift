@@ -195,9 +195,12 @@ public final class Ledger: Sendable {
     }
 
     static func team(named name: String, _ db: Database) throws -> Team {
-        let statement = try db.cachedStatement(sql: "SELECT * FROM team WHERE name = ?")
-        guard let row = try Row.fetchOne(statement, arguments: [name]) else { throw LedgerError.unknownTeam(name) }
-        return team(from: row)
+        let statement = try db.cachedStatement(sql: "SELECT id, name, timeZone, createdAt FROM team WHERE name = ?")
+        let team = try statement.firstRow([name]) { row in
+            Team(id: row.int64(0), name: row.string(1), timeZone: row.string(2), createdAt: row.int64(3))
+        }
+        guard let team else { throw LedgerError.unknownTeam(name) }
+        return team
     }
 
     static func budget(teamID: Int64, _ db: Database) throws -> Budget? {

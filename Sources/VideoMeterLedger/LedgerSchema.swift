@@ -18,7 +18,8 @@ import GRDB
 ///
 /// `v2-caller`: `hold.caller` and `usageEvent.caller` (who asked: an API key's label, a user name)
 /// for the reports' top callers, and the index the monthly reports read by (`usageEvent(teamID,
-/// createdAt)`: a call counts in the period its hold was granted in), so reports never write.
+/// createdAt)`: a call counts in the period its hold was granted in), so reports never write. The
+/// usage event's other indexes served no query and cost a page write each per settlement: dropped.
 enum LedgerSchema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -168,6 +169,9 @@ enum LedgerSchema {
                 ALTER TABLE hold ADD COLUMN caller TEXT;
                 ALTER TABLE usageEvent ADD COLUMN caller TEXT;
                 CREATE INDEX IF NOT EXISTS usageEvent_team_created ON usageEvent(teamID, createdAt);
+                DROP INDEX usageEvent_team_finished;
+                DROP INDEX usageEvent_team_month;
+                DROP INDEX usageEvent_finished;
                 """)
         }
         return migrator
