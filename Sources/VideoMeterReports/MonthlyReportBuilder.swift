@@ -52,6 +52,10 @@ public struct MonthlyReportBuilder: Sendable {
         /// The zone as the team or `--timezone` names it (Foundation calls UTC "GMT").
         var zoneName: String
         var teams: [TeamRow]
+        /// `true` without `--timezone`: the teams' own months, as the ledger stamped every hold, usage
+        /// event and journal entry (`periodMonth`, `periodDay`), select the rows; with `--timezone`,
+        /// the period's instants do (`createdAt`), and the local day is computed in SQL.
+        var usesLedgerPeriods: Bool
         var startMilliseconds: Int64 { period.start * 1000 }
         var endMilliseconds: Int64 { period.end * 1000 }
         var teamIDs: [Int64] { teams.map(\.id) }
@@ -119,7 +123,7 @@ public struct MonthlyReportBuilder: Sendable {
             let period = ReportPeriod(month: month, timeZone: zone)
             let key = "\(period.start)-\(period.end)-\(zoneName)"
             if groups[key] == nil {
-                groups[key] = PeriodGroup(period: period, zoneName: zoneName, teams: [])
+                groups[key] = PeriodGroup(period: period, zoneName: zoneName, teams: [], usesLedgerPeriods: override == nil)
                 order.append(key)
             }
             groups[key]!.teams.append(row)
@@ -140,23 +144,37 @@ public struct MonthlyReportBuilder: Sendable {
         return "(CASE \(branches.joined(separator: " ")) ELSE \(period.days.count - 1) END)"
     }
 
-    /// The main aggregate: usage grouped by team, provider, model, resolution, status, catalog
-    /// version and local day. Also what the benchmark runs through the `sqlite3` shell.
+    /// The main aggregate: usage grouped by team, local day, provider, model, resolution, status,
+    /// catalog version and outcome. Without `--timezone` the grouping columns come in the order of
+    /// the ledger's stamps (`teamID, periodMonth, periodDay, ...`), so that an index in that order
+    /// can stream the groups instead of sorting a month of rows.
     static func usageAggregateSQL(_ group: PeriodGroup) -> String {
-        """
-        SELECT teamID, provider, model, resolution, status, catalogVersion, \(dayExpression("createdAt", group.period)) AS day,
-            COUNT(*) AS requests, SUM(outcome = 'posted') AS posted,
-            SUM(CASE WHEN outcome = 'posted' THEN COALESCE(billedSeconds, seconds) ELSE 0 END) AS seconds,
-            SUM(chargedMicro) AS charged, SUM(upstreamCostMicro) AS upstreamCost, SUM(marginMicro) AS margin
-        FROM usageEvent
-        WHERE teamID IN (\(group.placeholders)) AND createdAt >= ? AND createdAt < ?
-        GROUP BY teamID, provider, model, resolution, status, catalogVersion, day
-        """
+        if group.usesLedgerPeriods {
+            return """
+                SELECT teamID, provider, model, resolution, status, catalogVersion, outcome, periodDay AS day,
+                    COUNT(*) AS requests, SUM(COALESCE(billedSeconds, seconds)) AS seconds,
+                    SUM(chargedMicro) AS charged, SUM(upstreamCostMicro) AS upstreamCost
+                FROM usageEvent
+                WHERE teamID IN (\(group.placeholders)) AND periodMonth = ?
+                GROUP BY teamID, periodDay, provider, model, resolution, status, catalogVersion, outcome
+                """
+        }
+        return """
+            SELECT teamID, provider, model, resolution, status, catalogVersion, outcome, \(dayExpression("createdAt", group.period)) AS day,
+                COUNT(*) AS requests, SUM(COALESCE(billedSeconds, seconds)) AS seconds,
+                SUM(chargedMicro) AS charged, SUM(upstreamCostMicro) AS upstreamCost
+            FROM usageEvent
+            WHERE teamID IN (\(group.placeholders)) AND createdAt >= ? AND createdAt < ?
+            GROUP BY teamID, provider, model, resolution, status, catalogVersion, outcome, day
+            """
     }
 
-    /// The arguments of the statements over the period's window: team ids, start, end (milliseconds).
-    static func windowValues(_ group: PeriodGroup) -> [DatabaseValue] {
-        group.teamIDs.map(\.databaseValue) + [group.startMilliseconds.databaseValue, group.endMilliseconds.databaseValue]
+    /// The arguments of the statements that select a group's period: team ids, then `YYYY-MM` (the
+    /// ledger's stamp) or the period's start and end (milliseconds).
+    static func periodValues(_ group: PeriodGroup) -> [DatabaseValue] {
+        group.teamIDs.map(\.databaseValue) + (group.usesLedgerPeriods
+            ? [group.period.month.description.databaseValue]
+            : [group.startMilliseconds.databaseValue, group.endMilliseconds.databaseValue])
     }
 
     /// The arguments of the statements over the budget month: team ids, `YYYY-MM`.
@@ -165,33 +183,41 @@ public struct MonthlyReportBuilder: Sendable {
     }
 
     static func arguments(_ group: PeriodGroup) -> StatementArguments {
-        StatementArguments(windowValues(group))
+        StatementArguments(periodValues(group))
     }
 
     struct AggregateRow: Sendable {
         var teamID: Int64, provider: String, model: String, resolution: String, status: String, catalogVersion: String
-        var day: Int, requests: Int64, posted: Int64, seconds: Int64, charged: MicroUSD, upstreamCost: MicroUSD, margin: MicroUSD
+        var day: Int, requests: Int64, posted: Int64, seconds: Int64, charged: MicroUSD, upstreamCost: MicroUSD
     }
 
-    /// The ledger's own charged figure: the posted journal entries of the holds granted in the
-    /// period (independent of the usage events the lines come from).
+    /// The ledger's own charged figure, independent of the usage events the lines come from: the
+    /// posted journal entries of the holds granted in the period.
     static func ledgerTotalSQL(_ group: PeriodGroup) -> String {
-        """
-        SELECT h.teamID, SUM(j.amountMicro)
-        FROM hold h JOIN journalEntry j ON j.holdID = h.id AND j.kind IN ('post', 'void', 'expire')
-        WHERE h.teamID IN (\(group.placeholders)) AND h.createdAt >= ? AND h.createdAt < ?
-            AND h.state = 'posted' AND j.kind = 'post'
-        GROUP BY h.teamID
-        """
+        if group.usesLedgerPeriods {
+            return """
+                SELECT teamID, SUM(amountMicro)
+                FROM journalEntry
+                WHERE teamID IN (\(group.placeholders)) AND periodMonth = ? AND kind = 'post'
+                GROUP BY teamID
+                """
+        }
+        return """
+            SELECT h.teamID, SUM(j.amountMicro)
+            FROM hold h JOIN journalEntry j ON j.holdID = h.id AND j.kind IN ('post', 'void', 'expire')
+            WHERE h.teamID IN (\(group.placeholders)) AND h.createdAt >= ? AND h.createdAt < ?
+                AND h.state = 'posted' AND j.kind = 'post'
+            GROUP BY h.teamID
+            """
     }
 
     /// Spend per caller (the label the hold recorded: a gateway key's label, `generate --caller`).
     static func callersSQL(_ group: PeriodGroup) -> String {
         """
-        SELECT u.teamID, COALESCE(u.caller, '(unattributed)'), COUNT(*), SUM(u.chargedMicro)
-        FROM usageEvent u
-        WHERE u.teamID IN (\(group.placeholders)) AND u.createdAt >= ? AND u.createdAt < ?
-        GROUP BY u.teamID, 2
+        SELECT teamID, COALESCE(caller, '(unattributed)'), COUNT(*), SUM(chargedMicro)
+        FROM usageEvent
+        WHERE teamID IN (\(group.placeholders)) AND \(group.usesLedgerPeriods ? "periodMonth = ?" : "createdAt >= ? AND createdAt < ?")
+        GROUP BY teamID, caller
         """
     }
 
@@ -200,9 +226,10 @@ public struct MonthlyReportBuilder: Sendable {
     static func openHoldsSQL(_ group: PeriodGroup) -> String {
         """
         SELECT id, teamID, idempotencyKey, provider, model, resolution, catalogVersion, amountMicro, createdAt,
-            callStatus, upstreamTaskID
+            callStatus, upstreamTaskID, periodDay
         FROM hold
-        WHERE state = 'pending' AND +teamID IN (\(group.placeholders)) AND +createdAt >= ? AND +createdAt < ?
+        WHERE state = 'pending' AND +teamID IN (\(group.placeholders))
+            AND \(group.usesLedgerPeriods ? "+periodMonth = ?" : "+createdAt >= ? AND +createdAt < ?")
         ORDER BY createdAt, id
         """
     }
@@ -211,7 +238,8 @@ public struct MonthlyReportBuilder: Sendable {
         """
         SELECT l.holdID, l.teamID, h.idempotencyKey, h.provider, h.model, l.amountMicro, h.createdAt
         FROM lateSuccess l JOIN hold h ON h.id = l.holdID
-        WHERE l.teamID IN (\(group.placeholders)) AND h.createdAt >= ? AND h.createdAt < ?
+        WHERE l.teamID IN (\(group.placeholders))
+            AND \(group.usesLedgerPeriods ? "h.periodMonth = ?" : "h.createdAt >= ? AND h.createdAt < ?")
         ORDER BY h.createdAt, l.holdID
         """
     }
@@ -236,13 +264,31 @@ public struct MonthlyReportBuilder: Sendable {
     /// Every statement one group of a report runs, with its arguments: what the benchmark hands to
     /// the `sqlite3` shell as the baseline.
     static func statements(_ group: PeriodGroup) -> [(sql: String, arguments: [DatabaseValue])] {
-        let window = windowValues(group)
+        let period = periodValues(group)
         let month = monthValues(group)
         return [
-            (usageAggregateSQL(group), window), (ledgerTotalSQL(group), window), (callersSQL(group), window),
-            (openHoldsSQL(group), window), (lateSuccessSQL(group), window), (alertsSQL(group), month),
+            (usageAggregateSQL(group), period), (ledgerTotalSQL(group), period), (callersSQL(group), period),
+            (openHoldsSQL(group), period), (lateSuccessSQL(group), period), (alertsSQL(group), month),
             (budgetBalanceSQL(group), month),
         ]
+    }
+
+    /// Indexes in the order of the report's groups, so that SQLite streams a month's groups from the
+    /// index instead of reading every row and sorting it (with them a report over a million usage
+    /// events takes about a tenth of the time; see docs/REPORTS.md, Speed). They belong in the
+    /// ledger's migrations, which the reports never write to; the benchmark creates them to measure
+    /// the difference.
+    public static let streamingIndexesSQL = """
+        CREATE INDEX IF NOT EXISTS usageEvent_report ON usageEvent(teamID, periodMonth, periodDay, provider, model,
+            resolution, status, catalogVersion, outcome, chargedMicro, upstreamCostMicro, billedSeconds, seconds);
+        CREATE INDEX IF NOT EXISTS usageEvent_report_caller ON usageEvent(teamID, periodMonth, caller, chargedMicro);
+        CREATE INDEX IF NOT EXISTS journalEntry_report ON journalEntry(teamID, periodMonth, kind, amountMicro);
+        """
+
+    /// The index of a local day (`YYYY-MM-DD`) in the period; a day outside it (a team whose zone
+    /// changed after the call) goes to the nearest end.
+    static func dayIndex(_ date: String, _ indices: [String: Int], _ period: ReportPeriod) -> Int {
+        indices[date] ?? (date < period.days[0].date ? 0 : period.days.count - 1)
     }
 
     static func sections(
@@ -252,11 +298,15 @@ public struct MonthlyReportBuilder: Sendable {
         let month = group.period.month.description
         let monthArguments = StatementArguments(monthValues(group))
         let period = group.period
+        let dayIndices = Dictionary(uniqueKeysWithValues: period.days.enumerated().map { ($1.date, $0) })
         var rows = try Row.fetchAll(db, sql: usageAggregateSQL(group), arguments: window).map { row in
-            AggregateRow(
-                teamID: row[0], provider: row[1], model: row[2], resolution: row[3], status: row[4],
-                catalogVersion: row[5], day: row[6], requests: row[7], posted: row[8], seconds: row[9], charged: row[10],
-                upstreamCost: row[11], margin: row[12]
+            let posted = (row[6] as String) == "posted"
+            let requests: Int64 = row[8]
+            return AggregateRow(
+                teamID: row[0], provider: row[1], model: row[2], resolution: row[3], status: row[4], catalogVersion: row[5],
+                day: group.usesLedgerPeriods ? dayIndex(row[7], dayIndices, period) : row[7],
+                requests: requests, posted: posted ? requests : 0, seconds: posted ? row[9] : 0,
+                charged: row[10], upstreamCost: row[11]
             )
         }
         let totals = try Row.fetchAll(db, sql: ledgerTotalSQL(group), arguments: window)
@@ -279,8 +329,9 @@ public struct MonthlyReportBuilder: Sendable {
                 // Counted among the requests as `unknown`: uncharged, still held.
                 rows.append(AggregateRow(
                     teamID: teamID, provider: row[3], model: row[4], resolution: row[5], status: UsageOutcome.unknown.rawValue,
-                    catalogVersion: row[6], day: period.dayIndex(of: createdAt / 1000) ?? 0, requests: 1, posted: 0,
-                    seconds: 0, charged: 0, upstreamCost: 0, margin: 0
+                    catalogVersion: row[6],
+                    day: group.usesLedgerPeriods ? dayIndex(row[11], dayIndices, period) : period.dayIndex(of: createdAt / 1000) ?? 0,
+                    requests: 1, posted: 0, seconds: 0, charged: 0, upstreamCost: 0
                 ))
             }
         }
@@ -310,7 +361,8 @@ public struct MonthlyReportBuilder: Sendable {
                 line.seconds += row.seconds
                 line.chargedMicro += row.charged
                 line.upstreamCostMicro += row.upstreamCost
-                line.marginMicro += row.margin
+                // The ledger records each call's margin as charged - upstream cost.
+                line.marginMicro += row.charged - row.upstreamCost
                 line.postedRequests += row.posted
                 line.chargedByVersion[row.catalogVersion, default: 0] += row.charged
                 lines[key] = line

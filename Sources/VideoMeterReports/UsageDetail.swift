@@ -35,16 +35,17 @@ extension MonthlyReportBuilder {
                 SELECT u.id, u.holdID, u.teamID, u.createdAt, u.finishedAt, COALESCE(u.caller, ''), u.idempotencyKey,
                     u.provider, u.model, u.resolution, u.seconds, u.billedSeconds, u.status, u.outcome, u.heldMicro,
                     u.chargedMicro, u.upstreamCostMicro, u.marginMicro, u.catalogVersion, u.latencyMs,
-                    u.upstreamTaskID, u.upstreamRequestID
+                    u.upstreamTaskID, u.upstreamRequestID, u.periodDay
                 FROM usageEvent u
-                WHERE u.teamID IN (\(group.placeholders)) AND u.createdAt >= ? AND u.createdAt < ?
+                WHERE u.teamID IN (\(group.placeholders))
+                    AND \(group.usesLedgerPeriods ? "u.periodMonth = ?" : "u.createdAt >= ? AND u.createdAt < ?")
                 ORDER BY u.createdAt, u.id
                 """, arguments: arguments(group))
             var chunk = CSVWriter()
             while let row = try cursor.next() {
                 let createdAt: Int64 = row[3]
                 let finishedAt: Int64 = row[4]
-                let day = period.dayIndex(of: createdAt / 1000).map { period.days[$0].date } ?? ""
+                let day = group.usesLedgerPeriods ? row[22] : period.dayIndex(of: createdAt / 1000).map { period.days[$0].date } ?? ""
                 let billed: Int64? = row[11]
                 let latency: Int64? = row[19]
                 let taskID: String? = row[20]
