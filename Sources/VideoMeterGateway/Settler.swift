@@ -1,15 +1,20 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import VideoMeter
 import VideoMeterLedger
 import VideoMeterMetering
+import VideoMeterProviders
 
 /// Settles async calls in the background, so that a client that never polls is still charged
 /// exactly once (or not at all).
 ///
-/// - Every task the gateway creates is tracked: one child task polls it with
-///   ``MeteredClient/finish(holdID:onEvent:)`` until it is terminal and settles it (a client's
-///   `GET` may settle it first; the first settlement wins).
+/// - Every task the gateway creates is tracked and read on a schedule: each has its next reading
+///   time (the metered client's poll backoff, with jitter, and any `Retry-After`), and one loop
+///   reads the due ones, at most `maxConcurrentReads` at a time, with
+///   ``MeteredClient/advance(holdID:)``, which settles a terminal task. A tracked task costs a
+///   small table entry, not a suspended poll loop: ten thousand in flight are cheap. A client's
+///   `GET` may settle a task first; the first settlement wins.
 /// - On start, ``MeteredClient/reconcile(waitFor:)`` settles what a previous run left open and the
 ///   tasks still running upstream are tracked again; the same pass runs every `reconcileInterval`,
 ///   which also expires holds past their deadline.
@@ -17,9 +22,37 @@ import VideoMeterMetering
 ///   resumes them.
 /// - It counts each team's async calls in flight, for the per-team pending cap (429).
 public final class Settler: Service, Sendable {
+    struct Tracked {
+        var teamID: Int64
+        /// Readings so far, for the backoff.
+        var attempts = 0
+        var due: ContinuousClock.Instant
+        var reading = false
+    }
+
     struct State {
-        var tracked: [Int64: Int64] = [:]
+        var tracked: [Int64: Tracked] = [:]
         var inFlight: [Int64: Int] = [:]
+        var reading = 0
+
+        /// Marks up to `limit` due tasks as being read and returns them, earliest first.
+        mutating func takeDue(now: ContinuousClock.Instant, limit: Int) -> [Int64] {
+            guard limit > 0 else { return [] }
+            var due = tracked.filter { !$0.value.reading && $0.value.due <= now }.map { ($0.key, $0.value.due) }
+            if due.count > limit {
+                due.sort { $0.1 < $1.1 }
+                due.removeLast(due.count - limit)
+            }
+            for (holdID, _) in due { tracked[holdID]?.reading = true }
+            reading += due.count
+            return due.map(\.0)
+        }
+
+        mutating func untrack(_ holdID: Int64) {
+            guard let entry = tracked.removeValue(forKey: holdID) else { return }
+            let count = (inFlight[entry.teamID] ?? 0) - 1
+            inFlight[entry.teamID] = count > 0 ? count : nil
+        }
     }
 
     let client: MeteredClient
@@ -28,9 +61,9 @@ public final class Settler: Service, Sendable {
     let reconcileInterval: Duration
     let retryDelay: Duration
     let maxPendingPerTeam: Int
+    /// Task readings in flight at most.
+    let maxConcurrentReads = 64
     private let state = Locked(State())
-    private let holds: AsyncStream<Int64>
-    private let continuation: AsyncStream<Int64>.Continuation
     private let reconciled = Locked<[CheckedContinuation<Void, Never>]?>([])
 
     init(client: MeteredClient, metrics: GatewayMetrics, logger: Logger, reconcileInterval: Duration, retryDelay: Duration, maxPendingPerTeam: Int) {
@@ -40,7 +73,6 @@ public final class Settler: Service, Sendable {
         self.reconcileInterval = reconcileInterval
         self.retryDelay = retryDelay
         self.maxPendingPerTeam = maxPendingPerTeam
-        (holds, continuation) = AsyncStream.makeStream()
     }
 
     /// Async calls of a team in flight (created, or being created, and not yet settled).
@@ -71,22 +103,21 @@ public final class Settler: Service, Sendable {
         }
     }
 
-    /// Polls the hold's task until it is settled. `reserved`: the caller took a slot for it, which
-    /// the tracking now owns (or gives back, when the hold is tracked already).
+    /// Reads the hold's task on the schedule until it is settled. `reserved`: the caller took a
+    /// slot for it, which the tracking now owns (or gives back, when the hold is tracked already).
     func track(holdID: Int64, teamID: Int64, reserved: Bool) {
-        let isNew = state.withLock { state -> Bool in
+        let firstReading = ContinuousClock.now.advanced(by: client.configuration.pollPolicy.initialInterval)
+        state.withLock { state in
             guard state.tracked[holdID] == nil else {
                 if reserved {
                     let count = (state.inFlight[teamID] ?? 0) - 1
                     state.inFlight[teamID] = count > 0 ? count : nil
                 }
-                return false
+                return
             }
-            state.tracked[holdID] = teamID
+            state.tracked[holdID] = Tracked(teamID: teamID, due: firstReading)
             if !reserved { state.inFlight[teamID, default: 0] += 1 }
-            return true
         }
-        if isNew { continuation.yield(holdID) }
     }
 
     /// Waits until the first reconciliation pass of this run is over.
@@ -104,10 +135,10 @@ public final class Settler: Service, Sendable {
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.reconcileLoop() }
-            for await holdID in holds.cancelOnGracefulShutdown() {
-                group.addTask { await self.settle(holdID: holdID) }
-            }
-            // Graceful shutdown: stop polling; pending holds keep their task ids for the next run.
+            group.addTask { await self.readLoop() }
+            // Graceful shutdown (or cancellation): stop polling; pending holds keep their task ids
+            // for the next run.
+            try? await gracefulShutdown()
             group.cancelAll()
         }
         logger.notice("settler stopped", metadata: ["settler.tracked": "\(trackedCount)"])
@@ -139,33 +170,60 @@ public final class Settler: Service, Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    func settle(holdID: Int64) async {
-        defer {
-            state.withLock { state in
-                if let teamID = state.tracked.removeValue(forKey: holdID) {
-                    let count = (state.inFlight[teamID] ?? 0) - 1
-                    state.inFlight[teamID] = count > 0 ? count : nil
+    /// Every `tick`, starts the readings that are due, keeping at most `maxConcurrentReads` going.
+    func readLoop() async {
+        let policy = client.configuration.pollPolicy
+        let tick = min(policy.initialInterval, .milliseconds(250))
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                let due = state.withLock { $0.takeDue(now: .now, limit: maxConcurrentReads - $0.reading) }
+                for holdID in due {
+                    group.addTask { await self.read(holdID: holdID) }
                 }
+                try? await Task.sleep(for: tick)
             }
         }
-        while !Task.isCancelled {
-            do {
-                record(try await client.finish(holdID: holdID))
+    }
+
+    /// One reading of a tracked task: settled (untracked), or scheduled again.
+    func read(holdID: Int64) async {
+        var retryAfter: Duration?
+        do {
+            switch try await client.advance(holdID: holdID) {
+            case .settled(let outcome):
+                record(outcome)
+                state.withLock { $0.untrack(holdID); $0.reading -= 1 }
                 return
-            } catch let error as MeteringError where error.code == "still_running" {
-                continue
-            } catch let error as MeteringError where error.code == "outcome_unknown" {
-                // The upstream no longer answers for the task: the hold waits for review or expiry.
-                logger.warning("task outcome unknown", metadata: ["hold.id": "\(holdID)", "error": "\(error.message)"])
+            case .resolved:
+                state.withLock { $0.untrack(holdID); $0.reading -= 1 }
                 return
-            } catch is CancellationError {
-                return
-            } catch {
-                if Task.isCancelled { return }
-                logger.warning("settling failed; retrying", metadata: ["hold.id": "\(holdID)", "error": "\(error)"])
-                try? await Task.sleep(for: retryDelay)
-                if let hold = try? await client.ledger.hold(id: holdID), hold.state != .pending { return }
+            case .running:
+                break
             }
+        } catch let error as MeteringError where error.code == "outcome_unknown" {
+            // The upstream no longer answers for the task: the hold waits for review or expiry.
+            logger.warning("task outcome unknown", metadata: ["hold.id": "\(holdID)", "error": "\(error.message)"])
+            state.withLock { $0.untrack(holdID); $0.reading -= 1 }
+            return
+        } catch let error as ProviderError {
+            retryAfter = error.retryAfter ?? (error.isTransient ? nil : retryDelay)
+            logger.debug("task reading failed; reading again later", metadata: ["hold.id": "\(holdID)", "error.code": "\(error.code)"])
+        } catch {
+            retryAfter = retryDelay
+            logger.warning("settling failed; retrying", metadata: ["hold.id": "\(holdID)", "error": "\(error)"])
+        }
+        let policy = client.configuration.pollPolicy
+        state.withLock { state in
+            state.reading -= 1
+            guard var entry = state.tracked[holdID] else { return }
+            var random = SplitMix64(seed: policy.seed ^ UInt64(bitPattern: holdID) ^ UInt64(entry.attempts))
+            let unit = Double(random.next() >> 11) / Double(UInt64(1) << 53)
+            var wait = policy.interval(afterAttempt: entry.attempts) * (1 - policy.jitter * unit)
+            if let retryAfter { wait = max(wait, retryAfter) }
+            entry.attempts += 1
+            entry.reading = false
+            entry.due = .now + wait
+            state.tracked[holdID] = entry
         }
     }
 

@@ -112,22 +112,25 @@ extension MeteredClient {
         guard let upstream = try? provider(hold.provider) else {
             return .unreadable("hold \(hold.id): no upstream configured for \(hold.provider)")
         }
-        let startedAt = Date(timeIntervalSince1970: TimeInterval(hold.createdAt) / 1000)
         do {
-            let status: TaskStatus
-            if let waitFor {
-                var policy = configuration.pollPolicy
-                policy.deadline = waitFor
-                status = try await TaskPoller(provider: upstream, policy: policy, clock: ContinuousClock()).poll(taskID: taskID)
-            } else {
-                status = try await upstream.status(taskID: taskID)
+            guard let waitFor else {
+                switch try await advance(holdID: hold.id) {
+                case .settled(let outcome): return .settled(outcome)
+                case .running: return .running(hold)
+                case .resolved(let resolved): return .settled(try await outcome(of: resolved, replayed: true))
+                }
             }
-            guard status.state.isTerminal else { return .running(hold) }
+            var policy = configuration.pollPolicy
+            policy.deadline = waitFor
+            let status = try await TaskPoller(provider: upstream, policy: policy, clock: ContinuousClock()).poll(taskID: taskID)
+            let startedAt = Date(timeIntervalSince1970: TimeInterval(hold.createdAt) / 1000)
             return .settled(try await settle(hold, terminal: status, startedAt: startedAt, onEvent: { _ in }))
         } catch let error as ProviderError where error.kind == .pollDeadlineExceeded {
             return .running(hold)
         } catch let error as ProviderError where error.kind == .accessDenied || error.kind == .taskNotFound {
             try? await ledger.markStatus(holdID: hold.id, status: .unknown)
+            return .unknown(hold)
+        } catch let error as MeteringError where error.code == "outcome_unknown" {
             return .unknown(hold)
         } catch {
             return .unreadable("hold \(hold.id), task \(taskID): \(error)")

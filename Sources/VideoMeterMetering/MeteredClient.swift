@@ -167,6 +167,45 @@ public final class MeteredClient: Sendable {
         return try await settle(hold, terminal: status, startedAt: startedAt, onEvent: onEvent)
     }
 
+    /// What one reading of a held async call found.
+    public enum Advance: Sendable {
+        /// The task was terminal: the call is settled now (or was already, by another reader).
+        case settled(MeteredOutcome)
+        /// The task is still queued or running upstream.
+        case running(TaskState)
+        /// The hold is no longer pending (settled or expired elsewhere): nothing left to read.
+        case resolved(Hold)
+    }
+
+    /// Reads a held async call's task once and settles it if it is terminal: one step of
+    /// ``finish(holdID:onEvent:)``, for callers that schedule their own readings (the gateway
+    /// polls thousands of tasks from one loop) and for reconciliation.
+    ///
+    /// - Throws: ``MeteringError`` `outcome_unknown` when the upstream no longer answers for the task
+    ///   (403/404; the hold is kept for review), `call_in_progress` when no task id is known yet;
+    ///   ``ProviderError`` when the reading failed (transient ones carry `retryAfter`).
+    public func advance(holdID: Int64) async throws -> Advance {
+        let hold = try await ledger.hold(id: holdID)
+        guard hold.state == .pending else { return .resolved(hold) }
+        guard let taskID = hold.upstreamTaskID else { throw MeteringError.callInProgress(key: hold.idempotencyKey, holdID: hold.id) }
+        let upstream = try provider(hold.provider)
+        let status: TaskStatus
+        do {
+            status = try await upstream.status(taskID: taskID)
+        } catch let error as ProviderError where error.kind == .accessDenied || error.kind == .taskNotFound {
+            try await shielded { try await self.ledger.markStatus(holdID: holdID, status: .unknown) }
+            throw MeteringError.outcomeUnknown(holdID: holdID, detail: "\(error.code): \(error.message)")
+        }
+        guard status.state.isTerminal else {
+            if status.state == .running && hold.callStatus != .running {
+                try? await ledger.markStatus(holdID: holdID, status: .running)
+            }
+            return .running(status.state)
+        }
+        let startedAt = Date(timeIntervalSince1970: TimeInterval(hold.createdAt) / 1000)
+        return .settled(try await settle(hold, terminal: status, startedAt: startedAt, onEvent: { _ in }))
+    }
+
     // MARK: - Settlement
 
     /// Settles a hold from an async task's terminal reading.

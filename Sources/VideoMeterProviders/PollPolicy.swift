@@ -27,7 +27,7 @@ public struct PollPolicy: Sendable, Equatable {
     }
 
     /// The wait before attempt `attempt + 1`, before jitter.
-    func interval(afterAttempt attempt: Int) -> Duration {
+    public func interval(afterAttempt attempt: Int) -> Duration {
         var interval = initialInterval
         for _ in 0..<min(attempt, 32) {
             interval = interval * 2
