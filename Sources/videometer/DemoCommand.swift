@@ -17,25 +17,46 @@ struct DemoCommand: AsyncParsableCommand {
         commandName: "demo",
         abstract: "Run a sandbox demo: two teams, the gateway and the emulators in-process, real HTTP calls, a budget table and an HTML report.",
         discussion: """
-            Creates (or reuses) the ledger (--db, VIDEOMETER_DB, else ./videometer.sqlite), teams \
-            `studio` and `marketing` with budgets and keys, starts the BlockRun and WorldRouter emulators \
-            and the gateway on ephemeral loopback ports, and sends a mix of calls over HTTP: sync and \
-            async models, one over budget (402), one upstream timeout (504), one failure. Upstream \
-            variables are ignored: the demo never calls a real upstream. Writes the month's HTML report \
-            to reports/.
+            Creates a fresh ledger of its own (./videometer-demo.sqlite, replaced on every run; your \
+            ./videometer.sqlite and VIDEOMETER_DB are never touched), teams `studio` and `marketing` \
+            with budgets and keys, starts the BlockRun and WorldRouter emulators and the gateway on \
+            ephemeral loopback ports, and sends a mix of calls over HTTP: sync and async models, one \
+            over budget (402), one upstream timeout (504), one failure. Upstream variables are \
+            ignored: the demo never calls a real upstream. Writes the month's HTML report to \
+            reports/out/.
             """
     )
 
     @Option(help: ArgumentHelp("Where the HTML report goes.", valueName: "DIR"))
-    var out = "reports"
+    var out = "reports/out"
+
+    @Option(help: ArgumentHelp(
+        "The demo's ledger file (default ./videometer-demo.sqlite, replaced on every run); a path you name must not exist yet.",
+        valueName: "PATH"))
+    var db: String?
 
     @Option(name: .customLong("latency-ms"), help: ArgumentHelp("How long each emulated generation takes.", valueName: "MS"))
     var latencyMs = 400
 
-    @OptionGroup var database: DatabaseOptions
+    static let defaultLedger = "videometer-demo.sqlite"
 
     func validate() throws {
         guard (0...30_000).contains(latencyMs) else { throw ValidationError("--latency-ms must be 0 to 30000.") }
+        if let db, FileManager.default.fileExists(atPath: db) {
+            throw ValidationError("--db \(db) exists: the demo starts from a fresh ledger and never writes into one that has data. Name a new file.")
+        }
+    }
+
+    /// A fresh ledger for the demo: the named (new) file, or the demo's own file, replaced.
+    func freshLedger() throws -> (Ledger, String) {
+        let path = db ?? Self.defaultLedger
+        if db == nil {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        }
+        // Alerts are shown under the budget table rather than logged over the calls.
+        var quiet = Logger(label: "videometer.ledger")
+        quiet.logLevel = .error
+        return (try Ledger(path: path, logger: quiet), path)
     }
 
     struct Call {
@@ -51,12 +72,12 @@ struct DemoCommand: AsyncParsableCommand {
         var logger = Logger(label: "videometer.demo")
         logger.logLevel = .warning
         try await reportingErrors {
-            let ledger = try database.open()
+            let (ledger, path) = try freshLedger()
             let catalog = try Catalog.resolve(flag: nil)
-            print("ledger    \(database.resolvedPath)")
+            print("ledger    \(path) (new)")
             let budgets: [(team: String, monthly: String)] = [("studio", "5.00"), ("marketing", "1.00")]
             for (team, monthly) in budgets {
-                do { try await ledger.createTeam(name: team) } catch let error as LedgerError where error.code == "team_already_exists" {}
+                try await ledger.createTeam(name: team)
                 try await ledger.setBudget(team: team, BudgetSettings(monthlyLimitMicro: Money.parseMicro(monthly)!))
             }
 
@@ -77,6 +98,11 @@ struct DemoCommand: AsyncParsableCommand {
                 try await exercise(running.baseURL, keys: keys, http: http)
                 print("")
                 try await printBudgets(running.baseURL, keys: keys, teams: budgets.map(\.team), http: http)
+                for (team, _) in budgets {
+                    for alert in try await ledger.alerts(team: team) {
+                        print("alert     \(team): \(alert.thresholdPercent) % of the \(alert.periodMonth) budget reached (\(Money.format(micro: alert.spentMicro)) of \(Money.format(micro: alert.limitMicro)) USD)")
+                    }
+                }
                 let path = try await writeReport(ledger: ledger)
                 print("\nreport    \(path)")
                 let verify = try await ledger.verify()
