@@ -80,7 +80,7 @@ struct BlockRunRoutes {
         let latency = await state.latency
         let capped = latency > configuration.maxSyncDuration
         let final: EmulatedTask.Status = switch tag {
-        case .succeeded: .succeeded
+        case .succeeded, .shorter: .succeeded
         case .failed, .cancelled, .upstreamFailure: .failed
         case .timeout, .expired: .timedOut
         case .drop: .dropped
@@ -90,7 +90,8 @@ struct BlockRunRoutes {
         }
         let outcome = capped && final != .dropped ? .timedOut : final
         let task = await state.createTask(
-            model: model, durationSeconds: seconds, resolution: "720p", owner: ownerHash(payment), finalStatus: outcome)
+            model: model, durationSeconds: EmulatedOutcome.generatedSeconds(seconds, tag: tag), resolution: "720p",
+            owner: ownerHash(payment), finalStatus: outcome)
 
         try? await Task.sleep(for: min(latency, configuration.maxSyncDuration))
         await state.settle(taskID: task.id, as: outcome)
@@ -105,7 +106,7 @@ struct BlockRunRoutes {
                 "data": [[
                     "url": "\(base)/media/\(task.id).mp4",
                     "source_url": "\(base)/media/\(task.id).mp4?source=upstream",
-                    "duration_seconds": seconds,
+                    "duration_seconds": task.durationSeconds,
                     "request_id": task.requestID,
                     "backed_up": true,
                 ]],

@@ -14,6 +14,7 @@
 /// | `[emulate:payment_required]` | 402 | 402 `grok_video_balance_too_low` |
 /// | `[emulate:rate_limited]` | 429 | 429 `grok_video_too_many_pending_tasks` |
 /// | `[emulate:drop]` | connection closed after the latency, no response | task created, connection closed before the response |
+/// | `[emulate:shorter]` | 200, the video half as long as asked (rounded up) | task `succeeded`, likewise |
 public enum EmulatedOutcome: String, Sendable, CaseIterable, Equatable {
     case succeeded
     case failed
@@ -25,6 +26,12 @@ public enum EmulatedOutcome: String, Sendable, CaseIterable, Equatable {
     case paymentRequired = "payment_required"
     case rateLimited = "rate_limited"
     case drop
+    case shorter
+
+    /// The seconds generated for a request of `seconds`: as asked, or half for `shorter`.
+    public static func generatedSeconds(_ seconds: Int, tag: EmulatedOutcome?) -> Int {
+        tag == .shorter ? max(1, (seconds + 1) / 2) : seconds
+    }
 
     /// The first `[emulate:...]` tag in `prompt`, if any names a known outcome.
     public static func tag(in prompt: String) -> EmulatedOutcome? {

@@ -111,7 +111,7 @@ struct WorldRouterRoutes {
         let failureDraw = random.nextUnit()
         let outcomeDraw = random.nextUnit()
         let final: EmulatedTask.Status = switch tag {
-        case .succeeded, .drop: .succeeded
+        case .succeeded, .drop, .shorter: .succeeded
         case .failed: .failed
         case .cancelled: .cancelled
         case .timeout, .expired: .expired
@@ -120,7 +120,8 @@ struct WorldRouterRoutes {
                 : outcomeDraw < configuration.timeoutRate + configuration.failRate ? .failed : .succeeded
         }
         let admission = await state.admitTask(
-            model: model, durationSeconds: seconds, resolution: resolution, owner: owner, finalStatus: final,
+            model: model, durationSeconds: EmulatedOutcome.generatedSeconds(seconds, tag: tag), resolution: resolution,
+            owner: owner, finalStatus: final,
             pendingCap: tag == .rateLimited ? 0 : configuration.pendingCap,
             upstreamFails: tag == .upstreamFailure || (tag == nil && failureDraw < configuration.upstreamFailureRate))
         let task: EmulatedTask

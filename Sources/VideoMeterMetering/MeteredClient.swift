@@ -234,6 +234,7 @@ public final class MeteredClient: Sendable {
         do {
             let posted = try await shielded { try await self.ledger.post(holdID: hold.id, amount: charge.amountMicro, settlement: settlement) }
             var outcome = try await self.outcome(of: posted, replayed: false)
+            outcome.billedSeconds = charge.billedSeconds
             outcome.videoURL = result.videoURL
             outcome.videos = result.videos
             await onEvent(.settled(outcome))

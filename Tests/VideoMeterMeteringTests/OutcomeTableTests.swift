@@ -161,6 +161,8 @@ struct OutcomeTableTests {
         #expect(try await fixture.ledger.usageEvents(team: "acme").count == 1)
         let stats = await fixture.worldRouter.stats()
         #expect(stats.created == 0)
+        // A 424 created no task, so it was retried (two attempts in this policy); nothing else was.
+        #expect(stats.upstreamFailures == (tag == "[emulate:upstream_failure]" ? 2 : 0))
         #expect(try await fixture.verified())
         await fixture.shutdown()
     }
@@ -195,6 +197,49 @@ struct OutcomeTableTests {
         #expect(later.unknown.isEmpty)
         #expect(try await fixture.balance() == (0, 0))
         #expect(try await fixture.ledger.usageEvents(team: "acme").map(\.status) == ["expired"])
+        #expect(try await fixture.verified())
+        await fixture.shutdown()
+    }
+    @Test func aShorterVideoThanHeldIsChargedForTheSecondsTheUpstreamReports() async throws {
+        let fixture = try await MeteringFixture.make()
+        try await fixture.team()
+        // 8 s held at 0.030 x 1.05 = 0.252000; the upstream delivers and reports 4 s.
+        let sync = try await fixture.client.generate(MeteredRequest(team: "acme", model: "bytedance/seedance-1.5-pro", prompt: "short [emulate:shorter]", durationSeconds: 8))
+        #expect(sync.heldMicro == 252_000)
+        #expect(sync.chargedMicro == 126_000)  // 4 x 0.030 x 1.05
+        #expect(sync.billedSeconds == 4)
+        // 6 s held at 720p, 0.07/s = 0.420000; the task reports 3 s.
+        let task = try await fixture.client.generate(MeteredRequest(team: "acme", model: "grok-imagine-video", prompt: "short [emulate:shorter]", durationSeconds: 6, resolution: "720p"))
+        #expect(task.heldMicro == 420_000)
+        #expect(task.chargedMicro == 210_000)
+        #expect(task.billedSeconds == 3)
+        let events = try await fixture.ledger.usageEvents(team: "acme")
+        #expect(events.map(\.billedSeconds) == [4, 3])
+        #expect(events.map(\.chargedMicro) == [126_000, 210_000])
+        #expect(events.map(\.upstreamCostMicro) == [120_000, 210_000])
+        #expect(try await fixture.balance() == (336_000, 0))
+        #expect(try await fixture.verified())
+        await fixture.shutdown()
+    }
+
+    @Test func anAsyncCreateWhoseAnswerIsLostIsUnknownAndNeverCharged() async throws {
+        let fixture = try await MeteringFixture.make()
+        try await fixture.team()
+        let thrown = await thrownCode {
+            try await fixture.client.generate(MeteredRequest(team: "acme", model: "grok-imagine-video", prompt: "lost [emulate:drop]", durationSeconds: 2))
+        }
+        #expect(thrown == "outcome_unknown")
+        // The task exists upstream, but its id never reached us: the hold is kept for review.
+        #expect(await fixture.worldRouter.stats().created == 1)
+        #expect(try await fixture.balance() == (0, 140_000))
+        let report = try await fixture.client.reconcile()
+        #expect(report.unknown.map(\.callStatus) == [.unknown])
+        #expect(report.unknown.first?.upstreamTaskID == nil)
+        // At the async hold's deadline (3 h) it expires uncharged; it stays listed as expired.
+        fixture.clock.advance(by: 3 * 3600 + 1)
+        let later = try await fixture.client.reconcile()
+        #expect(later.expired.count == 1)
+        #expect(try await fixture.balance() == (0, 0))
         #expect(try await fixture.verified())
         await fixture.shutdown()
     }
