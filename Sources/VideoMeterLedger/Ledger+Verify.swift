@@ -21,10 +21,13 @@ extension Ledger {
     ///   (monthly, daily, and the credit, which must equal the credit added so far);
     /// - the `balance` rows equal the sums recomputed from the journal (posted and pending, per
     ///   team and month, day and credit);
-    /// - each hold row's state and posted amount match its journal entries;
-    /// - each resolved hold has exactly one usage event, with the same held and charged amounts and
-    ///   outcome; a pending hold has none;
-    /// - each budget's credit equals the sum of its `credit` entries.
+    /// - each hold row's team, periods, credit flag, state and posted amount match its journal
+    ///   entries, and its periods are the month and day of its grant in the team's time zone;
+    /// - a hold is resolved by an entry of the team that was granted it;
+    /// - each resolved hold has exactly one usage event, of the same team, with the same held and
+    ///   charged amounts and outcome; a pending hold has none;
+    /// - each budget's credit equals the sum of its `credit` entries;
+    /// - each alert's spent amount reached its threshold of its limit.
     public func verify() async throws -> VerifyReport {
         try await writer.read { db in try Self.verify(db) }
     }
@@ -46,7 +49,7 @@ extension Ledger {
         var problems: [String] = []
         var sums: [BalanceKey: Sums] = [:]
         var credit: [Int64: MicroUSD] = [:]
-        struct Granted { var teamID: Int64; var amount: MicroUSD; var month: String; var day: String; var credit: Bool }
+        struct Granted { var teamID: Int64; var amount: MicroUSD; var month: String; var day: String; var credit: Bool; var createdAt: Int64 }
         var granted: [Int64: Granted] = [:]
         var resolution: [Int64: (kind: String, posted: MicroUSD)] = [:]
         var entries = 0
@@ -98,7 +101,8 @@ extension Ledger {
                 }
                 sums[monthKey, default: Sums()].pending += amount
                 sums[dayKey, default: Sums()].pending += amount
-                granted[holdID] = Granted(teamID: teamID, amount: amount, month: month, day: day, credit: creditLimit != nil)
+                granted[holdID] = Granted(
+                    teamID: teamID, amount: amount, month: month, day: day, credit: creditLimit != nil, createdAt: row["createdAt"])
             case "post", "void", "expire":
                 guard let holdID, let grant = granted[holdID] else {
                     problems.append("journal entry \(id): \(kind) of a hold that was never granted before it")
@@ -107,6 +111,9 @@ extension Ledger {
                 if let first = resolution[holdID] {
                     problems.append("hold \(holdID): resolved twice (\(first.kind), then \(kind))")
                     continue
+                }
+                if teamID != grant.teamID {
+                    problems.append("hold \(holdID): granted to team \(grant.teamID) but resolved by an entry of team \(teamID)")
                 }
                 if kind != "post" && amount != 0 { problems.append("hold \(holdID): a \(kind) entry charges \(Money.format(micro: amount)) USD") }
                 if amount > grant.amount {
@@ -148,13 +155,18 @@ extension Ledger {
         // Hold rows against the journal, and usage events against resolutions.
         var usage: [Int64: Row] = [:]
         var usageCount = 0
-        for row in try Row.fetchAll(db, sql: "SELECT holdID, heldMicro, chargedMicro, outcome FROM usageEvent") {
+        for row in try Row.fetchAll(db, sql: "SELECT holdID, teamID, heldMicro, chargedMicro, outcome FROM usageEvent") {
             usageCount += 1
             let holdID: Int64 = row["holdID"]
             if usage[holdID] != nil { problems.append("hold \(holdID): more than one usage event") }
             usage[holdID] = row
         }
-        let holdRows = try Row.fetchAll(db, sql: "SELECT id, amountMicro, postedMicro, state FROM hold")
+        var zones: [Int64: String] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT id, timeZone FROM team") { zones[row["id"]] = row["timeZone"] }
+        let periods = PeriodCache()
+        let holdRows = try Row.fetchAll(db, sql: """
+            SELECT id, teamID, amountMicro, postedMicro, state, periodMonth, periodDay, countsAgainstCredit FROM hold
+            """)
         for row in holdRows {
             let id: Int64 = row["id"]
             let amount: MicroUSD = row["amountMicro"]
@@ -162,6 +174,21 @@ extension Ledger {
             let state: String = row["state"]
             guard let grant = granted[id] else { problems.append("hold \(id): no hold entry in the journal"); continue }
             if grant.amount != amount { problems.append("hold \(id): row holds \(Money.format(micro: amount)) USD, journal \(Money.format(micro: grant.amount)) USD") }
+            let rowTeam: Int64 = row["teamID"]
+            let rowMonth: String = row["periodMonth"]
+            let rowDay: String = row["periodDay"]
+            let rowCredit: Bool = row["countsAgainstCredit"]
+            if rowTeam != grant.teamID || rowMonth != grant.month || rowDay != grant.day || rowCredit != grant.credit {
+                problems.append("hold \(id): row says team \(rowTeam), \(rowMonth) / \(rowDay), credit \(rowCredit); journal says team \(grant.teamID), \(grant.month) / \(grant.day), credit \(grant.credit)")
+            }
+            if let zone = zones[grant.teamID] {
+                let period = periods.period(at: grant.createdAt, zoneIdentifier: zone)
+                if period.month != grant.month || period.day != grant.day {
+                    problems.append("hold \(id): granted at \(grant.createdAt) ms, which is \(period.month) / \(period.day) in \(zone), but counted in \(grant.month) / \(grant.day)")
+                }
+            } else {
+                problems.append("hold \(id): granted to team \(grant.teamID), which does not exist")
+            }
             let expectedState: String
             switch resolution[id]?.kind {
             case nil: expectedState = "pending"
@@ -174,6 +201,9 @@ extension Ledger {
                 problems.append("hold \(id): row says \(state) with \(Money.format(micro: posted)) USD posted, journal says \(expectedState) with \(Money.format(micro: expectedPosted)) USD")
             }
             if let event = usage[id] {
+                if (event["teamID"] as Int64) != grant.teamID {
+                    problems.append("hold \(id): usage event of team \(event["teamID"] as Int64), hold of team \(grant.teamID)")
+                }
                 if expectedState == "pending" {
                     problems.append("hold \(id): pending but has a usage event")
                 } else if (event["heldMicro"] as MicroUSD) != amount || (event["chargedMicro"] as MicroUSD) != expectedPosted
@@ -197,6 +227,16 @@ extension Ledger {
             let journaled = credit[teamID]
             if stored != journaled {
                 problems.append("team \(teamID): budget credit \(stored.map { Money.format(micro: $0) } ?? "none") differs from the credit journaled (\(journaled.map { Money.format(micro: $0) } ?? "none"))")
+            }
+        }
+        for row in try Row.fetchAll(db, sql: "SELECT id, teamID, periodMonth, thresholdPercent, limitMicro, spentMicro FROM alert") {
+            let limit: MicroUSD = row["limitMicro"]
+            let spent: MicroUSD = row["spentMicro"]
+            let threshold: Int64 = row["thresholdPercent"]
+            let (lhs, o1) = spent.multipliedReportingOverflow(by: 100)
+            let (rhs, o2) = limit.multipliedReportingOverflow(by: threshold)
+            if o1 || o2 || lhs < rhs {
+                problems.append("alert \(row["id"] as Int64): team \(row["teamID"] as Int64) \(row["periodMonth"] as String) at \(threshold) %, but \(Money.format(micro: spent)) USD spent is below \(threshold) % of \(Money.format(micro: limit)) USD")
             }
         }
         return VerifyReport(journalEntries: entries, holds: holdRows.count, usageEvents: usageCount, problems: problems)

@@ -237,4 +237,35 @@ import VideoMeter
         #expect(report.problems.contains { $0.contains("balance team 1 month 2026-11") })
         #expect(report.problems.contains { $0.contains("usage event") })
     }
+    @Test(arguments: [
+        ("UPDATE hold SET periodMonth = '2026-12'", "row says team 1, 2026-12 / 2026-11-21"),
+        ("UPDATE hold SET countsAgainstCredit = 1", "credit true; journal says"),
+        ("UPDATE usageEvent SET teamID = 2", "usage event of team 2, hold of team 1"),
+        ("UPDATE hold SET postedMicro = 0", "row says posted with 0.000000 USD posted, journal says posted with 1.000000 USD"),
+        ("INSERT INTO alert (teamID, periodMonth, thresholdPercent, limitMicro, spentMicro, createdAt) VALUES (1, '2026-11', 80, 100000000, 1000000, 0)", "at 80 %, but 1.000000 USD spent is below 80 % of 100.000000 USD"),
+    ])
+    func verifyNamesEachKindOfTampering(sql: String, problem: String) async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.team()
+        try await fixture.team("other")
+        let hold = try await fixture.ledger.hold(request("a")).hold
+        try await fixture.ledger.post(holdID: hold.id, amount: 1_000_000)
+        #expect(try await fixture.ledger.verify().isConsistent)
+        try await fixture.ledger.writer.write { db in try db.execute(sql: sql) }
+        let report = try await fixture.ledger.verify()
+        #expect(report.problems.contains { $0.contains(problem) }, "\(report.problems)")
+    }
+
+    @Test func verifyChecksThePeriodAgainstTheGrantTimeInTheTeamsZone() async throws {
+        // 2026-11-30T23:30Z is already December in Tokyo: the hold counts in 2026-12.
+        let fixture = try LedgerFixture(at: instant("2026-11-30T23:30:00Z"))
+        try await fixture.team(zone: "Asia/Tokyo")
+        let hold = try await fixture.ledger.hold(request("a")).hold
+        #expect(hold.periodMonth == "2026-12")
+        #expect(try await fixture.ledger.verify().isConsistent)
+        // A zone changed behind the ledger's back makes the recorded periods wrong: verify says so.
+        try await fixture.ledger.writer.write { db in try db.execute(sql: "UPDATE team SET timeZone = 'UTC'") }
+        let problems = try await fixture.ledger.verify().problems
+        #expect(problems.contains { $0.contains("which is 2026-11 / 2026-11-30 in UTC, but counted in 2026-12 / 2026-12-01") }, "\(problems)")
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 
 /// `team`, `budget`, `ledger` and `keys`, run as a user would against a real ledger file.
@@ -119,5 +120,25 @@ struct LedgerCommandTests {
         let unknown = try workspace.run(["keys", "revoke", "nobody"])
         #expect(unknown.status == 1)
         #expect(unknown.stderr.hasPrefix("error: unknown_key: "))
+    }
+    @Test func verifyExitsNonZeroAndNamesEveryProblem() throws {
+        let workspace = try Workspace()
+        #expect(try workspace.run(["team", "create", "studio"]).status == 0)
+        #expect(try workspace.run(["budget", "set", "--team", "studio", "--monthly", "5"]).status == 0)
+        #expect(try workspace.run(["ledger", "exercise", "--team", "studio", "--count", "2", "--amount", "0.5"]).status == 0)
+        #expect(try workspace.run(["ledger", "verify"]).status == 0)
+        // Someone edits the database behind the ledger's back.
+        let database = try DatabaseQueue(path: workspace.db)
+        try database.write { db in
+            try db.execute(sql: "UPDATE balance SET postedMicro = postedMicro + 1 WHERE scope = 'month'")
+            try db.execute(sql: "UPDATE hold SET postedMicro = 0 WHERE id = 2")
+        }
+        try database.close()
+        let result = try workspace.run(["ledger", "verify"])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("checked 4 journal entries, 2 holds, 2 usage events"))
+        #expect(result.stderr.contains("problem: balance team 1 month"))
+        #expect(result.stderr.contains("problem: hold 2: row says posted with 0.000000 USD posted, journal says posted with 0.500000 USD"))
+        #expect(result.stderr.hasSuffix("error: ledger_inconsistent: 2 problem(s) found\n"))
     }
 }
