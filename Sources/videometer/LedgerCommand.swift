@@ -136,6 +136,11 @@ struct LedgerCommand: AsyncParsableCommand {
         @Flag(help: "Hold only; do not post.")
         var holdOnly = false
 
+        @Option(name: .customLong("start-at"), help: ArgumentHelp(
+            "Wait until this instant (milliseconds since 1970) before the first operation, so several processes start together.",
+            valueName: "MS", visibility: .hidden))
+        var startAt: Int64?
+
         @OptionGroup var database: DatabaseOptions
 
         func validate() throws {
@@ -146,6 +151,10 @@ struct LedgerCommand: AsyncParsableCommand {
         func run() async throws {
             let micro = try parseUSD(amount, option: "--amount", allowZero: false)
             let ledger = try database.openExisting()
+            if let startAt {
+                let wait = Double(startAt) / 1000 - Date().timeIntervalSince1970
+                if wait > 0 { try await Task.sleep(for: .milliseconds(Int64(wait * 1000))) }
+            }
             let (team, count, concurrency, prefix, holdOnly) = (team, count, concurrency, keyPrefix, holdOnly)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for worker in 0..<concurrency {

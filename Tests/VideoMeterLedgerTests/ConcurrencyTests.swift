@@ -33,13 +33,16 @@ import VideoMeter
 
     @Test func fourProcessesAgainstABudgetForKHoldsGetExactlyK() async throws {
         let fixture = try LedgerFixture()
-        let k = 25
+        let k = 25, attempts = 40
         try await fixture.team(monthly: MicroUSD(k) * 2_000_000)
+        // All four start at the same instant, once each has started up, so they contend for the
+        // write lock instead of running one after another.
+        let startAt = Int64((Date().timeIntervalSince1970 + 2) * 1000)
         var processes: [(Process, Pipe, Pipe)] = []
         for worker in 0..<4 {
             let spawned = VideometerBinary.process([
-                "ledger", "exercise", "--team", "acme", "--count", "15", "--amount", "2", "--concurrency", "4",
-                "--key-prefix", "p\(worker)", "--db", fixture.path,
+                "ledger", "exercise", "--team", "acme", "--count", "\(attempts)", "--amount", "2", "--concurrency", "4",
+                "--key-prefix", "p\(worker)", "--start-at", "\(startAt)", "--db", fixture.path,
             ])
             try spawned.0.run()
             processes.append(spawned)
@@ -56,7 +59,7 @@ import VideoMeter
             }
         }
         #expect(holds == k)
-        #expect(refusals == 60 - k)
+        #expect(refusals == 4 * attempts - k)
         let status = try await fixture.ledger.budgetStatus(team: "acme")
         #expect(status.monthPostedMicro == MicroUSD(k) * 2_000_000)
         #expect(status.monthPendingMicro == 0)
@@ -81,13 +84,15 @@ import VideoMeter
                 "--key-prefix", "crash\(round)", "--db", path,
             ])
             try process.run()
+            // Drained while the worker runs, so a full pipe never stalls it outside a commit.
+            let output = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }
             // Kill at a seeded moment after the worker has started writing.
             let delay = 250 + Int(generator.next() % 400)
             try await Task.sleep(for: .milliseconds(delay))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             #expect(process.terminationReason == .uncaughtSignal)
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let text = String(decoding: await output.value, as: UTF8.self)
             // Only whole lines are acknowledgements; a line cut by the kill is not.
             var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
             lines.removeLast()
