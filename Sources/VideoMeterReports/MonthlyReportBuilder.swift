@@ -234,10 +234,12 @@ public struct MonthlyReportBuilder: Sendable {
         """
     }
 
+    /// Late successes of holds granted in the period. `CROSS JOIN` keeps the (small) lateSuccess
+    /// table outside: SQLite would otherwise walk every hold of the month to find none.
     static func lateSuccessSQL(_ group: PeriodGroup) -> String {
         """
         SELECT l.holdID, l.teamID, h.idempotencyKey, h.provider, h.model, l.amountMicro, h.createdAt
-        FROM lateSuccess l JOIN hold h ON h.id = l.holdID
+        FROM lateSuccess l CROSS JOIN hold h ON h.id = l.holdID
         WHERE l.teamID IN (\(group.placeholders))
             AND \(group.usesLedgerPeriods ? "h.periodMonth = ?" : "h.createdAt >= ? AND h.createdAt < ?")
         ORDER BY h.createdAt, l.holdID
@@ -346,12 +348,16 @@ public struct MonthlyReportBuilder: Sendable {
         let balances = try Row.fetchAll(db, sql: budgetBalanceSQL(group), arguments: monthArguments)
             .reduce(into: [Int64: (MicroUSD, MicroUSD)]()) { $0[$1[0]] = ($1[1], $1[2]) }
 
+        let rowsByTeam = Dictionary(grouping: rows, by: \.teamID)
+        let callersByTeam = Dictionary(grouping: callerRows, by: \.0)
+        let itemsByTeam = Dictionary(grouping: items, by: \.0)
+        let alertsByTeam = Dictionary(grouping: alertRows, by: \.0)
         return group.teams.map { team in
             var lines: [String: UsageLine] = [:]
             var dayCharged = Array(repeating: MicroUSD(0), count: period.days.count)
             var dayRequests = Array(repeating: Int64(0), count: period.days.count)
             var versions: [String: CatalogVersionUse] = [:]
-            for row in rows where row.teamID == team.id {
+            for row in rowsByTeam[team.id] ?? [] {
                 let key = "\(row.provider)\u{1F}\(row.model)\u{1F}\(row.resolution)"
                 var line = lines[key] ?? UsageLine(
                     provider: row.provider, model: row.model, resolution: row.resolution, outcomes: OutcomeCounts(),
@@ -395,13 +401,13 @@ public struct MonthlyReportBuilder: Sendable {
                         month: month, timeZone: team.timeZone, postedMicro: balance.0, pendingMicro: balance.1
                     )
                 },
-                alerts: alertRows.filter { $0.0 == team.id }.map {
+                alerts: (alertsByTeam[team.id] ?? []).map {
                     AlertCrossed(team: team.name, thresholdPercent: $0.1, recordedAt: $0.2 / 1000, spentMicro: $0.3)
                 },
-                topCallers: Array(callerRows.filter { $0.0 == team.id }.map {
+                topCallers: Array((callersByTeam[team.id] ?? []).map {
                     CallerSpend(team: team.name, caller: $0.1, requests: $0.2, chargedMicro: $0.3)
                 }.sorted(by: CallerSpend.bySpend).prefix(topCallerLimit)),
-                openItems: items.filter { $0.0 == team.id }.map { var item = $0.1; item.team = team.name; return item },
+                openItems: (itemsByTeam[team.id] ?? []).map { var item = $0.1; item.team = team.name; return item },
                 catalogVersions: versions.values.sorted { $0.version < $1.version },
                 ledgerChargedMicro: totals[team.id] ?? 0,
                 invoiceRoundings: roundings,

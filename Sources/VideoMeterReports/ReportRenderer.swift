@@ -1,4 +1,5 @@
 import Foundation
+import Mustache
 import VideoMeter
 
 /// Renders a ``MonthlyReport`` as CSV, JSON, Markdown or HTML.
@@ -14,11 +15,34 @@ public struct ReportRenderer: Sendable {
 
     /// - Throws: ``ReportError`` `invalid_template` when the format's template was not loaded.
     public func render(_ report: MonthlyReport, as format: ReportFormat) throws -> String {
-        switch format {
-        case .csv: Self.csv(report)
-        case .json: try Self.json(report)
-        case .md, .html: try templates.template(for: format).render(ReportView(report))
+        try render(report, as: [format])[format] ?? ""
+    }
+
+    /// Renders several formats of one report: the preformatted view is built once and the formats
+    /// are rendered concurrently.
+    ///
+    /// - Throws: ``ReportError`` `invalid_template` when a format's template was not loaded.
+    public func render(_ report: MonthlyReport, as formats: [ReportFormat]) throws -> [ReportFormat: String] {
+        let formats = Array(Set(formats))
+        var parsed: [ReportFormat: MustacheTemplate] = [:]
+        for format in formats where format == .md || format == .html {
+            parsed[format] = try self.templates.template(for: format)
         }
+        let templates = parsed
+        let view = formats == [.csv] ? nil : ReportView(report)
+        let tree = templates.isEmpty ? nil : view.map { MustacheValues.Tree(MustacheValues.tree($0)) }
+        let results = RenderedFormats()
+        DispatchQueue.concurrentPerform(iterations: formats.count) { index in
+            let format = formats[index]
+            let text: Result<String, any Error>
+            switch format {
+            case .csv: text = .success(Self.csv(report))
+            case .json: text = Result { try Self.json(view!) }
+            case .md, .html: text = .success(templates[format]!.render(tree!.fields))
+            }
+            results.set(format, text)
+        }
+        return try results.values()
     }
 
     /// The CSV columns, in order.
@@ -55,9 +79,27 @@ public struct ReportRenderer: Sendable {
 
     /// One JSON object with `snake_case` keys; amounts are decimal strings, counts are numbers.
     public static func json(_ report: MonthlyReport) throws -> String {
+        try json(ReportView(report))
+    }
+
+    static func json(_ view: ReportView) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        return String(decoding: try encoder.encode(ReportView(report)), as: UTF8.self) + "\n"
+        return String(decoding: try encoder.encode(view), as: UTF8.self) + "\n"
+    }
+}
+
+/// The texts of formats rendered concurrently, collected under a lock.
+private final class RenderedFormats: @unchecked Sendable {
+    private let lock = NSLock()
+    private var texts: [ReportFormat: Result<String, any Error>] = [:]
+
+    func set(_ format: ReportFormat, _ text: Result<String, any Error>) {
+        lock.withLock { texts[format] = text }
+    }
+
+    func values() throws -> [ReportFormat: String] {
+        try lock.withLock { try texts.mapValues { try $0.get() } }
     }
 }

@@ -328,6 +328,28 @@ struct RenderingTests {
         #expect(roundings.byVersion["worldrouter-2026-01"] == InvoiceRounding(scale: 2, rule: .halfUp))
     }
 
+    @Test func timestampsAreISO8601InUTC() {
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        var random = SplitMix64(seed: 11)
+        var instants: [Int64] = [0, -1, 86_399, 86_400, 951_782_400, 1_793_491_200, 4_107_542_399]
+        for _ in 0..<500 { instants.append(Int64(random.next() % 8_000_000_000) - 2_000_000_000) }
+        for instant in instants {
+            #expect(ReportView.iso(instant) == formatter.string(from: Date(timeIntervalSince1970: TimeInterval(instant))), "\(instant)")
+        }
+    }
+
+    @Test func renderingSeveralFormatsAtOnceGivesWhatEachGivesAlone() async throws {
+        let fixture = try await ReportFixture()
+        let report = try await fixture.builder().build(month: ReportFixture.november)
+        let renderer = ReportRenderer()
+        let together = try renderer.render(report, as: ReportFormat.allCases)
+        #expect(together.count == 4)
+        for format in ReportFormat.allCases {
+            #expect(together[format] == (format == .csv ? ReportRenderer.csv(report) : format == .json ? try ReportRenderer.json(report) : try renderer.render(report, as: [format])[format]))
+        }
+    }
+
     @Test func aMonthWithADaylightSavingChangeHasA25HourDay() throws {
         let period = ReportPeriod(month: try ReportMonth(parsing: "2026-10"), timeZone: try ReportPeriod.timeZone(named: "Europe/Paris"))
         #expect(period.days.count == 31)
