@@ -100,9 +100,10 @@ struct ReportCommand: AsyncParsableCommand {
             } else {
                 // The detail rows are read in the report's own transaction: both show the same ledger.
                 let report = try await builder.build(month: reportMonth, team: team, timeZone: timezone, detail: writeDetail)
+                let texts = try renderer.render(report, as: formats)
                 for format in formats {
                     let file = directory.appendingPathComponent(format.fileName(month: reportMonth))
-                    try Data(try renderer.render(report, as: format).utf8).write(to: file, options: .atomic)
+                    try Data((texts[format] ?? "").utf8).write(to: file, options: .atomic)
                     written.append(file.path)
                 }
                 if report.isEmpty { standardError(Self.emptyMessage(reportMonth)) }
