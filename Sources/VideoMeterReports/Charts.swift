@@ -22,7 +22,10 @@ public struct Charts: Sendable {
     /// A horizontal bar of the per-model chart.
     public struct ModelBar: Sendable {
         public var y, textY, width, valueX: Int64
+        /// `model resolution (provider)`, shortened with `…` past ``Charts/modelLabelMaxCharacters``.
         public var label: String
+        /// The label in full, for the bar's tooltip.
+        public var fullLabel: String
         public var charged: String
     }
 
@@ -48,6 +51,10 @@ public struct Charts: Sendable {
     static let cents = InvoiceRounding(scale: 2, rule: .halfUp)
     static let modelBarMaxWidth: Int64 = 380
     static let modelRowHeight: Int64 = 28
+    /// The label column grows with the longest label (about 6 px a character at 11 px) up to this many characters.
+    static let modelLabelMaxCharacters = 70
+    /// Room right of a bar for its amount.
+    static let modelValueRoom: Int64 = 100
 
     init(_ report: TeamReport) {
         let plotHeight = plotBottom - plotTop
@@ -79,13 +86,19 @@ public struct Charts: Sendable {
         let lines = report.lines.filter { $0.chargedMicro > 0 }
         let peakLine = lines.map(\.chargedMicro).max() ?? 0
         hasModelSpend = peakLine > 0
+        let labels = lines.map { "\($0.model) \($0.resolution) (\($0.provider))" }
+        let longest = min(labels.map(\.count).max() ?? 0, Self.modelLabelMaxCharacters)
+        modelLabelX = max(modelLabelX, Int64(longest) * 6 + 10)
+        modelBarX = modelLabelX + 10
+        let barMaxWidth = min(Self.modelBarMaxWidth, modelWidth - modelBarX - Self.modelValueRoom)
         for (index, line) in lines.enumerated() {
-            let width = max(1, line.chargedMicro * Self.modelBarMaxWidth / max(peakLine, 1))
+            let width = max(1, line.chargedMicro * barMaxWidth / max(peakLine, 1))
             let y = 8 + Int64(index) * Self.modelRowHeight
+            let label = labels[index]
             modelBars.append(ModelBar(
                 y: y, textY: y + 15, width: width, valueX: modelBarX + width + 6,
-                label: "\(line.model) \(line.resolution) (\(line.provider))",
-                charged: Money.format(micro: line.chargedMicro)
+                label: label.count > Self.modelLabelMaxCharacters ? label.prefix(Self.modelLabelMaxCharacters - 1) + "…" : label,
+                fullLabel: label, charged: Money.format(micro: line.chargedMicro)
             ))
         }
         modelHeight = 16 + Int64(lines.count) * Self.modelRowHeight

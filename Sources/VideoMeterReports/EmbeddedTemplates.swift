@@ -210,7 +210,7 @@ Budget month {{month}} ({{timeZone}}). Monthly limit {{monthlyLimit}}{{#dailyLim
 <svg viewBox="0 0 {{modelWidth}} {{modelHeight}}" width="{{modelWidth}}" height="{{modelHeight}}" role="img" aria-label="Charged by model">
 {{#modelBars}}
   <text x="{{modelLabelX}}" y="{{textY}}" text-anchor="end">{{label}}</text>
-  <rect class="model" x="{{modelBarX}}" y="{{y}}" width="{{width}}" height="20"><title>{{label}}: {{charged}} USD</title></rect>
+  <rect class="model" x="{{modelBarX}}" y="{{y}}" width="{{width}}" height="20"><title>{{fullLabel}}: {{charged}} USD</title></rect>
   <text x="{{valueX}}" y="{{textY}}">{{charged}}</text>
 {{/modelBars}}
 </svg>

@@ -156,6 +156,25 @@ struct RenderingTests {
         #expect(html.contains("<div class=\"label\">charged</div><div class=\"value\">1.228500</div>"))
     }
 
+    @Test func longModelNamesWidenTheLabelColumnAndAreShortenedPastSeventyCharacters() {
+        func line(_ model: String, _ charged: MicroUSD) -> UsageLine {
+            UsageLine(provider: "p", model: model, resolution: "720p", outcomes: OutcomeCounts([.succeeded: 1]), seconds: 5,
+                      chargedMicro: charged, upstreamCostMicro: 0, marginMicro: charged)
+        }
+        let long = String(repeating: "m", count: 90)
+        let team = TeamReport(
+            team: "t", timeZone: "UTC", periodStart: 0, periodEnd: 0,
+            lines: [line("grok-imagine-video-1.5-preview-extended", 300_000), line(long, 100_000)],
+            daily: [], budget: nil, alerts: [], topCallers: [], openItems: [], catalogVersions: [], ledgerChargedMicro: 400_000
+        )
+        let charts = Charts(team)
+        #expect(charts.modelLabelX == 430 && charts.modelBarX == 440)
+        #expect(charts.modelBars.map(\.width) == [220, 73])
+        #expect(charts.modelBars.allSatisfy { charts.modelBarX + $0.width + Charts.modelValueRoom <= charts.modelWidth })
+        #expect(charts.modelBars[1].label == String(repeating: "m", count: 69) + "…")
+        #expect(charts.modelBars[1].fullLabel == long + " 720p (p)")
+    }
+
     @Test func htmlShowsEveryTotalAndInvoice() async throws {
         let fixture = try await ReportFixture()
         let report = try await fixture.builder().build(month: ReportFixture.november)
