@@ -74,6 +74,15 @@ struct ReportCommandTests {
         #expect(result.stderr.hasPrefix("error: invalid_time_zone: 'Mars/Olympus'"))
     }
 
+    @Test func aMissingLedgerIsNoLedgerAndIsNotCreated() throws {
+        let workspace = try Workspace()
+        let missing = workspace.directory.appendingPathComponent("typo.sqlite").path
+        let result = try CLI.run(["report", "--month", "2026-11", "--format", "csv", "--db", missing], in: workspace.directory)
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("error: no_ledger: "))
+        #expect(!FileManager.default.fileExists(atPath: missing))
+    }
+
     @Test func anEmptyMonthIsAValidReportThatSaysSo() throws {
         let workspace = try Workspace()
         let markdown = try workspace.run(["report", "--month", "2025-02", "--format", "md"])
