@@ -277,7 +277,7 @@ public struct MonthlyReportBuilder: Sendable {
 
     /// Indexes in the order of the report's groups, so that SQLite streams a month's groups from the
     /// index instead of reading every row and sorting it (with them a report over a million usage
-    /// events takes about a tenth of the time; see docs/REPORTS.md, Speed). They belong in the
+    /// events takes a fifth of the time or less; see docs/REPORTS.md, Speed). They belong in the
     /// ledger's migrations, which the reports never write to; the benchmark creates them to measure
     /// the difference.
     public static let streamingIndexesSQL = """
