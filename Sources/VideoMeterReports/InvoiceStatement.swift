@@ -29,6 +29,8 @@ public struct InvoiceStatement: Sendable, Hashable {
         public var unknownPriceLists: [String]
         /// Several price lists had the largest scale but different rules (half-up was used).
         public var rulesDisagreed: Bool
+        /// The report was given no price lists at all, so every line used the fallback.
+        public var withoutCatalog = false
         /// `roundedMicro - exactMicro`.
         public var differenceMicro: MicroUSD { roundedMicro - exactMicro }
         /// `provider model resolution`, as the explanation names the line.
@@ -66,7 +68,7 @@ public struct InvoiceStatement: Sendable, Hashable {
                 seconds: line.seconds, requests: line.postedRequests,
                 exactMicro: line.chargedMicro, roundedMicro: choice.rounding.round(line.chargedMicro),
                 rounding: choice.rounding, priceLists: choice.versions, unknownPriceLists: choice.unknownVersions,
-                rulesDisagreed: choice.rulesDisagreed
+                rulesDisagreed: choice.rulesDisagreed, withoutCatalog: roundings.byVersion.isEmpty
             )
         }
         self.ledgerTotalMicro = ledgerTotalMicro
@@ -145,7 +147,9 @@ public struct InvoiceStatement: Sendable, Hashable {
         } else if known.count > 1 {
             reasons.append("the largest display scale among price lists \(known.joined(separator: ", "))")
         }
-        if !line.unknownPriceLists.isEmpty {
+        if line.withoutCatalog {
+            reasons.append("the report was given no price catalog, so the fallback of \(InvoiceRounding.fallback) applies")
+        } else if !line.unknownPriceLists.isEmpty {
             let names = line.unknownPriceLists.joined(separator: ", ")
             let verb = line.unknownPriceLists.count == 1 ? "is" : "are"
             reasons.append("\(names) \(verb) not in the catalog, so the fallback of \(InvoiceRounding.fallback) applies")

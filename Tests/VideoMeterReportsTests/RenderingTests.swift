@@ -337,6 +337,14 @@ struct RenderingTests {
         #expect(roundings.choose(["zz", "b"]).rounding == InvoiceRounding(scale: 3, rule: .halfEven))
     }
 
+    @Test func aReportWithoutACatalogSaysSoInsteadOfBlamingEachPriceList() async throws {
+        let fixture = try await ReportFixture()
+        let report = try await MonthlyReportBuilder(ledger: fixture.ledger).build(month: ReportFixture.november, team: "studio")
+        let invoice = try #require(report.teams.first).invoice
+        #expect(invoice.lines.map(\.formattedRounded) == ["0.79", "0.44"])
+        #expect(InvoiceStatement.roundingReason(invoice.lines[0]) == "2 decimal places, half-up (the report was given no price catalog, so the fallback of 2 decimal places, half-up applies)")
+    }
+
     @Test func theCatalogsPriceListsGiveTheirDisplayScales() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let pricing = root.appendingPathComponent("pricing")
