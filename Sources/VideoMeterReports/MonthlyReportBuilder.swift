@@ -56,6 +56,11 @@ public struct MonthlyReportBuilder: Sendable {
         /// event and journal entry (`periodMonth`, `periodDay`), select the rows; with `--timezone`,
         /// the period's instants do (`createdAt`), and the local day is computed in SQL.
         var usesLedgerPeriods: Bool
+        /// The ledger has ``MonthlyReportBuilder/streamingIndexesSQL``: select by the stamps alone,
+        /// which those indexes stream. Without them the stamp-selected statements also bound the
+        /// grant instants (the month's instants widened by 26 hours, more than any two zones differ),
+        /// so SQLite reads the month through `(teamID, createdAt)` rather than each team's history.
+        var streams: Bool
         var startMilliseconds: Int64 { period.start * 1000 }
         var endMilliseconds: Int64 { period.end * 1000 }
         var teamIDs: [Int64] { teams.map(\.id) }
@@ -115,6 +120,10 @@ public struct MonthlyReportBuilder: Sendable {
             )
         }
         if let team, teams.isEmpty { throw ReportError.unknownTeam(team) }
+        let streams = try Int.fetchOne(db, sql: """
+            SELECT COUNT(*) FROM sqlite_master
+            WHERE type = 'index' AND name IN ('usageEvent_report', 'usageEvent_report_caller', 'journalEntry_report')
+            """) == 3
         var groups: [String: PeriodGroup] = [:]
         var order: [String] = []
         for row in teams {
@@ -123,7 +132,7 @@ public struct MonthlyReportBuilder: Sendable {
             let period = ReportPeriod(month: month, timeZone: zone)
             let key = "\(period.start)-\(period.end)-\(zoneName)"
             if groups[key] == nil {
-                groups[key] = PeriodGroup(period: period, zoneName: zoneName, teams: [], usesLedgerPeriods: override == nil)
+                groups[key] = PeriodGroup(period: period, zoneName: zoneName, teams: [], usesLedgerPeriods: override == nil, streams: streams)
                 order.append(key)
             }
             groups[key]!.teams.append(row)
@@ -155,7 +164,7 @@ public struct MonthlyReportBuilder: Sendable {
                     COUNT(*) AS requests, SUM(COALESCE(billedSeconds, seconds)) AS seconds,
                     SUM(chargedMicro) AS charged, SUM(upstreamCostMicro) AS upstreamCost
                 FROM usageEvent
-                WHERE teamID IN (\(group.placeholders)) AND periodMonth = ?
+                WHERE teamID IN (\(group.placeholders)) AND \(selection(group))
                 GROUP BY teamID, periodDay, provider, model, resolution, status, catalogVersion, outcome
                 """
         }
@@ -169,12 +178,29 @@ public struct MonthlyReportBuilder: Sendable {
             """
     }
 
-    /// The arguments of the statements that select a group's period: team ids, then `YYYY-MM` (the
-    /// ledger's stamp) or the period's start and end (milliseconds).
+    /// How the statements select a group's period, for the table `alias` (`+` before each column
+    /// keeps SQLite off the column's indexes): the ledger's month stamp, bounded by the grant
+    /// instants unless the ledger has the streaming indexes; with `--timezone`, the instants alone.
+    static func selection(_ group: PeriodGroup, _ alias: String = "", unindexed: Bool = false) -> String {
+        let column = { (name: String) in (unindexed ? "+" : "") + (alias.isEmpty ? "" : alias + ".") + name }
+        let instants = "\(column("createdAt")) >= ? AND \(column("createdAt")) < ?"
+        guard group.usesLedgerPeriods else { return instants }
+        return group.streams ? "\(column("periodMonth")) = ?" : "\(column("periodMonth")) = ? AND \(instants)"
+    }
+
+    /// How far the instants of a team's month can lie outside those of the group's zone: more than
+    /// the 26 hours between UTC-12 and UTC+14.
+    static let stampMarginMilliseconds: Int64 = 26 * 3_600_000 + 1
+
+    /// The arguments of ``selection(_:_:unindexed:)`` after the team ids.
     static func periodValues(_ group: PeriodGroup) -> [DatabaseValue] {
-        group.teamIDs.map(\.databaseValue) + (group.usesLedgerPeriods
-            ? [group.period.month.description.databaseValue]
-            : [group.startMilliseconds.databaseValue, group.endMilliseconds.databaseValue])
+        let month = group.period.month.description.databaseValue
+        let instants = group.usesLedgerPeriods
+            ? [group.startMilliseconds - stampMarginMilliseconds, group.endMilliseconds + stampMarginMilliseconds]
+            : [group.startMilliseconds, group.endMilliseconds]
+        let values = !group.usesLedgerPeriods ? instants.map(\.databaseValue)
+            : group.streams ? [month] : [month] + instants.map(\.databaseValue)
+        return group.teamIDs.map(\.databaseValue) + values
     }
 
     /// The arguments of the statements over the budget month: team ids, `YYYY-MM`.
@@ -194,7 +220,7 @@ public struct MonthlyReportBuilder: Sendable {
     /// The ledger's own charged figure, independent of the usage events the lines come from: the
     /// posted journal entries of the holds granted in the period.
     static func ledgerTotalSQL(_ group: PeriodGroup) -> String {
-        if group.usesLedgerPeriods {
+        if group.usesLedgerPeriods && group.streams {
             return """
                 SELECT teamID, SUM(amountMicro)
                 FROM journalEntry
@@ -205,7 +231,7 @@ public struct MonthlyReportBuilder: Sendable {
         return """
             SELECT h.teamID, SUM(j.amountMicro)
             FROM hold h JOIN journalEntry j ON j.holdID = h.id AND j.kind IN ('post', 'void', 'expire')
-            WHERE h.teamID IN (\(group.placeholders)) AND h.createdAt >= ? AND h.createdAt < ?
+            WHERE h.teamID IN (\(group.placeholders)) AND \(selection(group, "h"))
                 AND h.state = 'posted' AND j.kind = 'post'
             GROUP BY h.teamID
             """
@@ -216,7 +242,7 @@ public struct MonthlyReportBuilder: Sendable {
         """
         SELECT teamID, COALESCE(caller, '(unattributed)'), COUNT(*), SUM(chargedMicro)
         FROM usageEvent
-        WHERE teamID IN (\(group.placeholders)) AND \(group.usesLedgerPeriods ? "periodMonth = ?" : "createdAt >= ? AND createdAt < ?")
+        WHERE teamID IN (\(group.placeholders)) AND \(selection(group))
         GROUP BY teamID, caller
         """
     }
@@ -229,7 +255,7 @@ public struct MonthlyReportBuilder: Sendable {
             callStatus, upstreamTaskID, periodDay
         FROM hold
         WHERE state = 'pending' AND +teamID IN (\(group.placeholders))
-            AND \(group.usesLedgerPeriods ? "+periodMonth = ?" : "+createdAt >= ? AND +createdAt < ?")
+            AND \(selection(group, unindexed: true))
         ORDER BY createdAt, id
         """
     }
@@ -241,7 +267,7 @@ public struct MonthlyReportBuilder: Sendable {
         SELECT l.holdID, l.teamID, h.idempotencyKey, h.provider, h.model, l.amountMicro, h.createdAt
         FROM lateSuccess l CROSS JOIN hold h ON h.id = l.holdID
         WHERE l.teamID IN (\(group.placeholders))
-            AND \(group.usesLedgerPeriods ? "h.periodMonth = ?" : "h.createdAt >= ? AND h.createdAt < ?")
+            AND \(selection(group, "h"))
         ORDER BY h.createdAt, l.holdID
         """
     }

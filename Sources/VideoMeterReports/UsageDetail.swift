@@ -38,7 +38,7 @@ extension MonthlyReportBuilder {
                     u.upstreamTaskID, u.upstreamRequestID, u.periodDay
                 FROM usageEvent u
                 WHERE u.teamID IN (\(group.placeholders))
-                    AND \(group.usesLedgerPeriods ? "u.periodMonth = ?" : "u.createdAt >= ? AND u.createdAt < ?")
+                    AND \(selection(group, "u"))
                 ORDER BY u.createdAt, u.id
                 """, arguments: arguments(group))
             var chunk = CSVWriter()

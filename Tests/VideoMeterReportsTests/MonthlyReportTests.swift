@@ -170,6 +170,25 @@ struct MonthlyReportTests {
             """)
     }
 
+    @Test func theStreamingIndexesChangeTheQueriesButNotTheReport() async throws {
+        let fixture = try await ReportFixture()
+        let builder = try fixture.builder()
+        let now = ReportFixture.utc("2026-12-02T00:00:00Z")
+        let renderer = ReportRenderer()
+        func everything() async throws -> [String] {
+            let report = try await builder.build(month: ReportFixture.november, now: now)
+            let collected = Collected()
+            try await builder.writeUsageDetail(month: ReportFixture.november) { collected.append($0) }
+            return try ReportFormat.allCases.map { try renderer.render(report, as: $0) } + [collected.text]
+        }
+        let sorted = try await everything()
+        #expect(try await builder.inlineSQL(month: ReportFixture.november).contains { $0.contains("periodMonth = '2026-11' AND createdAt >= ") })
+        try await fixture.ledger.writer.write { db in try db.execute(sql: MonthlyReportBuilder.streamingIndexesSQL) }
+        let streamed = try await everything()
+        #expect(try await builder.inlineSQL(month: ReportFixture.november).allSatisfy { !$0.contains("createdAt >= ") })
+        #expect(streamed == sorted)
+    }
+
     @Test func everyQueryOfAReportSeesOneSnapshotOfALiveLedger() async throws {
         let fixture = try await ReportFixture()
         let builder = try fixture.builder()
