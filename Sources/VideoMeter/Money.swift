@@ -14,7 +14,8 @@ public enum RoundingRule: String, Sendable, Codable, CaseIterable {
     case halfEven = "half_even"
     /// Towards positive infinity.
     case up
-    /// Towards zero.
+    /// Towards negative infinity (Foundation's `.down`; the same as towards zero for the
+    /// non-negative amounts that prices and charges are).
     case down
 
     var foundationMode: NSDecimalNumber.RoundingMode {

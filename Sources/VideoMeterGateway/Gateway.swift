@@ -75,7 +75,7 @@ public final class Gateway: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.keys = try APIKeyStore(ledger: ledger)
-        self.reports = try MonthlyReportBuilder(ledger: ledger)
+        self.reports = try MonthlyReportBuilder(ledger: ledger, invoiceRoundings: InvoiceRoundings(catalog: catalog))
         let timed = providers.mapValues { TimedProvider(base: $0, metrics: metrics) as any VideoProvider }
         // Metering logs at the gateway's level: a per-call info line would serialise every call
         // on standard error.

@@ -103,7 +103,7 @@ struct DemoCommand: AsyncParsableCommand {
                         print("alert     \(team): \(alert.thresholdPercent) % of the \(alert.periodMonth) budget reached (\(Money.format(micro: alert.spentMicro)) of \(Money.format(micro: alert.limitMicro)) USD)")
                     }
                 }
-                let path = try await writeReport(ledger: ledger)
+                let path = try await writeReport(ledger: ledger, catalog: catalog)
                 print("\nreport    \(path)")
                 let verify = try await ledger.verify()
                 print("ledger verify: \(verify.isConsistent ? "consistent" : verify.problems.joined(separator: "; "))")
@@ -208,12 +208,12 @@ struct DemoCommand: AsyncParsableCommand {
         print(table.render())
     }
 
-    func writeReport(ledger: Ledger) async throws -> String {
+    func writeReport(ledger: Ledger, catalog: Catalog) async throws -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let parts = calendar.dateComponents([.year, .month], from: Date())
         let month = ReportMonth(year: parts.year!, month: parts.month!)!
-        let report = try await MonthlyReportBuilder(ledger: ledger).build(month: month)
+        let report = try await MonthlyReportBuilder(ledger: ledger, invoiceRoundings: InvoiceRoundings(catalog: catalog)).build(month: month)
         let directory = URL(fileURLWithPath: out, isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let file = directory.appendingPathComponent(ReportFormat.html.fileName(month: month))
