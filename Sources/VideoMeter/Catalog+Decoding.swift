@@ -342,9 +342,11 @@ private struct CatalogValidator {
         let flatFee = decimal(source.flatFee ?? "0", entry: "\(entry) / flat_fee", range: 0...1000)
         let margin = source.marginPercent.map { decimal($0, entry: "\(entry) / margin_percent", range: 0...1000) } ?? versionMargin
         var outcomes = Set<Outcome>()
+        // A refusal or a timeout is a request the upstream never ran: it can never be billed.
+        let billable: [Outcome] = [.succeeded, .failed, .cancelled, .expired]
         for name in source.billableOutcomes ?? [Outcome.succeeded.rawValue] {
-            if let outcome = Outcome(rawValue: name) { outcomes.insert(outcome) } else {
-                fail("\(entry) / billable_outcomes", "'\(name)' is not one of \(Outcome.allCases.map(\.rawValue).joined(separator: ", "))")
+            if let outcome = Outcome(rawValue: name), billable.contains(outcome) { outcomes.insert(outcome) } else {
+                fail("\(entry) / billable_outcomes", "'\(name)' is not one of \(billable.map(\.rawValue).joined(separator: ", ")) (refusals and timeouts are never billed)")
             }
         }
         let maxPrompt = source.maxPromptCharacters ?? versionMaxPrompt

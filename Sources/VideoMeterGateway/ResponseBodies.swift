@@ -76,13 +76,20 @@ struct TaskResponse: Encodable {
         self.content = videoURL.map(Content.init(videoURL:))
         self.metering = Metering(
             holdState: hold.state.rawValue, held: Money.format(micro: hold.amountMicro), charged: Money.format(micro: hold.postedMicro),
-            billedSeconds: hold.state == .posted ? hold.seconds : nil)
+            billedSeconds: hold.state == .posted ? hold.billedSeconds ?? hold.seconds : nil)
     }
 
     /// The task status a settled hold stands for, in WorldRouter's words.
     static func status(of hold: Hold) -> String {
         switch hold.state {
-        case .posted: return "succeeded"
+        case .posted:
+            // A price list may bill an end state other than success (`billable_outcomes`).
+            switch hold.callStatus {
+            case .failed: return "failed"
+            case .cancelled: return "cancelled"
+            case .expired: return "expired"
+            default: return "succeeded"
+            }
         case .expired: return "expired"
         case .pending: return hold.callStatus == .running ? "running" : "queued"
         default:

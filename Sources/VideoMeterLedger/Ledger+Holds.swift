@@ -137,6 +137,22 @@ extension Ledger {
         return hold!
     }
 
+    /// Voids a hold whose call was never sent: only if, in the same commit, it is still pending,
+    /// `held` (never marked submitted) and without an upstream task id. Returns nil, changing
+    /// nothing, otherwise. Because commits are serialised, this and ``markSubmitted(holdID:upstreamTaskID:upstreamRequestID:)``
+    /// exclude each other: a call is either voided here or recorded as sent, never both.
+    public func voidIfNeverSent(holdID: Int64, settlement: Settlement = Settlement(status: .cancelled)) async throws -> Hold? {
+        let now = nowMilliseconds
+        let (hold, _) = try await commits.perform { db -> (Hold?, [Alert]) in
+            let check = try db.cachedStatement(sql: """
+                SELECT id FROM hold WHERE id = ? AND state = 'pending' AND callStatus = 'held' AND upstreamTaskID IS NULL
+                """)
+            guard try check.firstRow([holdID], { $0.int64(0) }) != nil else { return (nil, []) }
+            return try Self.resolve(holdID: holdID, event: .void, settlement: settlement, now: now, db)
+        }
+        return hold
+    }
+
     /// The sweeper: expires every pending hold whose deadline is at or before `now` (the clock's
     /// time by default) and returns them, expired.
     @discardableResult
@@ -201,12 +217,17 @@ extension Ledger {
             action.releasedMicro, hold.periodMonth, hold.periodDay, hold.catalogVersion, upstreamCost, margin,
             hold.upstreamTaskID, upstreamRequestID, now,
         ])
+        let billedSeconds: Int? = action.entryKind == .post ? settlement.billedSeconds ?? hold.seconds : nil
         let update = try db.cachedStatement(sql: """
-            UPDATE hold SET state = ?, postedMicro = ?, callStatus = ?, upstreamRequestID = ?, resolvedAt = ? WHERE id = ?
+            UPDATE hold SET state = ?, postedMicro = ?, callStatus = ?, upstreamRequestID = ?, resolvedAt = ?, billedSeconds = ?
+            WHERE id = ?
             """)
-        try update.execute(arguments: [action.nextState.rawValue, action.postedMicro, status.rawValue, upstreamRequestID, now, hold.id])
+        try update.execute(arguments: [
+            action.nextState.rawValue, action.postedMicro, status.rawValue, upstreamRequestID, now, billedSeconds, hold.id,
+        ])
         hold.state = action.nextState
         hold.postedMicro = action.postedMicro
+        hold.billedSeconds = billedSeconds
         hold.callStatus = status
         hold.upstreamRequestID = upstreamRequestID
         hold.resolvedAt = now

@@ -17,7 +17,7 @@ import GRDB
 /// - `lateSuccess`: tasks that succeeded after their hold was voided or expired.
 ///
 /// `v2-caller`: `hold.caller` and `usageEvent.caller` (who asked: an API key's label, a user name)
-/// for the reports' top callers, and the index the monthly reports read by (`usageEvent(teamID,
+/// for the reports' top callers, `hold.billedSeconds` (the seconds a posted call was charged for), and the index the monthly reports read by (`usageEvent(teamID,
 /// createdAt)`: a call counts in the period its hold was granted in), so reports never write. The
 /// usage event's other indexes served no query and cost a page write each per settlement: dropped.
 ///
@@ -171,6 +171,7 @@ enum LedgerSchema {
         migrator.registerMigration("v2-caller") { db in
             try db.execute(sql: """
                 ALTER TABLE hold ADD COLUMN caller TEXT;
+                ALTER TABLE hold ADD COLUMN billedSeconds INTEGER;
                 ALTER TABLE usageEvent ADD COLUMN caller TEXT;
                 CREATE INDEX IF NOT EXISTS usageEvent_team_created ON usageEvent(teamID, createdAt);
                 DROP INDEX usageEvent_team_finished;

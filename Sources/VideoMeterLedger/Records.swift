@@ -132,6 +132,8 @@ public struct Hold: Sendable, Equatable, Codable {
     public var resolvedAt: Int64?
     /// Who asked for the call (an API key's label, a user name), for the reports' top callers.
     public var caller: String? = nil
+    /// The seconds a posted call was charged for (the upstream's figure; `nil` until posted).
+    public var billedSeconds: Int? = nil
 }
 
 extension Hold: FetchableRecord {
@@ -163,6 +165,7 @@ extension Hold: FetchableRecord {
         submittedAt = row["submittedAt"]
         resolvedAt = row["resolvedAt"]
         caller = row["caller"]
+        billedSeconds = row["billedSeconds"]
     }
 }
 
@@ -171,7 +174,7 @@ extension Hold {
     static let selection = """
         id, teamID, idempotencyKey, fingerprint, amountMicro, postedMicro, state, callStatus, provider, model, resolution,
         seconds, imageCount, catalogVersion, quoteJSON, upstreamCostMicro, marginMicro, upstreamTaskID, upstreamRequestID,
-        periodMonth, periodDay, countsAgainstCredit, createdAt, deadline, submittedAt, resolvedAt, caller
+        periodMonth, periodDay, countsAgainstCredit, createdAt, deadline, submittedAt, resolvedAt, caller, billedSeconds
         """
 
     /// A hold read by position from `SELECT \(selection)`: the commit thread's fast path.
@@ -184,7 +187,8 @@ extension Hold {
             quoteJSON: row.string(14), upstreamCostMicro: row.int64(15), marginMicro: row.int64(16),
             upstreamTaskID: row.optionalString(17), upstreamRequestID: row.optionalString(18), periodMonth: row.string(19),
             periodDay: row.string(20), countsAgainstCredit: row.bool(21), createdAt: row.int64(22), deadline: row.int64(23),
-            submittedAt: row.optionalInt64(24), resolvedAt: row.optionalInt64(25), caller: row.optionalString(26))
+            submittedAt: row.optionalInt64(24), resolvedAt: row.optionalInt64(25), caller: row.optionalString(26),
+            billedSeconds: row.optionalInt64(27).map(Int.init))
     }
 }
 

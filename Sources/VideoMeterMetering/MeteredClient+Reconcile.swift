@@ -34,15 +34,20 @@ extension MeteredClient {
         var report = ReconcileReport()
         let open = try await ledger.holdsAwaitingReconciliation()
         try await withThrowingTaskGroup(of: ReconcileItem.self) { group in
-            for hold in open {
+            // At most `maxConcurrentReads` task readings at a time, however many holds are open.
+            var pending = open.makeIterator()
+            for _ in 0..<Self.maxConcurrentReads {
+                guard let hold = pending.next() else { break }
                 group.addTask { await self.reconcile(hold, waitFor: waitFor) }
             }
             for try await item in group {
+                if let hold = pending.next() { group.addTask { await self.reconcile(hold, waitFor: waitFor) } }
                 switch item {
                 case .settled(let outcome): report.settled.append(outcome)
                 case .running(let hold): report.stillRunning.append(hold)
                 case .unknown(let hold): report.unknown.append(hold)
                 case .unreadable(let reason): report.unreadable.append(reason)
+                case .resolvedElsewhere: break
                 }
             }
         }
@@ -56,19 +61,16 @@ extension MeteredClient {
                 && (hold.callStatus == .unknown || (hold.callStatus == .submitted && !sending.contains(hold.id)))
         }
 
-        // An async call whose process stopped between its hold and its create was never sent: the
-        // create follows `markSubmitted`, which fails once the hold is resolved, so voiding it is
-        // safe even if its process were still alive. The grace period keeps this away from calls
-        // being started right now by another process.
+        // An async call whose process stopped between its hold and its create was never sent. The
+        // ledger voids it only if, in the voiding commit itself, it is still `held`: the create is
+        // sent only after `markSubmitted` has committed, so a call that a live process is sending
+        // right now is never voided. The grace period keeps this away from calls being started.
         let startedBefore = Int64((clock.now().timeIntervalSince1970 - Self.neverSentGraceSeconds) * 1000)
         for hold in pending
         where hold.callStatus == .held && hold.upstreamTaskID == nil && hold.createdAt < startedBefore
             && !sending.contains(hold.id) && (try? provider(hold.provider))?.style == .asyncTask {
-            do {
-                let voided = try await ledger.void(holdID: hold.id, settlement: Settlement(status: .cancelled))
+            if let voided = try await ledger.voidIfNeverSent(holdID: hold.id) {
                 report.neverSent.append(voided)
-            } catch let error as LedgerError where error.code == "hold_already_resolved" {
-                continue
             }
         }
 
@@ -100,8 +102,13 @@ extension MeteredClient {
     /// How old a held, never-sent async call must be before reconciliation voids it.
     static let neverSentGraceSeconds: Double = 60
 
+    /// Task readings a reconciliation pass keeps in flight at most.
+    static let maxConcurrentReads = 64
+
     enum ReconcileItem: Sendable {
         case settled(MeteredOutcome)
+        /// Settled by someone else since the pass listed it.
+        case resolvedElsewhere
         case running(Hold)
         case unknown(Hold)
         case unreadable(String)
@@ -117,7 +124,7 @@ extension MeteredClient {
                 switch try await advance(holdID: hold.id) {
                 case .settled(let outcome): return .settled(outcome)
                 case .running: return .running(hold)
-                case .resolved(let resolved): return .settled(try await outcome(of: resolved, replayed: true))
+                case .resolved: return .resolvedElsewhere
                 }
             }
             var policy = configuration.pollPolicy

@@ -10,8 +10,10 @@ import VideoMeterProviders
 /// - Nothing is sent without a hold for the quoted total; an invalid request or a refused budget
 ///   never reaches the upstream and never touches the ledger beyond the refusal.
 /// - The hold is posted only when the upstream reports success (for the seconds it reports, never
-///   above the hold); every other terminal outcome voids it. Posting is exactly once per hold,
-///   however many times a task is polled or by how many pollers.
+///   above the hold), or when an async task ends in a state its price list bills
+///   (`billable_outcomes`; the shipped catalogs bill success only); every other outcome voids it,
+///   refusals always. Posting is exactly once per hold, however many times a task is polled or by
+///   how many pollers.
 /// - An async task's id is written with its hold before any polling, so a restarted process
 ///   resumes it (``reconcile(waitFor:)``). A request sent without an answer is `unknown`: its hold
 ///   stays until reconciled or expired.
@@ -234,7 +236,6 @@ public final class MeteredClient: Sendable {
         do {
             let posted = try await shielded { try await self.ledger.post(holdID: hold.id, amount: charge.amountMicro, settlement: settlement) }
             var outcome = try await self.outcome(of: posted, replayed: false)
-            outcome.billedSeconds = charge.billedSeconds
             outcome.videoURL = result.videoURL
             outcome.videos = result.videos
             await onEvent(.settled(outcome))
@@ -265,9 +266,10 @@ public final class MeteredClient: Sendable {
         }
     }
 
-    /// Settles a call that ended without a video: voided, unless the hold's price list bills that
-    /// outcome (`billable_outcomes`, e.g. an upstream that charges for moderation-blocked jobs), in
-    /// which case the quoted amount is posted.
+    /// Settles an async task that ended without a video: voided, unless the hold's price list bills
+    /// that end state (`billable_outcomes`, e.g. an upstream that charges for moderation-blocked
+    /// jobs), in which case the quoted amount is posted. Refusals (a request the upstream never
+    /// ran) are never billed; they are voided where they are caught.
     func settleVoid(_ hold: Hold, status: CallStatus, requestID: String?, startedAt: Date, onEvent: @Sendable (MeteringEvent) async -> Void) async throws -> MeteredOutcome {
         if isBillable(status, hold: hold) {
             let settlement = Settlement(
@@ -283,6 +285,12 @@ public final class MeteredClient: Sendable {
                 return outcome
             } catch let error as LedgerError where error.code == "hold_already_resolved" {
                 return try await outcome(of: try await ledger.hold(id: hold.id), replayed: true)
+            } catch let error as LedgerError where error.code == "hold_expired" {
+                // Read after the hold's deadline: the sweeper expires it, nothing is charged.
+                try await shielded { _ = try await self.ledger.expireDue() }
+                let expired = try await self.outcome(of: try await ledger.hold(id: hold.id), replayed: false)
+                await onEvent(.settled(expired))
+                return expired
             }
         }
         do {
@@ -316,9 +324,6 @@ public final class MeteredClient: Sendable {
                 return MeteringError.outcomeUnknown(holdID: hold.id, detail: String(describing: error))
             }
             switch error.delivery {
-            case .refused where isBillable(CallStatus(refusal: error), hold: hold):
-                _ = try await settleVoid(hold, status: CallStatus(refusal: error), requestID: nil, startedAt: startedAt, onEvent: { _ in })
-                return error
             case .notSent, .refused:
                 try await shielded { _ = try await self.ledger.void(holdID: hold.id, settlement: settlement(CallStatus(refusal: error))) }
                 logger.info("call refused upstream, hold voided", metadata: ["hold.id": "\(hold.id)", "error.code": "\(error.code)"])
@@ -396,7 +401,7 @@ public final class MeteredClient: Sendable {
         return MeteredOutcome(
             holdID: hold.id, idempotencyKey: hold.idempotencyKey, team: team, provider: hold.provider, model: hold.model,
             resolution: hold.resolution, status: hold.callStatus, holdState: hold.state, heldMicro: hold.amountMicro,
-            chargedMicro: hold.postedMicro, billedSeconds: hold.state == .posted ? hold.seconds : nil,
+            chargedMicro: hold.postedMicro, billedSeconds: hold.state == .posted ? hold.billedSeconds ?? hold.seconds : nil,
             upstreamTaskID: hold.upstreamTaskID, upstreamRequestID: hold.upstreamRequestID, replayed: replayed)
     }
 

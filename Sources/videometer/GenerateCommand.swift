@@ -113,7 +113,7 @@ struct GenerateCommand: AsyncParsableCommand {
             let budget = try await ledger.budgetStatus(team: team)
             await upstreams.shutdown()
             try printOutcome(outcome, available: budget.availableMicro, saved: saved)
-            if !outcome.isCharged {
+            if outcome.status != .succeeded {
                 throw MeteredCallFailure(outcome: outcome)
             }
         }
@@ -196,7 +196,11 @@ struct GenerateResult: Encodable {
 struct MeteredCallFailure: CodedError {
     let outcome: MeteredOutcome
     var code: String { "generation_\(outcome.status.rawValue)" }
-    var message: String { "The upstream task ended \(outcome.status.rawValue); hold \(outcome.holdID) was released and nothing was charged." }
+    var message: String {
+        outcome.isCharged
+            ? "The upstream task ended \(outcome.status.rawValue); its price list bills that outcome, so \(Money.format(micro: outcome.chargedMicro)) USD was charged (hold \(outcome.holdID))."
+            : "The upstream task ended \(outcome.status.rawValue); hold \(outcome.holdID) was released and nothing was charged."
+    }
 }
 
 struct DownloadError: CodedError {

@@ -268,4 +268,23 @@ import VideoMeter
         let problems = try await fixture.ledger.verify().problems
         #expect(problems.contains { $0.contains("which is 2026-11 / 2026-11-30 in UTC, but counted in 2026-12 / 2026-12-01") }, "\(problems)")
     }
+    @Test func voidIfNeverSentVoidsOnlyACallStillHeldWithoutATask() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.team()
+        let held = try await fixture.ledger.hold(request("held")).hold
+        let sent = try await fixture.ledger.hold(request("sent")).hold
+        // Another process records its create as sent (and then sends it): the void must not win.
+        try await fixture.ledger.markSubmitted(holdID: sent.id, upstreamTaskID: nil)
+        #expect(try await fixture.ledger.voidIfNeverSent(holdID: sent.id) == nil)
+        #expect(try await fixture.ledger.hold(id: sent.id).state == .pending)
+        let voided = try #require(try await fixture.ledger.voidIfNeverSent(holdID: held.id))
+        #expect(voided.state == .voided)
+        #expect(voided.callStatus == .cancelled)
+        // Once voided, the other side's markSubmitted fails, so nothing is sent for it.
+        await expectLedgerError("hold_already_resolved") { try await fixture.ledger.markSubmitted(holdID: held.id, upstreamTaskID: nil) }
+        #expect(try await fixture.ledger.voidIfNeverSent(holdID: held.id) == nil)
+        let status = try await fixture.ledger.budgetStatus(team: "acme")
+        #expect(status.monthPendingMicro == 1_500_000)
+        #expect(try await fixture.ledger.verify().isConsistent)
+    }
 }

@@ -208,6 +208,10 @@ struct OutcomeTableTests {
         #expect(sync.heldMicro == 252_000)
         #expect(sync.chargedMicro == 126_000)  // 4 x 0.030 x 1.05
         #expect(sync.billedSeconds == 4)
+        // Read back from the ledger (a replay, the gateway's task view), it is still 4 s.
+        let stored = try await fixture.ledger.hold(id: sync.holdID)
+        #expect(stored.billedSeconds == 4)
+        #expect(try await fixture.client.outcome(of: stored, replayed: true).billedSeconds == 4)
         // 6 s held at 720p, 0.07/s = 0.420000; the task reports 3 s.
         let task = try await fixture.client.generate(MeteredRequest(team: "acme", model: "grok-imagine-video", prompt: "short [emulate:shorter]", durationSeconds: 6, resolution: "720p"))
         #expect(task.heldMicro == 420_000)
