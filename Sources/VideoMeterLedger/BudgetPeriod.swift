@@ -19,15 +19,16 @@ public struct BudgetPeriod: Sendable, Equatable {
         let date = Date(timeIntervalSince1970: TimeInterval(instant) / 1000)
         let parts = calendar.dateComponents([.year, .month, .day], from: date)
         let year = parts.year!, month = parts.month!, day = parts.day!
-        let monthStart = calendar.date(from: DateComponents(year: year, month: month, day: 1))!
-        let monthEnd = calendar.date(byAdding: .month, value: 1, to: monthStart)!
-        let dayStart = calendar.date(from: DateComponents(year: year, month: month, day: day))!
-        let dayEnd = calendar.date(byAdding: .day, value: 1, to: dayStart)!
+        // The calendar's own intervals: where daylight saving starts at midnight (Santiago,
+        // Havana, Beirut) a day begins at 01:00 and "start + 1 day" would swallow the first hour
+        // of the next one.
+        let monthInterval = calendar.dateInterval(of: .month, for: date)!
+        let dayInterval = calendar.dateInterval(of: .day, for: date)!
         return BudgetPeriod(
             month: String(format: "%04d-%02d", year, month),
             day: String(format: "%04d-%02d-%02d", year, month, day),
-            monthStart: milliseconds(monthStart), monthEnd: milliseconds(monthEnd),
-            dayStart: milliseconds(dayStart), dayEnd: milliseconds(dayEnd)
+            monthStart: milliseconds(monthInterval.start), monthEnd: milliseconds(monthInterval.end),
+            dayStart: milliseconds(dayInterval.start), dayEnd: milliseconds(dayInterval.end)
         )
     }
 

@@ -78,7 +78,9 @@ final class GroupCommit: @unchecked Sendable {
                 try writer.writeWithoutTransaction { db in
                     try db.inTransaction(.immediate) {
                         for operation in batch {
-                            operation.execute(db)
+                            // An operation whose failure could not be undone leaves partial writes:
+                            // the whole batch rolls back and every caller gets the error.
+                            if let unusable = operation.execute(db) { throw unusable }
                         }
                         return .commit
                     }
@@ -92,7 +94,9 @@ final class GroupCommit: @unchecked Sendable {
 }
 
 private protocol PendingOperation: AnyObject, Sendable {
-    func execute(_ db: Database)
+    /// Runs the operation in a savepoint of its own; returns an error when the transaction can no
+    /// longer be committed (the savepoint could not be rolled back).
+    func execute(_ db: Database) -> (any Error)?
     func finish(transactionError: (any Error)?)
 }
 
@@ -106,7 +110,7 @@ private final class Operation<T: Sendable>: PendingOperation, @unchecked Sendabl
         self.continuation = continuation
     }
 
-    func execute(_ db: Database) {
+    func execute(_ db: Database) -> (any Error)? {
         // A savepoint of its own, so that a refusal undoes this operation only. The statements are
         // cached: preparing them afresh for each operation (as `Database.inSavepoint` does) cost a
         // fifth of the commit thread's time.
@@ -114,20 +118,22 @@ private final class Operation<T: Sendable>: PendingOperation, @unchecked Sendabl
             try db.cachedStatement(sql: "SAVEPOINT operation").execute()
         } catch {
             result = .failure(error)
-            return
+            return error
         }
         do {
             let value = try body(db)
             try db.cachedStatement(sql: "RELEASE SAVEPOINT operation").execute()
             result = .success(value)
+            return nil
         } catch {
+            result = .failure(error)
             do {
                 try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT operation").execute()
                 try db.cachedStatement(sql: "RELEASE SAVEPOINT operation").execute()
-            } catch {
-                // The transaction is unusable: the commit fails and every operation of the batch with it.
+                return nil
+            } catch let rollback {
+                return rollback
             }
-            result = .failure(error)
         }
     }
 
