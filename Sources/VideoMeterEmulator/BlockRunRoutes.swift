@@ -77,8 +77,6 @@ struct BlockRunRoutes {
 
         var random = await state.generator(forContent: "\(model)|\(prompt)|\(body.image_url ?? "")|\(seconds)")
         let draw = random.nextUnit()
-        let latency = await state.latency
-        let capped = latency > configuration.maxSyncDuration
         let final: EmulatedTask.Status = switch tag {
         case .succeeded, .shorter: .succeeded
         case .failed, .cancelled, .upstreamFailure: .failed
@@ -88,12 +86,26 @@ struct BlockRunRoutes {
             draw < configuration.timeoutRate ? .timedOut
                 : draw < configuration.timeoutRate + configuration.failRate ? .failed : .succeeded
         }
-        let outcome = capped && final != .dropped ? .timedOut : final
         let task = await state.createTask(
             model: model, durationSeconds: EmulatedOutcome.generatedSeconds(seconds, tag: tag), resolution: "720p",
-            owner: ownerHash(payment), finalStatus: outcome)
+            owner: ownerHash(payment), finalStatus: final)
 
-        try? await Task.sleep(for: min(latency, configuration.maxSyncDuration))
+        // The generation takes the latency in force, read again while waiting (a test may change it
+        // with the call in flight); at BlockRun's cap the upstream gives up and answers 504.
+        let started = ContinuousClock.now
+        var capped = false
+        while true {
+            let elapsed = started.duration(to: .now)
+            let latency = await state.latency
+            if elapsed >= latency { break }
+            if elapsed >= configuration.maxSyncDuration {
+                capped = true
+                break
+            }
+            let remaining = min(latency, configuration.maxSyncDuration) - elapsed
+            try? await Task.sleep(for: min(remaining, .milliseconds(20)))
+        }
+        let outcome = capped && final != .dropped ? .timedOut : final
         await state.settle(taskID: task.id, as: outcome)
         await state.leaveInFlight()
 

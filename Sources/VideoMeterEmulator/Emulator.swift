@@ -107,9 +107,10 @@ public actor Emulator {
         await state.stats()
     }
 
-    /// Changes how long generations take from now on. Async tasks already created are measured
-    /// against the new latency too, so `.zero` finishes every open task at its next reading: a
-    /// test can keep tasks running for as long as it needs, then let them go.
+    /// Changes how long generations take from now on. Calls and tasks already in flight are
+    /// measured against the new latency too, so `.zero` answers every waiting sync call and
+    /// finishes every open task at its next reading: a test can keep calls in flight for as long
+    /// as it needs, then let them go.
     public func setLatency(_ latency: Duration) async {
         await state.setLatency(latency)
     }

@@ -136,10 +136,10 @@ struct LedgerCommand: AsyncParsableCommand {
         @Flag(help: "Hold only; do not post.")
         var holdOnly = false
 
-        @Option(name: .customLong("start-at"), help: ArgumentHelp(
-            "Wait until this instant (milliseconds since 1970) before the first operation, so several processes start together.",
-            valueName: "MS", visibility: .hidden))
-        var startAt: Int64?
+        @Option(name: .customLong("start-file"), help: ArgumentHelp(
+            "Create PATH.ready-PID once the ledger is open, then wait for PATH to exist before the first operation, so several processes start together.",
+            valueName: "PATH", visibility: .hidden))
+        var startFile: String?
 
         @OptionGroup var database: DatabaseOptions
 
@@ -151,9 +151,9 @@ struct LedgerCommand: AsyncParsableCommand {
         func run() async throws {
             let micro = try parseUSD(amount, option: "--amount", allowZero: false)
             let ledger = try database.openExisting()
-            if let startAt {
-                let wait = Double(startAt) / 1000 - Date().timeIntervalSince1970
-                if wait > 0 { try await Task.sleep(for: .milliseconds(Int64(wait * 1000))) }
+            if let startFile {
+                FileManager.default.createFile(atPath: "\(startFile).ready-\(ProcessInfo.processInfo.processIdentifier)", contents: nil)
+                while !FileManager.default.fileExists(atPath: startFile) { try await Task.sleep(for: .milliseconds(2)) }
             }
             let (team, count, concurrency, prefix, holdOnly) = (team, count, concurrency, keyPrefix, holdOnly)
             try await withThrowingTaskGroup(of: Void.self) { group in

@@ -35,18 +35,25 @@ import VideoMeter
         let fixture = try LedgerFixture()
         let k = 25, attempts = 40
         try await fixture.team(monthly: MicroUSD(k) * 2_000_000)
-        // All four start at the same instant, once each has started up, so they contend for the
-        // write lock instead of running one after another.
-        let startAt = Int64((Date().timeIntervalSince1970 + 2) * 1000)
+        // All four start together once each has opened the ledger, so they contend for the write
+        // lock instead of running one after another.
+        let start = fixture.directory.appendingPathComponent("start").path
         var processes: [(Process, Pipe, Pipe)] = []
         for worker in 0..<4 {
             let spawned = VideometerBinary.process([
                 "ledger", "exercise", "--team", "acme", "--count", "\(attempts)", "--amount", "2", "--concurrency", "4",
-                "--key-prefix", "p\(worker)", "--start-at", "\(startAt)", "--db", fixture.path,
+                "--key-prefix", "p\(worker)", "--start-file", start, "--db", fixture.path,
             ])
             try spawned.0.run()
             processes.append(spawned)
         }
+        let deadline = ContinuousClock.now + .seconds(60)
+        func ready() throws -> Int {
+            try FileManager.default.contentsOfDirectory(atPath: fixture.directory.path).filter { $0.hasPrefix("start.ready-") }.count
+        }
+        while try ready() < 4 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(try ready() == 4)
+        FileManager.default.createFile(atPath: start, contents: nil)
         var holds = 0, refusals = 0
         for (process, out, err) in processes {
             let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -83,16 +90,17 @@ import VideoMeter
                 "ledger", "exercise", "--team", "acme", "--count", "100000", "--amount", "0.25", "--concurrency", "8",
                 "--key-prefix", "crash\(round)", "--db", path,
             ])
-            try process.run()
             // Drained while the worker runs, so a full pipe never stalls it outside a commit.
-            let output = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }
-            // Kill at a seeded moment after the worker has started writing.
-            let delay = 250 + Int(generator.next() % 400)
+            let output = OutputCollector(out)
+            try process.run()
+            // Kill at a seeded moment after the worker's first acknowledged operation.
+            try await output.waitForFirstLine()
+            let delay = 50 + Int(generator.next() % 400)
             try await Task.sleep(for: .milliseconds(delay))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             #expect(process.terminationReason == .uncaughtSignal)
-            let text = String(decoding: await output.value, as: UTF8.self)
+            let text = String(decoding: output.finish(), as: UTF8.self)
             // Only whole lines are acknowledgements; a line cut by the kill is not.
             var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
             lines.removeLast()
@@ -116,5 +124,36 @@ import VideoMeter
         }
         let verify = try VideometerBinary.run(["ledger", "verify", "--db", path])
         #expect(verify.status == 0)
+    }
+}
+
+/// Collects what a child process writes to a pipe while it runs.
+final class OutputCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    private let handle: FileHandle
+
+    init(_ pipe: Pipe) {
+        handle = pipe.fileHandleForReading
+        handle.readabilityHandler = { [weak self] handle in
+            let chunk = handle.availableData
+            guard let self, !chunk.isEmpty else { return }
+            self.lock.withLock { self.data.append(chunk) }
+        }
+    }
+
+    /// Waits (up to 60 s) until a whole line has arrived.
+    func waitForFirstLine() async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !lock.withLock({ data.contains(UInt8(ascii: "\n")) }) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(2))
+        }
+    }
+
+    /// Everything written, once the process has exited.
+    func finish() -> Data {
+        handle.readabilityHandler = nil
+        let rest = handle.readDataToEndOfFile()
+        return lock.withLock { data + rest }
     }
 }

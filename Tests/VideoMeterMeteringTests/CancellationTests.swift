@@ -8,13 +8,13 @@ import VideoMeterProviders
 
 /// Cancelling the calling task, or a process stopping mid-call, leaves nothing unresolvable.
 ///
-/// Async tasks run until the test releases them (``Emulator/setLatency(_:)``) and sync calls take
-/// seconds, so "in flight" holds however slow the machine; every step waits for an observable
-/// condition (the emulator admitted the call, the ledger recorded the task), never a fixed time.
+/// Calls and tasks stay in flight until the test releases them (``Emulator/setLatency(_:)``), so
+/// "in flight" holds however slow the machine; every step waits for an observable condition (the
+/// emulator admitted the call, the ledger recorded the task), never a fixed time.
 @Suite("Cancellation and calls left behind")
 struct CancellationTests {
     @Test func aCancelledSyncCallIsVoidedBecauseAbandonmentCostsNothing() async throws {
-        let fixture = try await MeteringFixture.make(blockRun: .init(style: .blockrun, latency: .seconds(5)))
+        let fixture = try await MeteringFixture.make(blockRun: .init(style: .blockrun, latency: .seconds(3600), maxSyncDuration: .seconds(7200)))
         try await fixture.team()
         let call = Task {
             try await fixture.client.generate(MeteredRequest(team: "acme", model: "xai/grok-imagine-video", prompt: "abandoned"))
@@ -22,6 +22,7 @@ struct CancellationTests {
         try await eventually { await fixture.blockRun.stats().created == 1 }
         call.cancel()
         _ = await call.result
+        await fixture.blockRun.setLatency(.zero)
         let hold = try #require(try await fixture.ledger.holds().first)
         #expect(hold.state == .voided)
         #expect(hold.callStatus == .cancelled)
@@ -86,7 +87,7 @@ struct CancellationTests {
     }
 
     @Test func aSyncCallInFlightIsRecordedAsSentSoAnotherProcessSeesAnUnknown() async throws {
-        let fixture = try await MeteringFixture.make(blockRun: .init(style: .blockrun, latency: .seconds(5)))
+        let fixture = try await MeteringFixture.make(blockRun: .init(style: .blockrun, latency: .seconds(3600), maxSyncDuration: .seconds(7200)))
         try await fixture.team()
         let call = Task {
             try await fixture.client.generate(MeteredRequest(team: "acme", model: "bytedance/seedance-1.5-pro", prompt: "in flight"))
@@ -102,6 +103,7 @@ struct CancellationTests {
         #expect(report.neverSent.isEmpty)
         // This process's own reconciliation knows the call is still being sent.
         #expect(try await fixture.client.reconcile().unknown.isEmpty)
+        await fixture.blockRun.setLatency(.zero)
         let outcome = try await call.value
         #expect(outcome.chargedMicro == 157_500)
         #expect(try await fixture.verified())

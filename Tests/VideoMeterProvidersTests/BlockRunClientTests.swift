@@ -110,9 +110,10 @@ import VideoMeterProviders
 
     @Test func inFlightRequestsBeyondThePendingCapGet429() async throws {
         var busy = config
-        // Long enough that the first call is still in flight when the second arrives, however
-        // slow the machine; the second is sent only once the emulator has admitted the first.
-        busy.latency = .seconds(2)
+        // The first call stays in flight until released; the second is sent once the emulator
+        // has admitted the first.
+        busy.latency = .seconds(3600)
+        busy.maxSyncDuration = .seconds(7200)
         busy.pendingCap = 1
         try await withEmulator(busy) { emulator, base in
             let client = try blockRun(base)
@@ -122,6 +123,7 @@ import VideoMeterProviders
                 try await client.submit(GenerationRequest(model: "xai/grok-imagine-video", prompt: "second"), idempotencyKey: "b")
             }
             #expect(second?.kind == .rateLimited)
+            await emulator.setLatency(.zero)
             #expect(result(try await first) != nil)
         }
     }
