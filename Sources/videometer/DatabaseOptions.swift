@@ -6,7 +6,7 @@ import VideoMeterLedger
 /// `--db PATH`: which ledger file a command uses, shared by every command that reads or writes it.
 struct DatabaseOptions: ParsableArguments {
     @Option(name: .customLong("db"), help: ArgumentHelp(
-        "The ledger's SQLite file (also VIDEOMETER_DB; default ./videometer.sqlite), created on first use.",
+        "The ledger's SQLite file (also VIDEOMETER_DB; default ./videometer.sqlite); `team create` and `serve` create it.",
         valueName: "PATH"))
     var path: String?
 
