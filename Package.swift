@@ -142,20 +142,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What the test targets share: the suite's clock and a runner for the built binary.
+        .target(name: "VideoMeterTesting", dependencies: ["VideoMeter"], path: "Tests/VideoMeterTesting", swiftSettings: swiftSettings),
         .testTarget(name: "VideoMeterTests", dependencies: ["VideoMeter", "VideoMeterCatalog"], swiftSettings: swiftSettings),
         .testTarget(
             name: "VideoMeterLedgerTests",
-            dependencies: ["VideoMeterLedger", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["VideoMeterLedger", "VideoMeterTesting", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "VideoMeterProvidersTests",
-            dependencies: ["VideoMeterProviders", "VideoMeterEmulator"],
+            dependencies: ["VideoMeterProviders", "VideoMeterEmulator", "VideoMeterTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "VideoMeterMeteringTests",
-            dependencies: ["VideoMeterMetering", "VideoMeterEmulator", "VideoMeterCatalog"],
+            dependencies: ["VideoMeterMetering", "VideoMeterEmulator", "VideoMeterCatalog", "VideoMeterTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -166,7 +168,7 @@ let package = Package(
         .testTarget(
             name: "VideoMeterGatewayTests",
             dependencies: [
-                "VideoMeterGateway", "VideoMeterEmulator", "VideoMeterCatalog", "videometer",
+                "VideoMeterGateway", "VideoMeterEmulator", "VideoMeterCatalog", "VideoMeterTesting", "videometer",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -175,7 +177,7 @@ let package = Package(
         ),
         .testTarget(
             name: "videometerTests",
-            dependencies: ["videometer", "VideoMeterEmulator", "VideoMeterLedger", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["videometer", "VideoMeterEmulator", "VideoMeterLedger", "VideoMeterTesting", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
     ]

@@ -459,9 +459,10 @@ public enum CatalogDate {
         return day.date(from: text)
     }
 
-    public static func format(_ date: Date) -> String {
+    /// ISO 8601 in UTC, to the second unless `fractionalSeconds` (milliseconds) is asked for.
+    public static func format(_ date: Date, fractionalSeconds: Bool = false) -> String {
         let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
+        formatter.formatOptions = fractionalSeconds ? [.withInternetDateTime, .withFractionalSeconds] : [.withInternetDateTime]
         return formatter.string(from: date)
     }
 }

@@ -36,3 +36,20 @@ public final class ManualWallClock: WallClock, @unchecked Sendable {
         current = date
     }
 }
+
+/// A clock that reads a chosen instant when it is made and then runs at the rate of another clock.
+///
+/// This is what a process runs on when `VIDEOMETER_NOW` names its start: a test pins the date its
+/// subprocesses see (so a month or a day does not depend on when the suite runs), while holds
+/// still age and expire at the real rate.
+public struct OffsetWallClock: WallClock {
+    private let base: any WallClock
+    private let offset: TimeInterval
+
+    public init(startingAt start: Date, base: any WallClock = SystemWallClock()) {
+        self.base = base
+        self.offset = start.timeIntervalSince(base.now())
+    }
+
+    public func now() -> Date { base.now().addingTimeInterval(offset) }
+}

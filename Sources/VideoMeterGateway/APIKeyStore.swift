@@ -60,7 +60,7 @@ public final class APIKeyStore: Sendable {
         let hash = Self.hash(key)
         let prefix = String(key.prefix(12))
         let label = name?.trimmingCharacters(in: .whitespacesAndNewlines)
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = Int64(ledger.clock.now().timeIntervalSince1970 * 1000)
         let id = try await ledger.writer.write { db in
             try db.execute(
                 sql: "INSERT INTO apiKey (keyHash, prefix, teamID, name, createdAt) VALUES (?, ?, ?, ?, ?)",
@@ -88,7 +88,7 @@ public final class APIKeyStore: Sendable {
     /// Revokes the key with that id, prefix or label (when only one key has it); returns it.
     /// Revoking twice keeps the first time.
     public func revoke(_ idOrPrefix: String) async throws -> APIKeyInfo {
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = Int64(ledger.clock.now().timeIntervalSince1970 * 1000)
         let id: Int64? = try await ledger.writer.write { db in
             let matches = try Int64.fetchAll(db, sql: "SELECT id FROM apiKey WHERE CAST(id AS TEXT) = ? OR prefix = ? OR name = ?", arguments: [idOrPrefix, idOrPrefix, idOrPrefix])
             guard matches.count == 1 else { return nil }

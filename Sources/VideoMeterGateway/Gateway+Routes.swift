@@ -14,7 +14,7 @@ extension Gateway {
     func generate(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let caller = try context.caller()
         let bytes = try await readBody(request)
-        let now = Date()
+        let now = clock.now()
         let body = try GenerationBody.parse(bytes, catalog: catalog, at: now)
         let ledgerKey = try idempotencyKey(request, caller: caller)
         let metered = MeteredRequest(
@@ -97,9 +97,9 @@ extension Gateway {
             }
             if let stored { return JSONResponse.raw(Data(stored.utf8), headers: headers) }
         }
-        let data = try JSONResponse.encoder.encode(BlockRunResponse(outcome, created: Date()))
+        let data = try JSONResponse.encoder.encode(BlockRunResponse(outcome, created: clock.now()))
         if idempotent && !outcome.replayed {
-            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let now = Int64(clock.now().timeIntervalSince1970 * 1000)
             try await ledger.writer.write { db in
                 try db.execute(
                     sql: "INSERT OR IGNORE INTO gatewayReplay (holdID, responseJSON, createdAt) VALUES (?, ?, ?)",
@@ -122,7 +122,7 @@ extension Gateway {
     /// says nothing about other teams' calls, and never the upstream's own task id.
     func gatewayTaskID(holdID: Int64, caller: CallerIdentity) async throws -> String {
         let candidate = "task_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = Int64(clock.now().timeIntervalSince1970 * 1000)
         return try await ledger.writer.write { db in
             try db.execute(
                 sql: "INSERT OR IGNORE INTO gatewayTask (id, holdID, teamID, apiKeyID, createdAt) VALUES (?, ?, ?, ?, ?)",
@@ -180,7 +180,7 @@ extension Gateway {
     func quote(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         _ = try context.caller()
         let bytes = try await readBody(request)
-        let now = Date()
+        let now = clock.now()
         let body = try GenerationBody.parse(bytes, catalog: catalog, at: now)
         let quote = try catalog.quote(
             QuoteRequest(provider: body.provider, model: body.model, durationSeconds: body.durationSeconds, resolution: body.resolution,
@@ -209,10 +209,10 @@ extension Gateway {
             let team = try await ledger.team(named: caller.team)
             var calendar = Calendar(identifier: .gregorian)
             calendar.timeZone = TimeZone(identifier: team.timeZone) ?? .gmt
-            let parts = calendar.dateComponents([.year, .month], from: Date())
+            let parts = calendar.dateComponents([.year, .month], from: clock.now())
             month = ReportMonth(year: parts.year!, month: parts.month!)!
         }
-        let report = try await reports.build(month: month, team: caller.team)
+        let report = try await reports.build(month: month, team: caller.team, now: clock.now())
         return JSONResponse.raw(Data(try ReportRenderer.json(report).utf8))
     }
 

@@ -60,18 +60,23 @@ public final class Gateway: Sendable {
     public let keys: APIKeyStore
     public let metrics: GatewayMetrics
     public let settler: Settler
+    /// The wall clock requests are priced and stamped at (the ledger's unless told otherwise).
+    public let clock: any WallClock
     let reports: MonthlyReportBuilder
     let logger: Logger
 
-    /// - Parameter providers: one upstream client per catalog provider id (`blockrun`, `worldrouter`).
+    /// - Parameters:
+    ///   - providers: one upstream client per catalog provider id (`blockrun`, `worldrouter`).
+    ///   - clock: the wall clock for prices and stamps; the ledger's unless told otherwise.
     public init(
         configuration: GatewayConfiguration = .init(), catalog: Catalog, ledger: Ledger, providers: [String: any VideoProvider],
-        metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "videometer.gateway")
+        clock: (any WallClock)? = nil, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "videometer.gateway")
     ) throws {
         precondition(configuration.port != 8402, "port 8402 is ClawRouter's; the gateway must not take it")
         self.configuration = configuration
         self.catalog = catalog
         self.ledger = ledger
+        self.clock = clock ?? ledger.clock
         self.metrics = metrics
         self.logger = logger
         self.keys = try APIKeyStore(ledger: ledger)
@@ -82,7 +87,8 @@ public final class Gateway: Sendable {
         var meteringLogger = Logger(label: "videometer.metering")
         meteringLogger.logLevel = logger.logLevel
         self.client = MeteredClient(
-            catalog: catalog, ledger: ledger, providers: timed, configuration: configuration.metering, logger: meteringLogger)
+            catalog: catalog, ledger: ledger, providers: timed, clock: self.clock, configuration: configuration.metering,
+            logger: meteringLogger)
         self.settler = Settler(
             client: client, metrics: metrics, logger: logger, reconcileInterval: configuration.reconcileInterval,
             retryDelay: configuration.settleRetryDelay, maxPendingPerTeam: configuration.maxPendingTasksPerTeam)

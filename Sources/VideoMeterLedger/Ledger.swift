@@ -24,7 +24,8 @@ import VideoMeter
 public final class Ledger: Sendable {
     /// The database, for readers such as reports. Write through the ledger's methods only.
     public let writer: any DatabaseWriter
-    let clock: any WallClock
+    /// The clock the ledger stamps, dates and expires with; components that share the ledger use it too.
+    public let clock: any WallClock
     let logger: Logger
     let commits: GroupCommit
     let periods = PeriodCache()

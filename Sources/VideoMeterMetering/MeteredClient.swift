@@ -44,15 +44,17 @@ public final class MeteredClient: Sendable {
     /// mistake them for calls a crash left behind).
     let sending = HoldRegistry()
 
-    /// - Parameter providers: one client per catalog provider id (`blockrun`, `worldrouter`).
+    /// - Parameters:
+    ///   - providers: one client per catalog provider id (`blockrun`, `worldrouter`).
+    ///   - clock: the wall clock calls are priced and stamped at; the ledger's unless told otherwise.
     public init(
-        catalog: Catalog, ledger: Ledger, providers: [String: any VideoProvider], clock: any WallClock = SystemWallClock(),
+        catalog: Catalog, ledger: Ledger, providers: [String: any VideoProvider], clock: (any WallClock)? = nil,
         configuration: Configuration = Configuration(), logger: Logger = Logger(label: "videometer.metering")
     ) {
         self.catalog = catalog
         self.ledger = ledger
         self.providers = providers
-        self.clock = clock
+        self.clock = clock ?? ledger.clock
         self.configuration = configuration
         self.logger = logger
     }

@@ -120,6 +120,9 @@ public actor PendingTaskLimiter {
         }
     }
 
+    /// How many callers are waiting for a slot.
+    public var waiting: Int { waiters.count }
+
     /// Gives a slot back; the longest waiter, if any, takes it over.
     public func release() {
         if waiters.isEmpty {

@@ -22,20 +22,24 @@ public struct MonthlyReportBuilder: Sendable {
     /// The display scale and rounding rule of each price list, for the invoice statements. Price
     /// lists missing here are invoiced at ``InvoiceRounding/fallback`` and the invoice says so.
     public var invoiceRoundings: InvoiceRoundings
+    /// Stamps a report's generation time.
+    public let clock: any WallClock
 
     /// Reads `reader`, a ledger database migrated by ``Ledger``.
-    public init(reader: any DatabaseReader, invoiceRoundings: InvoiceRoundings = InvoiceRoundings()) {
+    public init(reader: any DatabaseReader, invoiceRoundings: InvoiceRoundings = InvoiceRoundings(), clock: any WallClock = SystemWallClock()) {
         self.reader = reader
         self.invoiceRoundings = invoiceRoundings
+        self.clock = clock
     }
 
     /// Reads `writer`, a ledger database migrated by ``Ledger`` (the reports never write to it).
-    public init(writer: any DatabaseWriter, invoiceRoundings: InvoiceRoundings = InvoiceRoundings()) throws {
-        self.init(reader: writer, invoiceRoundings: invoiceRoundings)
+    public init(writer: any DatabaseWriter, invoiceRoundings: InvoiceRoundings = InvoiceRoundings(), clock: any WallClock = SystemWallClock()) throws {
+        self.init(reader: writer, invoiceRoundings: invoiceRoundings, clock: clock)
     }
 
+    /// Reads `ledger`'s database, on the ledger's clock.
     public init(ledger: Ledger, invoiceRoundings: InvoiceRoundings = InvoiceRoundings()) throws {
-        self.init(reader: ledger.writer, invoiceRoundings: invoiceRoundings)
+        self.init(reader: ledger.writer, invoiceRoundings: invoiceRoundings, clock: ledger.clock)
     }
 
     /// A team as the report needs it.
@@ -71,12 +75,12 @@ public struct MonthlyReportBuilder: Sendable {
     ///
     /// - Parameters:
     ///   - timeZone: an IANA identifier to use for every team instead of each team's own zone.
-    ///   - now: stamped on the report as its generation time.
+    ///   - now: stamped on the report as its generation time (the builder's clock unless given).
     ///   - detail: when given, receives the per-call usage CSV (``writeUsageDetail(month:team:timeZone:_:)``)
     ///     in chunks, read in the same transaction as the report.
     /// - Throws: ``ReportError`` `unknown_team`, `invalid_time_zone`.
     public func build(
-        month: ReportMonth, team: String? = nil, timeZone: String? = nil, now: Date = Date(),
+        month: ReportMonth, team: String? = nil, timeZone: String? = nil, now: Date? = nil,
         detail: (@Sendable (String) throws -> Void)? = nil
     ) async throws -> MonthlyReport {
         let override = try timeZone.map { identifier throws(ReportError) in try ReportPeriod.timeZone(named: identifier) }
@@ -93,7 +97,7 @@ public struct MonthlyReportBuilder: Sendable {
         }
         sections.sort { $0.team < $1.team }
         return MonthlyReport(
-            month: month, timeZoneOverride: timeZone, generatedAt: Int64(now.timeIntervalSince1970.rounded(.down)),
+            month: month, timeZoneOverride: timeZone, generatedAt: Int64((now ?? clock.now()).timeIntervalSince1970.rounded(.down)),
             teams: sections, topCallerLimit: topCallerLimit
         )
     }

@@ -17,7 +17,7 @@ struct DatabaseOptions: ParsableArguments {
 
     /// Opens (creating and migrating if needed) the ledger: for commands that start one.
     func open() throws -> Ledger {
-        try Ledger(path: resolvedPath)
+        try Ledger(path: resolvedPath, clock: ProcessClock.shared)
     }
 
     /// Opens a ledger that must exist already: a mistyped path is an error (`no_ledger`), not a new
@@ -25,7 +25,7 @@ struct DatabaseOptions: ParsableArguments {
     func openExisting() throws -> Ledger {
         let path = resolvedPath
         guard FileManager.default.fileExists(atPath: path) else { throw NoLedgerError(path: path) }
-        return try Ledger(path: path)
+        return try Ledger(path: path, clock: ProcessClock.shared)
     }
 }
 

@@ -56,7 +56,7 @@ struct DemoCommand: AsyncParsableCommand {
         // Alerts are shown under the budget table rather than logged over the calls.
         var quiet = Logger(label: "videometer.ledger")
         quiet.logLevel = .error
-        return (try Ledger(path: path, logger: quiet), path)
+        return (try Ledger(path: path, clock: ProcessClock.shared, logger: quiet), path)
     }
 
     struct Call {
@@ -211,9 +211,10 @@ struct DemoCommand: AsyncParsableCommand {
     func writeReport(ledger: Ledger, catalog: Catalog) async throws -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.year, .month], from: Date())
+        let now = ledger.clock.now()
+        let parts = calendar.dateComponents([.year, .month], from: now)
         let month = ReportMonth(year: parts.year!, month: parts.month!)!
-        let report = try await MonthlyReportBuilder(ledger: ledger, invoiceRoundings: InvoiceRoundings(catalog: catalog)).build(month: month)
+        let report = try await MonthlyReportBuilder(ledger: ledger, invoiceRoundings: InvoiceRoundings(catalog: catalog)).build(month: month, now: now)
         let directory = URL(fileURLWithPath: out, isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let file = directory.appendingPathComponent(ReportFormat.html.fileName(month: month))

@@ -61,7 +61,7 @@ struct ModelsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let date = try at.map { try parseDate($0, option: "--at") } ?? Date()
+        let date = try at.map { try parseDate($0, option: "--at") } ?? ProcessClock.now()
         try await reportingErrors(json: json) {
             let loaded = try catalog.load()
             if let provider, loaded.provider(provider) == nil {

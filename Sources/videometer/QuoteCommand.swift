@@ -42,7 +42,7 @@ struct QuoteCommand: AsyncParsableCommand {
     @OptionGroup var catalog: CatalogOptions
 
     func run() async throws {
-        let date = try at.map { try parseDate($0, option: "--at") } ?? Date()
+        let date = try at.map { try parseDate($0, option: "--at") } ?? ProcessClock.now()
         try await reportingErrors(json: json) {
             let seconds = try duration.map { text throws(PricingError) in try QuoteRequest.parseDuration(text) }
             let request = QuoteRequest(

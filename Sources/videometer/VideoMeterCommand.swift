@@ -37,6 +37,7 @@ struct VideoMeterCommand: AsyncParsableCommand {
             return handler
         }
         do {
+            try ProcessClock.validate()
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()

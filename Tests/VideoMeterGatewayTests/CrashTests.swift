@@ -5,18 +5,14 @@ import VideoMeter
 import VideoMeterEmulator
 import VideoMeterGateway
 import VideoMeterLedger
+import VideoMeterTesting
 
 /// `videometer serve` as a child process, SIGKILLed while the async calls it created are still
 /// running upstream, restarted: every task the emulator completed is charged exactly once and
 /// nothing else is charged.
 @Suite("The gateway survives kill -9")
 struct CrashTests {
-    static let binary: URL = {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("videometer")
-        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
-        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return package.appendingPathComponent(".build/debug/videometer")
-    }()
+    static var binary: URL { VideometerProcess.binary }
 
     /// A port that was free a moment ago.
     static func freePort() throws -> Int {
@@ -43,8 +39,7 @@ struct CrashTests {
         let process = Process()
         process.executableURL = binary
         process.arguments = ["serve", "--port", String(port), "--db", db, "--poll-ms", "20", "--reconcile-seconds", "1"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["VIDEOMETER_PRICING"] = nil
+        var environment = VideometerProcess.environment()
         environment["VIDEOMETER_WORLDROUTER_URL"] = upstream
         environment["VIDEOMETER_WORLDROUTER_KEY"] = "crash-test-key"
         environment["VIDEOMETER_LOG_LEVEL"] = "error"
@@ -77,7 +72,7 @@ struct CrashTests {
         let db = directory.appendingPathComponent("ledger.sqlite").path
         let key: String
         do {
-            let ledger = try Ledger(path: db)
+            let ledger = try Ledger(path: db, clock: TestClock.runningWallClock())
             try await ledger.createTeam(name: "acme")
             try await ledger.setBudget(team: "acme", BudgetSettings(monthlyLimitMicro: 100_000_000))
             key = try await APIKeyStore(ledger: ledger).create(team: "acme").key
@@ -156,7 +151,7 @@ struct CrashTests {
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journalEntry WHERE kind = 'post'")
         }
         #expect(charged == completed)
-        let verify = try await Ledger(path: db).verify()
+        let verify = try await Ledger(path: db, clock: TestClock.runningWallClock()).verify()
         #expect(verify.isConsistent, "\(verify.problems)")
         await emulator.shutdown()
         try? FileManager.default.removeItem(at: directory)

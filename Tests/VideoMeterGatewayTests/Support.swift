@@ -12,6 +12,7 @@ import VideoMeterGateway
 import VideoMeterLedger
 import VideoMeterMetering
 import VideoMeterProviders
+import VideoMeterTesting
 
 let testHTTPClient: HTTPClient = {
     var configuration = HTTPClient.Configuration()
@@ -53,7 +54,8 @@ final class GatewayFixture: Sendable {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("videometer-gateway-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("ledger.sqlite").path
-        let ledger = try Ledger(path: path)
+        // Runs at the test's instant and ages in real time: settlement waits on real emulators.
+        let ledger = try Ledger(path: path, clock: TestClock.runningWallClock())
         let blockRunEmulator = Emulator(blockRun)
         let worldRouterEmulator = Emulator(worldRouter)
         _ = try await blockRunEmulator.start()

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import VideoMeter
+import VideoMeterTesting
 @testable import VideoMeterLedger
 
 /// Many callers against one budget, in tasks and in separate processes, and crashes.
@@ -78,7 +79,7 @@ import VideoMeter
         let directory = try temporaryDirectory()
         let path = directory.appendingPathComponent("crash.sqlite").path
         do {
-            let ledger = try Ledger(path: path)
+            let ledger = try Ledger(path: path, clock: TestClock.manualWallClock())
             try await ledger.createTeam(name: "acme")
             try await ledger.setBudget(team: "acme", BudgetSettings(monthlyLimitMicro: 1_000_000_000_000))
         }
@@ -110,7 +111,7 @@ import VideoMeter
                 if parts.first == "post" { acknowledgedPosts.insert(Int64(parts[1])!) }
             }
 
-            let ledger = try Ledger(path: path)
+            let ledger = try Ledger(path: path, clock: TestClock.manualWallClock())
             let holds = try await ledger.holds()
             let byKey = Dictionary(uniqueKeysWithValues: holds.map { ($0.idempotencyKey, $0) })
             for (key, id) in acknowledgedHolds { #expect(byKey[key]?.id == id, "acknowledged hold \(key) lost") }

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import VideoMeter
+import VideoMeterTesting
 @testable import VideoMeterLedger
 
 /// A fresh directory under the system's temporary directory, for one test's SQLite files.
@@ -11,8 +12,8 @@ func temporaryDirectory() throws -> URL {
     return url
 }
 
-/// 2026-11-21T10:00:00Z unless told otherwise.
-func instant(_ iso: String = "2026-11-21T10:00:00Z") -> Date {
+/// ``TestClock/start`` (2026-11-21T10:00:00Z) unless told otherwise.
+func instant(_ iso: String = TestClock.iso) -> Date {
     ISO8601DateFormatter().date(from: iso)!
 }
 
@@ -71,47 +72,22 @@ func expectLedgerError(
     }
 }
 
-/// Runs the built `videometer` binary.
+/// Runs the built `videometer` binary on the test's clock (``TestClock``).
 enum VideometerBinary {
-    static let url: URL = {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("videometer")
-        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
-        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return package.appendingPathComponent(".build/debug/videometer")
-    }()
-
-    struct Output {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+    typealias Output = VideometerProcess.Output
 
     static func process(_ arguments: [String]) -> (Process, Pipe, Pipe) {
-        let process = Process()
-        process.executableURL = url
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["VIDEOMETER_DB"] = nil
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        return (process, out, err)
+        VideometerProcess.process(arguments)
     }
 
     static func run(_ arguments: [String]) throws -> Output {
-        let (process, out, err) = process(arguments)
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        try VideometerProcess.run(arguments)
     }
 }
 
 /// Every row of every ledger table, as text, to compare a database before and after.
 func snapshot(_ path: String) async throws -> [String] {
-    let ledger = try Ledger(path: path)
+    let ledger = try Ledger(path: path, clock: TestClock.manualWallClock())
     return try await ledger.writer.read { db in
         var lines: [String] = []
         for table in ["team", "budget", "hold", "journalEntry", "balance", "usageEvent", "alert", "lateSuccess"] {

@@ -5,6 +5,7 @@ import VideoMeterEmulator
 import VideoMeterLedger
 import VideoMeterMetering
 import VideoMeterProviders
+import VideoMeterTesting
 
 /// Cancelling the calling task, or a process stopping mid-call, leaves nothing unresolvable.
 ///

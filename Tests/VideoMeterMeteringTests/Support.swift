@@ -7,6 +7,7 @@ import VideoMeterEmulator
 import VideoMeterLedger
 import VideoMeterMetering
 import VideoMeterProviders
+import VideoMeterTesting
 
 let sharedHTTPClient: HTTPClient = {
     var configuration = HTTPClient.Configuration()
@@ -91,14 +92,4 @@ func thrownCode(_ body: () async throws -> some Any) async -> String? {
     } catch {
         return "\(type(of: error))"
     }
-}
-
-/// Re-checks `condition` every few milliseconds until it holds; records an issue after 30 s.
-func eventually(_ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(30)
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-    Issue.record("condition not met within 30 s")
 }

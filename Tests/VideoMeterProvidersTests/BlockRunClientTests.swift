@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VideoMeterEmulator
 import VideoMeterProviders
+import VideoMeterTesting
 
 @Suite struct BlockRunClientTests {
     let config = EmulatorConfiguration(style: .blockrun, latency: .milliseconds(2), seed: 7)

@@ -1,5 +1,6 @@
 import Testing
 import VideoMeterProviders
+import VideoMeterTesting
 
 @Suite struct GuardsTests {
     @Test func rateLimiterAllowsTheBurstThenFailsFastWithTheWait() async throws {
@@ -41,7 +42,7 @@ import VideoMeterProviders
         let failFast = await providerError { try await limiter.acquire(.failFast, provider: "p") }
         #expect(failFast?.kind == .rateLimitedLocally)
         let waiter = Task { try await limiter.acquire(.wait, provider: "p") }
-        try await Task.sleep(for: .milliseconds(20))
+        try await eventually { await limiter.waiting == 1 }
         await limiter.release()
         try await waiter.value
         #expect(await limiter.count == 1)
@@ -51,7 +52,7 @@ import VideoMeterProviders
         let limiter = PendingTaskLimiter(capacity: 1)
         try await limiter.acquire(.wait, provider: "p")
         let waiter = Task { try await limiter.acquire(.wait, provider: "p") }
-        try await Task.sleep(for: .milliseconds(20))
+        try await eventually { await limiter.waiting == 1 }
         waiter.cancel()
         await #expect(throws: CancellationError.self) { try await waiter.value }
         await limiter.release()

@@ -5,6 +5,7 @@ import NIOPosix
 import Testing
 import VideoMeterEmulator
 import VideoMeterProviders
+import VideoMeterTesting
 
 /// One HTTP client for the whole suite; tests never shut it down (it lives as long as the process).
 /// Connection establishment is not retried, so "connection refused" fails at once.
@@ -107,14 +108,4 @@ final class DroppingServer: Sendable {
             context.close(promise: nil)
         }
     }
-}
-
-/// Re-checks `condition` every few milliseconds until it holds; records an issue after 30 s.
-func eventually(_ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(30)
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-    Issue.record("condition not met within 30 s")
 }

@@ -53,7 +53,7 @@ struct LedgerCommandTests {
         let monthly = try #require(budget["monthly"] as? [String: Any])
         #expect(monthly["pending"] as? String == "1.000000")
         #expect(monthly["available"] as? String == "4.000000")
-        #expect((monthly["period_end"] as? String)?.hasSuffix("T00:00:00+01:00") == true)
+        #expect(monthly["period_end"] as? String == "2026-12-01T00:00:00+01:00")
 
         let holds = try #require(try workspace.json(["ledger", "holds", "--json"]) as? [[String: Any]])
         #expect(holds.map { $0["amount"] as? String } == Array(repeating: "0.250000", count: 4))

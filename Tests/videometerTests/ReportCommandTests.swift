@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VideoMeterTesting
 
 @Suite("videometer report, run as a user would")
 struct ReportCommandTests {
@@ -42,13 +43,8 @@ struct ReportCommandTests {
         }
     }
 
-    /// The current month in UTC (`YYYY-MM`): what `generate` charges now counts in.
-    static var thisMonth: String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.year, .month], from: Date())
-        return String(format: "%04d-%02d", parts.year!, parts.month!)
-    }
+    /// The test clock's month (`2026-11`): what `generate`, run on that clock, charges counts in.
+    static let thisMonth = TestClock.month
 
     @Test(arguments: ["2026-13", "26-11", "november", "2026-11-01"])
     func aMalformedMonthIsInvalidMonth(_ month: String) throws {
