@@ -40,7 +40,7 @@ extension Gateway {
             if reserved { settler.release(teamID: caller.teamID) }
             if let error = error as? ProviderError {
                 // The call was held and sent, and the upstream refused it: the hold is voided.
-                metrics.outcome(provider: body.provider, model: body.model, status: Self.callStatus(refusal: error), chargedMicro: 0)
+                metrics.outcome(provider: body.provider, model: body.model, status: CallStatus(refusal: error).rawValue, chargedMicro: 0)
             }
             throw error
         }
@@ -64,16 +64,6 @@ extension Gateway {
             }
             settler.record(outcome)
             return try await syncResponse(outcome, idempotent: ledgerKey != nil)
-        }
-    }
-
-    /// The call status the ledger records for an upstream refusal (as the metered client sets it).
-    static func callStatus(refusal error: ProviderError) -> String {
-        switch error.kind {
-        case .timeout: "timed_out"
-        case .serverError, .upstreamFailure, .badResponse, .unexpectedStatus: "failed"
-        case .outcomeUnknown: "unknown"
-        default: "rejected"
         }
     }
 

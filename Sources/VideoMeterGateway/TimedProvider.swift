@@ -1,3 +1,4 @@
+import VideoMeter
 import VideoMeterProviders
 
 /// A provider that records how long each upstream call takes in the gateway's latency histogram.
@@ -6,7 +7,7 @@ struct TimedProvider: VideoProvider {
     let metrics: GatewayMetrics
 
     var name: String { base.name }
-    var style: VideoMeterProviders.APIStyle { base.style }
+    var style: APIStyle { base.style }
 
     func submit(_ request: GenerationRequest, idempotencyKey: String) async throws -> Submission {
         let start = ContinuousClock.now

@@ -182,13 +182,18 @@ extension Ledger {
         var machine = HoldStateMachine(holdID: hold.id, state: hold.state, heldMicro: hold.amountMicro, deadline: hold.deadline)
         guard let action = try machine.apply(event, now: now) else { return (nil, []) }
 
-        let status: CallStatus = settlement.status ?? {
+        let requested: CallStatus = settlement.status ?? {
             switch action.entryKind {
             case .post: return .succeeded
             case .expire: return .expired
-            default: return hold.callStatus.isTerminal ? hold.callStatus : .failed
+            default: return .failed
             }
         }()
+        // The hold state machine has checked the money; the call's lifecycle checks the status.
+        var call = CallLifecycle(holdID: hold.id, status: hold.callStatus)
+        guard case .settle(let status) = try call.apply(.ended(requested)) else {
+            throw LedgerError.illegalCallTransition(holdID: hold.id, from: hold.callStatus, event: "settled")
+        }
         let upstreamRequestID = settlement.upstreamRequestID ?? hold.upstreamRequestID
         let upstreamCost: MicroUSD
         if action.entryKind == .post {

@@ -6,10 +6,13 @@ import VideoMeter
 extension Ledger {
     /// Records that the call was sent and, when known, the upstream's task and request ids. The
     /// metering layer calls this before it starts polling, so a restarted process can resume.
+    /// Refused (`illegal_call_transition`) once the call is running, unknown or ended.
     public func markSubmitted(holdID: Int64, upstreamTaskID: String?, upstreamRequestID: String? = nil) async throws {
         let now = nowMilliseconds
         try await commits.perform { db in
             let hold = try Self.pendingHold(holdID, db)
+            var call = CallLifecycle(holdID: hold.id, status: hold.callStatus)
+            _ = try call.apply(.sent)
             try db.execute(sql: """
                 UPDATE hold SET callStatus = 'submitted', upstreamTaskID = COALESCE(?, upstreamTaskID),
                     upstreamRequestID = COALESCE(?, upstreamRequestID), submittedAt = ? WHERE id = ?
@@ -17,12 +20,23 @@ extension Ledger {
         }
     }
 
-    /// Records the call's upstream status (`running`, `unknown`, a terminal status...) on a pending
-    /// hold; the money moves only with ``post(holdID:amount:settlement:)`` or ``void(holdID:settlement:)``.
-    public func markStatus(holdID: Int64, status: CallStatus) async throws {
+    /// Records where a sent call is upstream (`running`, or `lost`: no answer, outcome unknown) on
+    /// its pending hold, by the rules of ``CallLifecycle``; a repeated reading writes nothing. The
+    /// money moves only with ``post(holdID:amount:settlement:)`` or ``void(holdID:settlement:)``,
+    /// so `.ended` is refused here, as is every transition the lifecycle refuses.
+    public func markCall(holdID: Int64, _ event: CallLifecycle.Event) async throws {
         try await commits.perform { db in
             let hold = try Self.pendingHold(holdID, db)
-            try db.execute(sql: "UPDATE hold SET callStatus = ? WHERE id = ?", arguments: [status.rawValue, hold.id])
+            var call = CallLifecycle(holdID: hold.id, status: hold.callStatus)
+            if case .ended = event {
+                throw LedgerError.illegalCallTransition(holdID: hold.id, from: hold.callStatus, event: "ended without settling its hold")
+            }
+            switch try call.apply(event) {
+            case .record(let status):
+                try db.execute(sql: "UPDATE hold SET callStatus = ? WHERE id = ?", arguments: [status.rawValue, hold.id])
+            case .none, .settle:
+                break
+            }
         }
     }
 

@@ -37,6 +37,7 @@ public struct LedgerError: CodedError, Equatable {
         case holdExpired(Int64)
         case postExceedsHold(holdID: Int64, heldMicro: MicroUSD, requestedMicro: MicroUSD)
         case holdNotCancelled(holdID: Int64, state: HoldState)
+        case illegalCallTransition(holdID: Int64, from: CallStatus, event: String)
     }
 
     private let kind: Kind
@@ -61,6 +62,9 @@ public struct LedgerError: CodedError, Equatable {
     }
 
     /// A late success was reported for a hold that is still pending or was posted.
+    public static func illegalCallTransition(holdID: Int64, from: CallStatus, event: String) -> Self {
+        Self(kind: .illegalCallTransition(holdID: holdID, from: from, event: event))
+    }
     public static func holdNotCancelled(holdID: Int64, state: HoldState) -> Self {
         Self(kind: .holdNotCancelled(holdID: holdID, state: state))
     }
@@ -80,6 +84,7 @@ public struct LedgerError: CodedError, Equatable {
         case .holdExpired: "hold_expired"
         case .postExceedsHold: "post_exceeds_hold"
         case .holdNotCancelled: "hold_not_cancelled"
+        case .illegalCallTransition: "illegal_call_transition"
         }
     }
 
@@ -100,6 +105,8 @@ public struct LedgerError: CodedError, Equatable {
         case .postExceedsHold(let id, let held, let requested):
             "Cannot post \(Money.format(micro: requested)) USD against hold \(id) of \(Money.format(micro: held)) USD."
 
+        case .illegalCallTransition(let id, let from, let event):
+            "The call held under \(id) is \(from.rawValue); it cannot be \(event) (call statuses only move forward: held, submitted, running or unknown, then one terminal status)."
         case .holdNotCancelled(let id, let state):
             "Hold \(id) is \(state.rawValue); a late success is recorded only for a voided or expired hold."
         }

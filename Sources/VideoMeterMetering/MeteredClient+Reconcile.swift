@@ -68,7 +68,7 @@ extension MeteredClient {
         let startedBefore = Int64((clock.now().timeIntervalSince1970 - Self.neverSentGraceSeconds) * 1000)
         for hold in pending
         where hold.callStatus == .held && hold.upstreamTaskID == nil && hold.createdAt < startedBefore
-            && !sending.contains(hold.id) && (try? provider(hold.provider))?.style == .asyncTask {
+            && !sending.contains(hold.id) && (try? provider(hold.provider))?.style == .async {
             if let voided = try await ledger.voidIfNeverSent(holdID: hold.id) {
                 report.neverSent.append(voided)
             }
@@ -135,7 +135,7 @@ extension MeteredClient {
         } catch let error as ProviderError where error.kind == .pollDeadlineExceeded {
             return .running(hold)
         } catch let error as ProviderError where error.kind == .accessDenied || error.kind == .taskNotFound {
-            try? await ledger.markStatus(holdID: hold.id, status: .unknown)
+            try? await ledger.markCall(holdID: hold.id, .lost)
             return .unknown(hold)
         } catch let error as MeteringError where error.code == "outcome_unknown" {
             return .unknown(hold)

@@ -158,14 +158,14 @@ public final class MeteredClient: Sendable {
             status = try await poller.poll(taskID: taskID) { [ledger] reading in
                 await onEvent(.polled(taskID: taskID, state: reading.state))
                 if reading.state == .running, markedRunning.set() {
-                    try? await ledger.markStatus(holdID: holdID, status: .running)
+                    try? await ledger.markCall(holdID: holdID, .running)
                 }
             }
         } catch let error as ProviderError {
             if error.kind == .pollDeadlineExceeded { throw MeteringError.stillRunning(holdID: holdID, taskID: taskID) }
             // 403/404 on our own task: the upstream no longer answers for it. Keep the hold for
             // review; it expires unless a later reconciliation finds the task.
-            try await shielded { try await self.ledger.markStatus(holdID: holdID, status: .unknown) }
+            try await shielded { try await self.ledger.markCall(holdID: holdID, .lost) }
             throw MeteringError.outcomeUnknown(holdID: holdID, detail: "\(error.code): \(error.message)")
         }
         return try await settle(hold, terminal: status, startedAt: startedAt, onEvent: onEvent)
@@ -197,12 +197,12 @@ public final class MeteredClient: Sendable {
         do {
             status = try await upstream.status(taskID: taskID)
         } catch let error as ProviderError where error.kind == .accessDenied || error.kind == .taskNotFound {
-            try await shielded { try await self.ledger.markStatus(holdID: holdID, status: .unknown) }
+            try await shielded { try await self.ledger.markCall(holdID: holdID, .lost) }
             throw MeteringError.outcomeUnknown(holdID: holdID, detail: "\(error.code): \(error.message)")
         }
         guard status.state.isTerminal else {
             if status.state == .running && hold.callStatus != .running {
-                try? await ledger.markStatus(holdID: holdID, status: .running)
+                try? await ledger.markCall(holdID: holdID, .running)
             }
             return .running(status.state)
         }
@@ -309,7 +309,7 @@ public final class MeteredClient: Sendable {
     }
 
     /// Settles a submission that threw, and returns the error to pass on.
-    func settleFailedSubmission(_ hold: Hold, error: any Error, style: VideoMeter.APIStyle, startedAt: Date) async -> any Error {
+    func settleFailedSubmission(_ hold: Hold, error: any Error, style: APIStyle, startedAt: Date) async -> any Error {
         let latency = milliseconds(since: startedAt)
         let settlement: @Sendable (CallStatus) -> Settlement = { Settlement(status: $0, latencyMs: latency) }
         do {
@@ -322,7 +322,7 @@ public final class MeteredClient: Sendable {
                 return error
             }
             guard let error = error as? ProviderError else {
-                try await shielded { try await self.ledger.markStatus(holdID: hold.id, status: .unknown) }
+                try await shielded { try await self.ledger.markCall(holdID: hold.id, .lost) }
                 return MeteringError.outcomeUnknown(holdID: hold.id, detail: String(describing: error))
             }
             switch error.delivery {
@@ -340,7 +340,7 @@ public final class MeteredClient: Sendable {
                 return CancellationError()
             case .unknown:
                 // An async create may have made a task; a sync answer may have been cut short.
-                try await shielded { try await self.ledger.markStatus(holdID: hold.id, status: .unknown) }
+                try await shielded { try await self.ledger.markCall(holdID: hold.id, .lost) }
                 logger.warning("call outcome unknown, hold kept", metadata: ["hold.id": "\(hold.id)", "error.code": "\(error.code)"])
                 return MeteringError.outcomeUnknown(holdID: hold.id, detail: "\(error.code): \(error.message)")
             }
@@ -455,11 +455,14 @@ extension CallStatus {
         }
     }
 
-    /// The call status of an upstream refusal: 504 is a timeout, 5xx and 424 a failure, 4xx a rejection.
-    init(refusal error: ProviderError) {
+    /// The call status of an upstream refusal: 504 is a timeout, 5xx and 424 a failure, an answer
+    /// that never came `unknown`, any other 4xx a rejection. The one mapping: the ledger records
+    /// it, and the gateway counts its metrics by it.
+    public init(refusal error: ProviderError) {
         switch error.kind {
         case .timeout: self = .timedOut
         case .serverError, .upstreamFailure, .badResponse, .unexpectedStatus: self = .failed
+        case .outcomeUnknown, .pollDeadlineExceeded: self = .unknown
         default: self = .rejected
         }
     }

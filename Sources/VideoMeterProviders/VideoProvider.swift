@@ -1,10 +1,4 @@
-/// How an upstream API delivers a video.
-public enum APIStyle: String, Sendable, Equatable {
-    /// One request that stays open until the video exists (BlockRun).
-    case sync
-    /// A create request that returns a task id, then polling until a terminal state (WorldRouter).
-    case asyncTask = "async"
-}
+import VideoMeter
 
 /// An HTTP client for one upstream video API; the metered client drives every provider through it.
 ///
@@ -15,6 +9,7 @@ public enum APIStyle: String, Sendable, Equatable {
 public protocol VideoProvider: Sendable {
     /// A short stable name, e.g. `blockrun`, used in logs and errors.
     var name: String { get }
+    /// How it delivers a video: the pricing core's one ``VideoMeter/APIStyle``.
     var style: APIStyle { get }
 
     /// Sends one generation request.

@@ -52,7 +52,7 @@ public struct WorldRouterClient: VideoProvider {
 
     public let configuration: Configuration
     public var name: String { configuration.name }
-    public var style: APIStyle { .asyncTask }
+    public var style: APIStyle { .async }
 
     private let httpClient: HTTPClient
     private let baseURL: String

@@ -189,9 +189,9 @@ import VideoMeter
         let c = try await fixture.ledger.hold(request("c")).hold
         #expect(try await fixture.ledger.holdsAwaitingReconciliation().isEmpty)
         try await fixture.ledger.markSubmitted(holdID: a.id, upstreamTaskID: "task-a")
-        try await fixture.ledger.markStatus(holdID: a.id, status: .running)
+        try await fixture.ledger.markCall(holdID: a.id, .running)
         try await fixture.ledger.markSubmitted(holdID: b.id, upstreamTaskID: nil)
-        try await fixture.ledger.markStatus(holdID: b.id, status: .unknown)
+        try await fixture.ledger.markCall(holdID: b.id, .lost)
         let awaiting = try await fixture.ledger.holdsAwaitingReconciliation()
         #expect(awaiting.map(\.id) == [a.id, b.id])
         #expect(awaiting.first?.upstreamTaskID == "task-a")
@@ -207,7 +207,7 @@ import VideoMeter
         #expect(try await fixture.ledger.lateSuccess(holdID: a.id, amountMicro: 1_500_000) == late)
         #expect(try await fixture.ledger.lateSuccesses().count == 1)
         #expect(try await fixture.ledger.budgetStatus(team: "acme").monthPostedMicro == 0)
-        await expectLedgerError("hold_already_resolved") { try await fixture.ledger.markStatus(holdID: a.id, status: .succeeded) }
+        await expectLedgerError("hold_already_resolved") { try await fixture.ledger.markCall(holdID: a.id, .running) }
         #expect(try await fixture.ledger.verify().isConsistent)
     }
 

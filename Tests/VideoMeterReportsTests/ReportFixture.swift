@@ -98,7 +98,7 @@ struct ReportFixture {
         try await hold("studio", at: "2026-11-28T09:00:00Z", model: "bytedance/seedance-1.5-pro", amount: 157_500, upstream: 150_000, version: v2, timeout: 86_400 * 60)
         id = try await hold("studio", at: "2026-11-29T09:00:00Z", model: "bytedance/seedance-1.5-pro", amount: 157_500, upstream: 150_000, version: v2, timeout: 86_400 * 60)
         try await ledger.markSubmitted(holdID: id, upstreamTaskID: nil)
-        try await ledger.markStatus(holdID: id, status: .unknown)
+        try await ledger.markCall(holdID: id, .lost)
         // tokyo
         id = try await hold("tokyo", at: "2026-10-31T15:30:00Z", provider: "worldrouter", model: "grok-imagine-video", seconds: 6, amount: 420_000, upstream: 400_000, version: "worldrouter-2026-04")
         try await ledger.post(holdID: id, amount: 420_000)
