@@ -64,14 +64,35 @@ extension Catalog {
     }
 
     /// Prices a call that was already validated and held, for its settlement: `seconds` and
-    /// `resolution` as the upstream reports them, `imageCount` as held, with the price list in force
-    /// at `date` (the hold's creation time), so the charge uses the rates the hold was quoted at.
+    /// `resolution` as the upstream reports them, `imageCount` as held, with the price list the hold
+    /// stored (`version`), so the charge uses the rates the hold was quoted at whatever price list
+    /// is in force now or was meant to be in force then.
     ///
     /// Prompt and image URLs are not checked again; the duration and resolution are.
+    /// - Throws: `unknown_price_list` when the catalog no longer has that version.
+    public func reprice(
+        provider: String, model: String, seconds: Int, resolution: String, imageCount: Int, version versionID: String
+    ) throws(PricingError) -> Quote {
+        guard let providerCatalog = self.provider(provider) else { throw .unknownProvider(provider, known: providers.map(\.id)) }
+        guard let version = providerCatalog.versions.first(where: { $0.id == versionID }) else {
+            throw .unknownPriceList(versionID, provider: provider)
+        }
+        guard let entry = version.model(model) else { throw .unknownModel(model, provider: provider) }
+        return try reprice(provider: providerCatalog, version: version, entry: entry, seconds: seconds, resolution: resolution, imageCount: imageCount)
+    }
+
+    /// Prices a call as ``reprice(provider:model:seconds:resolution:imageCount:version:)`` does, with
+    /// the price list in force at `date`: for what-if questions, not for settling a hold.
     public func reprice(
         provider: String, model: String, seconds: Int, resolution: String, imageCount: Int, at date: Date
     ) throws(PricingError) -> Quote {
         let (providerCatalog, version, entry) = try resolve(model: model, provider: provider, at: date)
+        return try reprice(provider: providerCatalog, version: version, entry: entry, seconds: seconds, resolution: resolution, imageCount: imageCount)
+    }
+
+    func reprice(
+        provider providerCatalog: ProviderCatalog, version: CatalogVersion, entry: ModelEntry, seconds: Int, resolution: String, imageCount: Int
+    ) throws(PricingError) -> Quote {
         if seconds <= 0 { throw .invalidDuration(String(seconds)) }
         if seconds > entry.maxDuration { throw .durationAboveMax(seconds, max: entry.maxDuration, model: entry.id) }
         if seconds < entry.minDuration { throw .durationBelowMin(seconds, min: entry.minDuration, model: entry.id) }

@@ -15,6 +15,7 @@ public struct PricingError: CodedError, Equatable {
         case promptTooLong = "prompt_too_long"
         case resolutionNotSupported = "resolution_not_supported"
         case noPriceInForce = "no_price_in_force"
+        case unknownPriceList = "unknown_price_list"
     }
 
     private let kind: Kind
@@ -70,6 +71,10 @@ public struct PricingError: CodedError, Equatable {
 
     public static func resolutionNotSupported(_ resolution: String, model: String, supported: [String]) -> PricingError {
         .init(.resolutionNotSupported, "\(model) does not generate '\(resolution.prefix(40))'; supported: \(supported.joined(separator: ", ")).")
+    }
+
+    public static func unknownPriceList(_ version: String, provider: String) -> PricingError {
+        .init(.unknownPriceList, "Provider '\(provider)' has no price list '\(version.prefix(80))' in this catalog.")
     }
 
     public static func noPriceInForce(provider: String, at date: String) -> PricingError {

@@ -14,12 +14,13 @@ extension Gateway {
     func generate(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let caller = try context.caller()
         let bytes = try await readBody(request)
+        // One reading of the clock: the body is read against, and priced by, the same price list.
         let now = clock.now()
         let body = try GenerationBody.parse(bytes, catalog: catalog, at: now)
         let ledgerKey = try idempotencyKey(request, caller: caller)
-        let metered = MeteredRequest(
+        let priced = try client.price(MeteredRequest(
             team: caller.team, provider: body.provider, model: body.model, prompt: body.prompt, durationSeconds: body.durationSeconds,
-            resolution: body.resolution, imageURL: body.imageURL, idempotencyKey: ledgerKey, caller: caller.caller)
+            resolution: body.resolution, imageURL: body.imageURL, idempotencyKey: ledgerKey, caller: caller.caller), at: now)
 
         // A retry with a key already held is answered from that hold, whatever the team's
         // pending count: it creates nothing new.
@@ -27,15 +28,13 @@ extension Gateway {
         if let ledgerKey { isRetry = try await ledger.hold(idempotencyKey: ledgerKey) != nil } else { isRetry = false }
         let reserved = body.style == .async && !isRetry
         if reserved {
-            // Checked before anything is held, so a refused call changes nothing in the ledger.
-            _ = try catalog.quote(metered.quoteRequest, at: now)
             guard settler.reserve(teamID: caller.teamID) else {
                 throw GatewayError.tooManyPendingTasks(cap: configuration.maxPendingTasksPerTeam)
             }
         }
         let started: StartedCall
         do {
-            started = try await client.start(metered)
+            started = try await client.start(priced)
         } catch {
             if reserved { settler.release(teamID: caller.teamID) }
             if let error = error as? ProviderError {

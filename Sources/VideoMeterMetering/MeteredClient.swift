@@ -83,11 +83,24 @@ public final class MeteredClient: Sendable {
         }
     }
 
-    /// Quotes, holds and sends a call; a sync call is settled before this returns, an async one as
-    /// soon as the upstream task exists (finish it with ``finish(holdID:onEvent:)``).
+    /// Prices `request` once, at `date` (the client's clock by default): the value that `start(_ priced:onEvent:)`
+    /// holds and sends.
+    public func price(_ request: MeteredRequest, at date: Date? = nil) throws(PricingError) -> PricedRequest {
+        try PricedRequest(request, catalog: catalog, at: date ?? clock.now())
+    }
+
+    /// Prices a call now, then holds and sends it.
     public func start(_ request: MeteredRequest, onEvent: @escaping @Sendable (MeteringEvent) async -> Void = { _ in }) async throws -> StartedCall {
+        try await start(try price(request), onEvent: onEvent)
+    }
+
+    /// Holds and sends a priced call; a sync call is settled before this returns, an async one as
+    /// soon as the upstream task exists (finish it with ``finish(holdID:onEvent:)``). The hold is
+    /// for the price already taken: the catalog is not consulted again.
+    public func start(_ priced: PricedRequest, onEvent: @escaping @Sendable (MeteringEvent) async -> Void = { _ in }) async throws -> StartedCall {
         let startedAt = clock.now()
-        let quote = try catalog.quote(request.quoteRequest, at: startedAt)
+        let request = priced.request
+        let quote = priced.quote
         let upstream = try provider(quote.provider)
         await onEvent(.quoted(quote))
 
@@ -350,27 +363,26 @@ public final class MeteredClient: Sendable {
         }
     }
 
-    /// Whether the price list the hold was quoted from bills `status` although no video came back.
+    /// Whether the price list the hold was quoted from (by its stored version) bills `status`
+    /// although no video came back.
     func isBillable(_ status: CallStatus, hold: Hold) -> Bool {
         guard status != .succeeded, let outcome = Outcome(rawValue: status.rawValue),
               let quote = try? catalog.reprice(
                   provider: hold.provider, model: hold.model, seconds: hold.seconds, resolution: hold.resolution,
-                  imageCount: hold.imageCount, at: Date(timeIntervalSince1970: TimeInterval(hold.createdAt) / 1000)),
-              quote.catalogVersion == hold.catalogVersion
+                  imageCount: hold.imageCount, version: hold.catalogVersion)
         else { return false }
         return quote.billableOutcomes.contains(outcome)
     }
 
-    /// What to charge for a succeeded call: the catalog price of the seconds and resolution the
-    /// upstream reports, with the price list of the hold's time, capped at the hold. When the
-    /// upstream reports no usable duration, the quoted (held) call is charged — never zero seconds.
+    /// What to charge for a succeeded call: the price of the seconds and resolution the upstream
+    /// reports, at the rates of the price list stored on the hold (its version, never the date
+    /// looked up again), capped at the hold. When the upstream reports no usable duration, or the
+    /// catalog no longer has that price list, the quoted (held) call is charged — never zero seconds.
     func charge(for hold: Hold, reportedSeconds: Int?, reportedResolution: String?) -> (amountMicro: MicroUSD, upstreamCostMicro: MicroUSD, billedSeconds: Int) {
-        let heldAt = Date(timeIntervalSince1970: TimeInterval(hold.createdAt) / 1000)
         guard let seconds = reportedSeconds, seconds > 0, seconds != hold.seconds || (reportedResolution.map { $0.lowercased() != hold.resolution } ?? false),
               let repriced = try? catalog.reprice(
                   provider: hold.provider, model: hold.model, seconds: seconds, resolution: reportedResolution ?? hold.resolution,
-                  imageCount: hold.imageCount, at: heldAt),
-              repriced.catalogVersion == hold.catalogVersion
+                  imageCount: hold.imageCount, version: hold.catalogVersion)
         else {
             return (hold.amountMicro, hold.upstreamCostMicro, hold.seconds)
         }
@@ -390,7 +402,7 @@ public final class MeteredClient: Sendable {
         if hold.state != .pending { return .settled(try await outcome(of: hold, replayed: true)) }
         guard let taskID = hold.upstreamTaskID, let quote = try? catalog.reprice(
             provider: hold.provider, model: hold.model, seconds: hold.seconds, resolution: hold.resolution,
-            imageCount: hold.imageCount, at: Date(timeIntervalSince1970: TimeInterval(hold.createdAt) / 1000))
+            imageCount: hold.imageCount, version: hold.catalogVersion)
         else {
             throw MeteringError.callInProgress(key: hold.idempotencyKey, holdID: hold.id)
         }

@@ -27,6 +27,7 @@ struct MeteringFixture {
     let worldRouter: Emulator
     let blockRunURL: String
     let worldRouterURL: String
+    let providers: [String: any VideoProvider]
     let client: MeteredClient
 
     static func make(
@@ -55,7 +56,13 @@ struct MeteringFixture {
             catalog: try catalog ?? Catalog.bundled(), ledger: ledger, providers: providers, clock: clock, configuration: configuration)
         return MeteringFixture(
             directory: directory, ledgerPath: path, clock: clock, ledger: ledger, blockRun: blockRunEmulator,
-            worldRouter: worldRouterEmulator, blockRunURL: blockRunURL, worldRouterURL: worldRouterURL, client: client)
+            worldRouter: worldRouterEmulator, blockRunURL: blockRunURL, worldRouterURL: worldRouterURL, providers: providers, client: client)
+    }
+
+    /// Another metered client over the same ledger and emulators, with another catalog (as a
+    /// process restarted after the price files changed).
+    func client(catalog: Catalog) -> MeteredClient {
+        MeteredClient(catalog: catalog, ledger: ledger, providers: providers, clock: clock, configuration: client.configuration)
     }
 
     /// A team with a monthly budget in micro-dollars.
