@@ -40,11 +40,14 @@ public struct CallerIdentity: Sendable, Equatable {
 /// Authentication results are cached for ``cacheLifetime``: a revoked key stops working within it.
 public final class APIKeyStore: Sendable {
     let ledger: Ledger
-    let cache = Locked<[String: (identity: CallerIdentity?, at: ContinuousClock.Instant)]>([:])
+    let cache = Locked<[String: (identity: CallerIdentity?, at: AnyClock.Instant)]>([:])
+    let clock: AnyClock
     public let cacheLifetime: Duration
 
-    public init(ledger: Ledger, cacheLifetime: Duration = .seconds(1)) throws {
+    /// - Parameter clock: what the cache lifetime is measured on.
+    public init(ledger: Ledger, cacheLifetime: Duration = .seconds(1), clock: AnyClock = .continuous) throws {
         self.ledger = ledger
+        self.clock = clock
         self.cacheLifetime = cacheLifetime
         try GatewaySchema.migrate(ledger)
     }
@@ -104,8 +107,8 @@ public final class APIKeyStore: Sendable {
     public func authenticate(_ key: String) async throws -> CallerIdentity? {
         guard key.hasPrefix("vmk_"), key.utf8.count == 47 else { return nil }
         let hash = Self.hash(key)
-        let now = ContinuousClock.now
-        if let cached = cache.withLock({ $0[hash] }), now - cached.at < cacheLifetime {
+        let now = clock.now
+        if let cached = cache.withLock({ $0[hash] }), cached.at.duration(to: now) < cacheLifetime {
             return cached.identity
         }
         let identity: CallerIdentity? = try await ledger.writer.read { db in

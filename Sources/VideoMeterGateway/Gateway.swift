@@ -68,9 +68,10 @@ public final class Gateway: Sendable {
     /// - Parameters:
     ///   - providers: one upstream client per catalog provider id (`blockrun`, `worldrouter`).
     ///   - clock: the wall clock for prices and stamps; the ledger's unless told otherwise.
+    ///   - waitClock: what polling, the settler's schedule, key caching and latency metrics measure.
     public init(
         configuration: GatewayConfiguration = .init(), catalog: Catalog, ledger: Ledger, providers: [String: any VideoProvider],
-        clock: (any WallClock)? = nil, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "videometer.gateway")
+        clock: (any WallClock)? = nil, waitClock: AnyClock = .continuous, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "videometer.gateway")
     ) throws {
         precondition(configuration.port != 8402, "port 8402 is ClawRouter's; the gateway must not take it")
         self.configuration = configuration
@@ -79,15 +80,15 @@ public final class Gateway: Sendable {
         self.clock = clock ?? ledger.clock
         self.metrics = metrics
         self.logger = logger
-        self.keys = try APIKeyStore(ledger: ledger)
+        self.keys = try APIKeyStore(ledger: ledger, clock: waitClock)
         self.reports = try MonthlyReportBuilder(ledger: ledger, invoiceRoundings: InvoiceRoundings(catalog: catalog))
-        let timed = providers.mapValues { TimedProvider(base: $0, metrics: metrics) as any VideoProvider }
+        let timed = providers.mapValues { TimedProvider(base: $0, metrics: metrics, clock: waitClock) as any VideoProvider }
         // Metering logs at the gateway's level: a per-call info line would serialise every call
         // on standard error.
         var meteringLogger = Logger(label: "videometer.metering")
         meteringLogger.logLevel = logger.logLevel
         self.client = MeteredClient(
-            catalog: catalog, ledger: ledger, providers: timed, clock: self.clock, configuration: configuration.metering,
+            catalog: catalog, ledger: ledger, providers: timed, clock: self.clock, waitClock: waitClock, configuration: configuration.metering,
             logger: meteringLogger)
         self.settler = Settler(
             client: client, metrics: metrics, logger: logger, reconcileInterval: configuration.reconcileInterval,

@@ -26,7 +26,7 @@ public final class Settler: Service, Sendable {
         var teamID: Int64
         /// Readings so far, for the backoff.
         var attempts = 0
-        var due: ContinuousClock.Instant
+        var due: AnyClock.Instant
         var reading = false
     }
 
@@ -36,7 +36,7 @@ public final class Settler: Service, Sendable {
         var reading = 0
 
         /// Marks up to `limit` due tasks as being read and returns them, earliest first.
-        mutating func takeDue(now: ContinuousClock.Instant, limit: Int) -> [Int64] {
+        mutating func takeDue(now: AnyClock.Instant, limit: Int) -> [Int64] {
             guard limit > 0 else { return [] }
             var due = tracked.filter { !$0.value.reading && $0.value.due <= now }.map { ($0.key, $0.value.due) }
             if due.count > limit {
@@ -56,6 +56,8 @@ public final class Settler: Service, Sendable {
     }
 
     let client: MeteredClient
+    /// What the schedule and the loops wait on (the metered client's).
+    let clock: AnyClock
     let metrics: GatewayMetrics
     let logger: Logger
     let reconcileInterval: Duration
@@ -68,6 +70,7 @@ public final class Settler: Service, Sendable {
 
     init(client: MeteredClient, metrics: GatewayMetrics, logger: Logger, reconcileInterval: Duration, retryDelay: Duration, maxPendingPerTeam: Int) {
         self.client = client
+        self.clock = client.waitClock
         self.metrics = metrics
         self.logger = logger
         self.reconcileInterval = reconcileInterval
@@ -106,7 +109,7 @@ public final class Settler: Service, Sendable {
     /// Reads the hold's task on the schedule until it is settled. `reserved`: the caller took a
     /// slot for it, which the tracking now owns (or gives back, when the hold is tracked already).
     func track(holdID: Int64, teamID: Int64, reserved: Bool) {
-        let firstReading = ContinuousClock.now.advanced(by: client.configuration.pollPolicy.initialInterval)
+        let firstReading = clock.now.advanced(by: client.configuration.pollPolicy.initialInterval)
         state.withLock { state in
             guard state.tracked[holdID] == nil else {
                 if reserved {
@@ -161,7 +164,7 @@ public final class Settler: Service, Sendable {
                 return waiters ?? []
             }
             for waiter in waiters { waiter.resume() }
-            try? await Task.sleep(for: reconcileInterval)
+            try? await clock.sleep(for: reconcileInterval)
         }
         let waiters = reconciled.withLock { waiters -> [CheckedContinuation<Void, Never>] in
             defer { waiters = nil }
@@ -176,11 +179,12 @@ public final class Settler: Service, Sendable {
         let tick = min(policy.initialInterval, .milliseconds(250))
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
-                let due = state.withLock { $0.takeDue(now: .now, limit: maxConcurrentReads - $0.reading) }
+                let now = clock.now
+                let due = state.withLock { $0.takeDue(now: now, limit: maxConcurrentReads - $0.reading) }
                 for holdID in due {
                     group.addTask { await self.read(holdID: holdID) }
                 }
-                try? await Task.sleep(for: tick)
+                try? await clock.sleep(for: tick)
             }
         }
     }
@@ -213,6 +217,7 @@ public final class Settler: Service, Sendable {
             logger.warning("settling failed; retrying", metadata: ["hold.id": "\(holdID)", "error": "\(error)"])
         }
         let policy = client.configuration.pollPolicy
+        let now = clock.now
         state.withLock { state in
             state.reading -= 1
             guard var entry = state.tracked[holdID] else { return }
@@ -222,7 +227,7 @@ public final class Settler: Service, Sendable {
             if let retryAfter { wait = max(wait, retryAfter) }
             entry.attempts += 1
             entry.reading = false
-            entry.due = .now + wait
+            entry.due = now.advanced(by: wait)
             state.tracked[holdID] = entry
         }
     }

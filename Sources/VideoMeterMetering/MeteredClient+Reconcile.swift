@@ -129,7 +129,7 @@ extension MeteredClient {
             }
             var policy = configuration.pollPolicy
             policy.deadline = waitFor
-            let status = try await TaskPoller(provider: upstream, policy: policy, clock: ContinuousClock()).poll(taskID: taskID)
+            let status = try await TaskPoller(provider: upstream, policy: policy, clock: waitClock).poll(taskID: taskID)
             let startedAt = Date(timeIntervalSince1970: TimeInterval(hold.createdAt) / 1000)
             return .settled(try await settle(hold, terminal: status, startedAt: startedAt, onEvent: { _ in }))
         } catch let error as ProviderError where error.kind == .pollDeadlineExceeded {

@@ -38,6 +38,8 @@ public final class MeteredClient: Sendable {
     public let ledger: Ledger
     let providers: [String: any VideoProvider]
     let clock: any WallClock
+    /// What polling waits on (the machine's monotonic clock unless told otherwise).
+    public let waitClock: AnyClock
     public let configuration: Configuration
     let logger: Logger
     /// Holds whose request is being sent by this process right now (so reconciliation does not
@@ -47,14 +49,16 @@ public final class MeteredClient: Sendable {
     /// - Parameters:
     ///   - providers: one client per catalog provider id (`blockrun`, `worldrouter`).
     ///   - clock: the wall clock calls are priced and stamped at; the ledger's unless told otherwise.
+    ///   - waitClock: the clock polling waits on.
     public init(
-        catalog: Catalog, ledger: Ledger, providers: [String: any VideoProvider], clock: (any WallClock)? = nil,
+        catalog: Catalog, ledger: Ledger, providers: [String: any VideoProvider], clock: (any WallClock)? = nil, waitClock: AnyClock = .continuous,
         configuration: Configuration = Configuration(), logger: Logger = Logger(label: "videometer.metering")
     ) {
         self.catalog = catalog
         self.ledger = ledger
         self.providers = providers
         self.clock = clock ?? ledger.clock
+        self.waitClock = waitClock
         self.configuration = configuration
         self.logger = logger
     }
@@ -164,7 +168,7 @@ public final class MeteredClient: Sendable {
         guard let taskID = hold.upstreamTaskID else { throw MeteringError.callInProgress(key: hold.idempotencyKey, holdID: hold.id) }
         let upstream = try provider(hold.provider)
         let startedAt = Date(timeIntervalSince1970: TimeInterval(hold.createdAt) / 1000)
-        let poller = TaskPoller(provider: upstream, policy: configuration.pollPolicy, clock: ContinuousClock())
+        let poller = TaskPoller(provider: upstream, policy: configuration.pollPolicy, clock: waitClock)
         let markedRunning = RunningFlag(hold.callStatus == .running)
         let status: TaskStatus
         do {

@@ -1,26 +1,28 @@
 import Foundation
 
 /// A clock whose time moves only when a test advances it, so waits are asserted exactly.
-final class ManualClock: Clock, @unchecked Sendable {
-    struct Instant: InstantProtocol {
-        var offset: Duration
+public final class ManualClock: Clock, @unchecked Sendable {
+    public struct Instant: InstantProtocol {
+        public var offset: Duration
 
-        func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
-        func duration(to other: Instant) -> Duration { other.offset - offset }
-        static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }
+        public func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
+        public func duration(to other: Instant) -> Duration { other.offset - offset }
+        public static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }
     }
 
     private let lock = NSLock()
     private var current = Instant(offset: .zero)
     private var sleepers: [(deadline: Instant, continuation: CheckedContinuation<Void, any Error>)] = []
 
-    var now: Instant { lock.withLock { current } }
-    var minimumResolution: Duration { .zero }
+    public init() {}
+
+    public var now: Instant { lock.withLock { current } }
+    public var minimumResolution: Duration { .zero }
 
     /// The deadlines of the sleepers waiting now, earliest first.
-    var sleepingUntil: [Instant] { lock.withLock { sleepers.map(\.deadline).sorted() } }
+    public var sleepingUntil: [Instant] { lock.withLock { sleepers.map(\.deadline).sorted() } }
 
-    func sleep(until deadline: Instant, tolerance: Duration?) async throws {
+    public func sleep(until deadline: Instant, tolerance: Duration?) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let ready = lock.withLock {
                 if deadline <= current { return true }
@@ -32,7 +34,7 @@ final class ManualClock: Clock, @unchecked Sendable {
     }
 
     /// Moves time forward and wakes every sleeper whose deadline has come.
-    func advance(by duration: Duration) {
+    public func advance(by duration: Duration) {
         let woken = lock.withLock {
             current = current.advanced(by: duration)
             let now = current
@@ -44,7 +46,7 @@ final class ManualClock: Clock, @unchecked Sendable {
     }
 
     /// Waits (yielding, not sleeping) until `count` sleepers are waiting.
-    func waitForSleepers(_ count: Int) async {
+    public func waitForSleepers(_ count: Int) async {
         let limit = ContinuousClock.now + .seconds(30)
         while lock.withLock({ sleepers.count }) < count && ContinuousClock.now < limit {
             await Task.yield()
