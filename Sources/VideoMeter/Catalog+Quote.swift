@@ -121,7 +121,7 @@ extension Catalog {
             billedSeconds: seconds, resolution: resolution, resolutionFellBack: fellBack,
             imageCount: images, lines: priced.lines,
             exactTotal: priced.exact, total: priced.total, displayTotal: priced.display,
-            upstreamCost: priced.upstream, margin: priced.margin,
+            upstreamCost: priced.upstream, margin: priced.margin, flatFee: max(model.prices.flatFee, 0),
             settlementScale: version.settlementScale, displayScale: version.displayScale, rounding: version.rounding,
             catalogVersion: version.id, catalogEffectiveFrom: version.effectiveFrom,
             worstCase: .init(billedSeconds: model.maxDuration, exactTotal: worst.exact, total: worst.total, displayTotal: worst.display),

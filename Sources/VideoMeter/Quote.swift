@@ -60,6 +60,8 @@ public struct Quote: Sendable, Equatable {
     public var upstreamCost: Decimal
     /// The margin line's amount.
     public var margin: Decimal
+    /// The flat fee line's amount (0 when the price list has none).
+    public var flatFee: Decimal = 0
     public var settlementScale: Int
     public var displayScale: Int
     public var rounding: RoundingRule
@@ -73,7 +75,14 @@ public struct Quote: Sendable, Equatable {
     /// `total` in micro-dollars, as the ledger holds it.
     public var totalMicro: MicroUSD { Money.microUnits(total, rounding: rounding) }
     public var upstreamCostMicro: MicroUSD { Money.microUnits(upstreamCost, rounding: rounding) }
-    public var marginMicro: MicroUSD { Money.microUnits(margin, rounding: rounding) }
+    public var flatFeeMicro: MicroUSD { Money.microUnits(flatFee, rounding: rounding) }
+    /// The margin line in micro-dollars, as ``split`` defines it: the total less the upstream cost
+    /// and the flat fee (so it absorbs the total's rounding).
+    public var marginMicro: MicroUSD { split.marginMicro }
+    /// The total split by the quote's lines, as the ledger stores it.
+    public var split: ChargeSplit {
+        ChargeSplit(totalMicro: totalMicro, upstreamCostMicro: upstreamCostMicro, flatFeeMicro: flatFeeMicro)
+    }
 
     public struct WorstCase: Sendable, Equatable {
         public var billedSeconds: Int

@@ -18,8 +18,14 @@ extension Ledger {
         guard request.seconds >= 0, request.imageCount >= 0 else {
             throw LedgerError.invalidAmount("Seconds and image count cannot be negative.")
         }
-        guard (0...Self.maximumMicro).contains(request.upstreamCostMicro), abs(request.marginMicro) <= Self.maximumMicro else {
-            throw LedgerError.invalidAmount("The upstream cost cannot be negative, nor either figure above \(Money.format(micro: Self.maximumMicro)) USD.")
+        guard (0...Self.maximumMicro).contains(request.upstreamCostMicro), (0...Self.maximumMicro).contains(request.flatFeeMicro),
+              abs(request.marginMicro) <= Self.maximumMicro
+        else {
+            throw LedgerError.invalidAmount("The upstream cost and flat fee cannot be negative, nor any figure above \(Money.format(micro: Self.maximumMicro)) USD.")
+        }
+        guard request.upstreamCostMicro + request.marginMicro + request.flatFeeMicro == request.amountMicro else {
+            throw LedgerError.invalidAmount(
+                "The upstream cost, margin and flat fee (\(request.upstreamCostMicro) + \(request.marginMicro) + \(request.flatFeeMicro)) must add up to the amount held (\(request.amountMicro) micro-USD).")
         }
         let now = nowMilliseconds
         let periods = self.periods
@@ -74,29 +80,29 @@ extension Ledger {
         let countsAgainstCredit = budget.credit != nil
         let insertHold = try db.cachedStatement(sql: """
             INSERT INTO hold (teamID, idempotencyKey, fingerprint, amountMicro, provider, model, resolution, seconds,
-                imageCount, catalogVersion, quoteJSON, upstreamCostMicro, marginMicro, upstreamTaskID, upstreamRequestID,
+                imageCount, catalogVersion, quoteJSON, upstreamCostMicro, marginMicro, flatFeeMicro, upstreamTaskID, upstreamRequestID,
                 periodMonth, periodDay, countsAgainstCredit, createdAt, deadline, callStatus, submittedAt, caller)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         let callStatus: CallStatus = request.submitted ? .submitted : .held
         let submittedAt: Int64? = request.submitted ? now : nil
         try insertHold.execute(arguments: [
             team.id, request.idempotencyKey, request.fingerprint, amount, request.provider, request.model,
             request.resolution, request.seconds, request.imageCount, request.catalogVersion, request.quoteJSON,
-            request.upstreamCostMicro, request.marginMicro, request.upstreamTaskID, request.upstreamRequestID,
+            request.upstreamCostMicro, request.marginMicro, request.flatFeeMicro, request.upstreamTaskID, request.upstreamRequestID,
             period.month, period.day, countsAgainstCredit, now, deadline, callStatus.rawValue, submittedAt, request.caller,
         ])
         let holdID = db.lastInsertedRowID
         let insertEntry = try db.cachedStatement(sql: """
             INSERT INTO journalEntry (kind, teamID, holdID, idempotencyKey, amountMicro, periodMonth, periodDay,
                 monthlyLimitMicro, dailyLimitMicro, creditLimitMicro, catalogVersion, upstreamCostMicro, marginMicro,
-                upstreamTaskID, upstreamRequestID, createdAt)
-            VALUES ('hold', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                flatFeeMicro, upstreamTaskID, upstreamRequestID, createdAt)
+            VALUES ('hold', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         try insertEntry.execute(arguments: [
             team.id, holdID, request.idempotencyKey, amount, period.month, period.day,
             budget.monthly, budget.daily, budget.credit, request.catalogVersion,
-            request.upstreamCostMicro, request.marginMicro, request.upstreamTaskID, request.upstreamRequestID, now,
+            request.upstreamCostMicro, request.marginMicro, request.flatFeeMicro, request.upstreamTaskID, request.upstreamRequestID, now,
         ])
         try addToBalance(db, teamID: team.id, scope: "month", key: period.month, posted: 0, pending: amount)
         try addToBalance(db, teamID: team.id, scope: "day", key: period.day, posted: 0, pending: amount)
@@ -111,7 +117,8 @@ extension Ledger {
             upstreamCostMicro: request.upstreamCostMicro, marginMicro: request.marginMicro,
             upstreamTaskID: request.upstreamTaskID, upstreamRequestID: request.upstreamRequestID,
             periodMonth: period.month, periodDay: period.day, countsAgainstCredit: countsAgainstCredit,
-            createdAt: now, deadline: deadline, submittedAt: submittedAt, resolvedAt: nil, caller: request.caller)
+            createdAt: now, deadline: deadline, submittedAt: submittedAt, resolvedAt: nil, caller: request.caller,
+            flatFeeMicro: request.flatFeeMicro)
         return HoldReceipt(hold: hold, replayed: false)
     }
 
@@ -195,32 +202,28 @@ extension Ledger {
             throw LedgerError.illegalCallTransition(holdID: hold.id, from: hold.callStatus, event: "settled")
         }
         let upstreamRequestID = settlement.upstreamRequestID ?? hold.upstreamRequestID
-        let upstreamCost: MicroUSD
+        // The charged amount by the quote's lines (ChargeSplit): what the metered client repriced,
+        // else the hold's split shared out; nothing for a void or an expiry.
+        let split: ChargeSplit
         if action.entryKind == .post {
-            if let given = settlement.upstreamCostMicro {
-                upstreamCost = given
-            } else if action.postedMicro == hold.amountMicro {
-                upstreamCost = hold.upstreamCostMicro
-            } else {
-                // The quoted upstream cost scaled to the posted share, rounding towards zero, in
-                // 128-bit intermediate arithmetic (the quotient fits: posted <= held).
-                let product = hold.upstreamCostMicro.multipliedFullWidth(by: action.postedMicro)
-                upstreamCost = hold.amountMicro.dividingFullWidth(product).quotient
+            split = settlement.split ?? hold.split.share(postedMicro: action.postedMicro, heldMicro: hold.amountMicro)
+            guard split.totalMicro == action.postedMicro, split.upstreamCostMicro >= 0, split.flatFeeMicro >= 0 else {
+                throw LedgerError.invalidAmount(
+                    "A charge's upstream cost, margin and flat fee must add up to the amount posted (\(action.postedMicro) micro-USD).")
             }
         } else {
-            upstreamCost = 0
+            split = .zero
         }
-        let margin = action.postedMicro - upstreamCost
 
         let insertEntry = try db.cachedStatement(sql: """
             INSERT INTO journalEntry (kind, teamID, holdID, idempotencyKey, amountMicro, releasedMicro, periodMonth,
-                periodDay, catalogVersion, upstreamCostMicro, marginMicro, upstreamTaskID, upstreamRequestID, createdAt)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                periodDay, catalogVersion, upstreamCostMicro, marginMicro, flatFeeMicro, upstreamTaskID, upstreamRequestID, createdAt)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         try insertEntry.execute(arguments: [
             action.entryKind.rawValue, hold.teamID, hold.id, hold.idempotencyKey, action.postedMicro,
-            action.releasedMicro, hold.periodMonth, hold.periodDay, hold.catalogVersion, upstreamCost, margin,
-            hold.upstreamTaskID, upstreamRequestID, now,
+            action.releasedMicro, hold.periodMonth, hold.periodDay, hold.catalogVersion, split.upstreamCostMicro, split.marginMicro,
+            split.flatFeeMicro, hold.upstreamTaskID, upstreamRequestID, now,
         ])
         let billedSeconds: Int? = action.entryKind == .post ? settlement.billedSeconds ?? hold.seconds : nil
         let update = try db.cachedStatement(sql: """
@@ -245,14 +248,14 @@ extension Ledger {
 
         let insertUsage = try db.cachedStatement(sql: """
             INSERT INTO usageEvent (holdID, teamID, idempotencyKey, provider, model, resolution, seconds, billedSeconds,
-                imageCount, status, outcome, heldMicro, chargedMicro, upstreamCostMicro, marginMicro, catalogVersion,
+                imageCount, status, outcome, heldMicro, chargedMicro, upstreamCostMicro, marginMicro, flatFeeMicro, catalogVersion,
                 latencyMs, upstreamTaskID, upstreamRequestID, periodMonth, periodDay, createdAt, finishedAt, caller)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         try insertUsage.execute(arguments: [
             hold.id, hold.teamID, hold.idempotencyKey, hold.provider, hold.model, hold.resolution, hold.seconds,
             settlement.billedSeconds, hold.imageCount, status.rawValue, action.nextState.rawValue, hold.amountMicro,
-            action.postedMicro, upstreamCost, margin, hold.catalogVersion, settlement.latencyMs, hold.upstreamTaskID,
+            action.postedMicro, split.upstreamCostMicro, split.marginMicro, split.flatFeeMicro, hold.catalogVersion, settlement.latencyMs, hold.upstreamTaskID,
             upstreamRequestID, hold.periodMonth, hold.periodDay, hold.createdAt, now, hold.caller,
         ])
 

@@ -187,6 +187,16 @@ enum LedgerSchema {
                 CREATE INDEX IF NOT EXISTS journalEntry_report ON journalEntry(teamID, periodMonth, kind, amountMicro);
                 """)
         }
+        // Every amount split by the quote's lines (ChargeSplit): the flat fee gets a column of its
+        // own. Rows written before stay as written (flatFeeMicro 0; a post's margin then was
+        // charged - upstream cost, flat fee included): history is never edited.
+        migrator.registerMigration("v4-flat-fee") { db in
+            try db.execute(sql: """
+                ALTER TABLE hold ADD COLUMN flatFeeMicro INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE journalEntry ADD COLUMN flatFeeMicro INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE usageEvent ADD COLUMN flatFeeMicro INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
         return migrator
     }
 }

@@ -62,8 +62,10 @@ public struct HoldRequest: Sendable, Equatable {
     public var catalogVersion: String
     /// The quote as JSON text (rates and lines as decimal strings).
     public var quoteJSON: String
+    /// The amount by the quote's lines (``ChargeSplit``): the three must add up to `amountMicro`.
     public var upstreamCostMicro: MicroUSD
     public var marginMicro: MicroUSD
+    public var flatFeeMicro: MicroUSD
     public var upstreamTaskID: String?
     public var upstreamRequestID: String?
     /// Whether the call goes out as soon as the hold is granted (a sync call): the hold is then
@@ -76,7 +78,7 @@ public struct HoldRequest: Sendable, Equatable {
     public init(
         team: String, idempotencyKey: String, fingerprint: String, amountMicro: MicroUSD, timeoutSeconds: Int64,
         provider: String, model: String, resolution: String, seconds: Int, imageCount: Int = 0,
-        catalogVersion: String, quoteJSON: String, upstreamCostMicro: MicroUSD, marginMicro: MicroUSD,
+        catalogVersion: String, quoteJSON: String, upstreamCostMicro: MicroUSD, marginMicro: MicroUSD, flatFeeMicro: MicroUSD = 0,
         upstreamTaskID: String? = nil, upstreamRequestID: String? = nil, submitted: Bool = false, caller: String? = nil
     ) {
         self.submitted = submitted
@@ -95,6 +97,7 @@ public struct HoldRequest: Sendable, Equatable {
         self.quoteJSON = quoteJSON
         self.upstreamCostMicro = upstreamCostMicro
         self.marginMicro = marginMicro
+        self.flatFeeMicro = flatFeeMicro
         self.upstreamTaskID = upstreamTaskID
         self.upstreamRequestID = upstreamRequestID
     }
@@ -134,6 +137,14 @@ public struct Hold: Sendable, Equatable, Codable {
     public var caller: String? = nil
     /// The seconds a posted call was charged for (the upstream's figure; `nil` until posted).
     public var billedSeconds: Int? = nil
+    /// The flat fee line of the quote (0 on holds granted before ledger v4).
+    public var flatFeeMicro: MicroUSD = 0
+
+    /// The held amount by the quote's lines. On a hold granted before v4 whose price list had a
+    /// flat fee, the fee is inside the margin: the parts still add up to the amount or less.
+    public var split: ChargeSplit {
+        ChargeSplit(upstreamCostMicro: upstreamCostMicro, marginMicro: marginMicro, flatFeeMicro: flatFeeMicro)
+    }
 }
 
 extension Hold: FetchableRecord {
@@ -166,6 +177,7 @@ extension Hold: FetchableRecord {
         resolvedAt = row["resolvedAt"]
         caller = row["caller"]
         billedSeconds = row["billedSeconds"]
+        flatFeeMicro = row["flatFeeMicro"] ?? 0
     }
 }
 
@@ -174,7 +186,8 @@ extension Hold {
     static let selection = """
         id, teamID, idempotencyKey, fingerprint, amountMicro, postedMicro, state, callStatus, provider, model, resolution,
         seconds, imageCount, catalogVersion, quoteJSON, upstreamCostMicro, marginMicro, upstreamTaskID, upstreamRequestID,
-        periodMonth, periodDay, countsAgainstCredit, createdAt, deadline, submittedAt, resolvedAt, caller, billedSeconds
+        periodMonth, periodDay, countsAgainstCredit, createdAt, deadline, submittedAt, resolvedAt, caller, billedSeconds,
+        flatFeeMicro
         """
 
     /// A hold read by position from `SELECT \(selection)`: the commit thread's fast path.
@@ -188,7 +201,7 @@ extension Hold {
             upstreamTaskID: row.optionalString(17), upstreamRequestID: row.optionalString(18), periodMonth: row.string(19),
             periodDay: row.string(20), countsAgainstCredit: row.bool(21), createdAt: row.int64(22), deadline: row.int64(23),
             submittedAt: row.optionalInt64(24), resolvedAt: row.optionalInt64(25), caller: row.optionalString(26),
-            billedSeconds: row.optionalInt64(27).map(Int.init))
+            billedSeconds: row.optionalInt64(27).map(Int.init), flatFeeMicro: row.int64(28))
     }
 }
 
@@ -205,17 +218,18 @@ public struct Settlement: Sendable, Equatable {
     public var status: CallStatus?
     /// The seconds the upstream billed (its `duration_seconds`), when it says.
     public var billedSeconds: Int?
-    /// The upstream's cost of the charged amount; by default the quote's upstream cost, scaled
-    /// down (rounding towards zero) for a partial post, and 0 for a void.
-    public var upstreamCostMicro: MicroUSD?
+    /// The charged amount by the quote's lines (it must add up to the amount posted); by default
+    /// the hold's split, shared out for a partial post (``ChargeSplit/share(postedMicro:heldMicro:)``),
+    /// and zero for a void.
+    public var split: ChargeSplit?
     /// From submission to the terminal answer.
     public var latencyMs: Int64?
     public var upstreamRequestID: String?
 
-    public init(status: CallStatus? = nil, billedSeconds: Int? = nil, upstreamCostMicro: MicroUSD? = nil, latencyMs: Int64? = nil, upstreamRequestID: String? = nil) {
+    public init(status: CallStatus? = nil, billedSeconds: Int? = nil, split: ChargeSplit? = nil, latencyMs: Int64? = nil, upstreamRequestID: String? = nil) {
         self.status = status
         self.billedSeconds = billedSeconds
-        self.upstreamCostMicro = upstreamCostMicro
+        self.split = split
         self.latencyMs = latencyMs
         self.upstreamRequestID = upstreamRequestID
     }
@@ -266,6 +280,8 @@ public struct UsageEvent: Sendable, Equatable, Codable, FetchableRecord {
     public var chargedMicro: MicroUSD
     public var upstreamCostMicro: MicroUSD
     public var marginMicro: MicroUSD
+    /// The flat fee in the charge (ledger v4; 0 before, when a post's margin included it).
+    public var flatFeeMicro: MicroUSD = 0
     public var catalogVersion: String
     public var latencyMs: Int64?
     public var upstreamTaskID: String?

@@ -116,7 +116,7 @@ public final class MeteredClient: Sendable {
             provider: quote.provider, model: quote.model, resolution: quote.resolution, seconds: quote.billedSeconds,
             imageCount: quote.imageCount, catalogVersion: quote.catalogVersion,
             quoteJSON: String(decoding: try quote.jsonData(pretty: false), as: UTF8.self),
-            upstreamCostMicro: quote.upstreamCostMicro, marginMicro: quote.marginMicro,
+            upstreamCostMicro: quote.upstreamCostMicro, marginMicro: quote.marginMicro, flatFeeMicro: quote.flatFeeMicro,
             submitted: quote.apiStyle == .sync, caller: request.caller
         ))
         let hold = receipt.hold
@@ -250,7 +250,7 @@ public final class MeteredClient: Sendable {
     ) async throws -> MeteredOutcome {
         let charge = self.charge(for: hold, reportedSeconds: reportedSeconds, reportedResolution: reportedResolution)
         let settlement = Settlement(
-            status: .succeeded, billedSeconds: charge.billedSeconds, upstreamCostMicro: charge.upstreamCostMicro,
+            status: .succeeded, billedSeconds: charge.billedSeconds, split: charge.split,
             latencyMs: milliseconds(since: startedAt), upstreamRequestID: result.upstreamRequestID)
         do {
             let posted = try await shielded { try await self.ledger.post(holdID: hold.id, amount: charge.amountMicro, settlement: settlement) }
@@ -292,7 +292,7 @@ public final class MeteredClient: Sendable {
     func settleVoid(_ hold: Hold, status: CallStatus, requestID: String?, startedAt: Date, onEvent: @Sendable (MeteringEvent) async -> Void) async throws -> MeteredOutcome {
         if isBillable(status, hold: hold) {
             let settlement = Settlement(
-                status: status, billedSeconds: hold.seconds, upstreamCostMicro: hold.upstreamCostMicro,
+                status: status, billedSeconds: hold.seconds, split: hold.split.share(postedMicro: hold.amountMicro, heldMicro: hold.amountMicro),
                 latencyMs: milliseconds(since: startedAt), upstreamRequestID: requestID)
             do {
                 let posted = try await shielded { try await self.ledger.post(holdID: hold.id, amount: hold.amountMicro, settlement: settlement) }
@@ -382,21 +382,21 @@ public final class MeteredClient: Sendable {
     /// reports, at the rates of the price list stored on the hold (its version, never the date
     /// looked up again), capped at the hold. When the upstream reports no usable duration, or the
     /// catalog no longer has that price list, the quoted (held) call is charged — never zero seconds.
-    func charge(for hold: Hold, reportedSeconds: Int?, reportedResolution: String?) -> (amountMicro: MicroUSD, upstreamCostMicro: MicroUSD, billedSeconds: Int) {
+    func charge(for hold: Hold, reportedSeconds: Int?, reportedResolution: String?) -> (amountMicro: MicroUSD, split: ChargeSplit, billedSeconds: Int) {
         guard let seconds = reportedSeconds, seconds > 0, seconds != hold.seconds || (reportedResolution.map { $0.lowercased() != hold.resolution } ?? false),
               let repriced = try? catalog.reprice(
                   provider: hold.provider, model: hold.model, seconds: seconds, resolution: reportedResolution ?? hold.resolution,
                   imageCount: hold.imageCount, version: hold.catalogVersion)
         else {
-            return (hold.amountMicro, hold.upstreamCostMicro, hold.seconds)
+            return (hold.amountMicro, hold.split.share(postedMicro: hold.amountMicro, heldMicro: hold.amountMicro), hold.seconds)
         }
         if repriced.totalMicro > hold.amountMicro {
             logger.warning("upstream reported more than was held; charging the hold", metadata: [
                 "hold.id": "\(hold.id)", "seconds.reported": "\(seconds)", "seconds.held": "\(hold.seconds)",
             ])
-            return (hold.amountMicro, hold.upstreamCostMicro, hold.seconds)
+            return (hold.amountMicro, hold.split.share(postedMicro: hold.amountMicro, heldMicro: hold.amountMicro), hold.seconds)
         }
-        return (repriced.totalMicro, repriced.upstreamCostMicro, seconds)
+        return (repriced.totalMicro, repriced.split, seconds)
     }
 
     // MARK: - Replays

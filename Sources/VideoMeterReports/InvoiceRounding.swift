@@ -1,9 +1,8 @@
 import VideoMeter
 
 /// How an invoice line is rounded: a number of decimal places (a price list's display scale) and a
-/// rounding rule, applied to integer micro-dollars with integer arithmetic.
-///
-/// The result equals `Money.round(Money.dollars(micro), scale: scale, rule)` for every amount.
+/// rounding rule, applied to integer micro-dollars through ``Money/round(_:scale:_:)``, the same
+/// rounding a quote's displayed total uses.
 public struct InvoiceRounding: Sendable, Hashable, CustomStringConvertible {
     /// Decimal places kept, 0...6.
     public let scale: Int
@@ -25,34 +24,10 @@ public struct InvoiceRounding: Sendable, Hashable, CustomStringConvertible {
         return unit
     }
 
-    /// Rounds micro-dollars to a whole number of ``unitMicro``.
+    /// Rounds micro-dollars to a whole number of ``unitMicro``, with the one rounding
+    /// implementation quotes use (``Money/round(_:scale:_:)``).
     public func round(_ micro: MicroUSD) -> MicroUSD {
-        let unit = unitMicro
-        let quotient = micro / unit
-        let remainder = micro % unit
-        guard remainder != 0 else { return micro }
-        // Swift's division truncates toward zero: `quotient` is the neighbour nearer zero and
-        // `away` the other one.
-        let away = quotient + (micro < 0 ? -1 : 1)
-        let twice = remainder.magnitude * 2
-        let nearer: MicroUSD
-        switch rule {
-        case .halfUp:
-            nearer = twice >= unit.magnitude ? away : quotient
-        case .halfEven:
-            if twice == unit.magnitude {
-                nearer = quotient % 2 == 0 ? quotient : away
-            } else {
-                nearer = twice > unit.magnitude ? away : quotient
-            }
-        case .up:
-            // Towards positive infinity, as Foundation's `.up`.
-            nearer = micro > 0 ? away : quotient
-        case .down:
-            // Towards negative infinity, as Foundation's `.down`.
-            nearer = micro < 0 ? away : quotient
-        }
-        return nearer * unit
+        Money.microUnits(Money.round(Money.dollars(micro), scale: scale, rule), rounding: rule)
     }
 
     /// Formats an amount already rounded to this scale: `0.788` at scale 3, `0.79` at scale 2.
