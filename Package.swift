@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "VideoMeterEmulator", targets: ["VideoMeterEmulator"]),
         .library(name: "VideoMeterReports", targets: ["VideoMeterReports"]),
         .library(name: "VideoMeterGateway", targets: ["VideoMeterGateway"]),
+        .library(name: "VideoMeterSellers", targets: ["VideoMeterSellers"]),
         .executable(name: "videometer", targets: ["videometer"]),
         .executable(name: "videometer-bench", targets: ["videometer-bench"]),
     ],
@@ -91,6 +92,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Every seller, registered once: its client, gateway dialect and emulator style.
+        .target(
+            name: "VideoMeterSellers",
+            dependencies: [
+                "VideoMeter", "VideoMeterProviders", "VideoMeterEmulator", "VideoMeterGateway",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "VideoMeterGateway",
             dependencies: [
@@ -119,6 +129,7 @@ let package = Package(
                 "VideoMeterEmulator",
                 "VideoMeterReports",
                 "VideoMeterGateway",
+                "VideoMeterSellers",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -136,6 +147,7 @@ let package = Package(
                 "VideoMeterEmulator",
                 "VideoMeterReports",
                 "VideoMeterGateway",
+                "VideoMeterSellers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -143,7 +155,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // What the test targets share: the suite's clock and a runner for the built binary.
-        .target(name: "VideoMeterTesting", dependencies: ["VideoMeter"], path: "Tests/VideoMeterTesting", swiftSettings: swiftSettings),
+        .target(
+            name: "VideoMeterTesting",
+            dependencies: [
+                "VideoMeter", "VideoMeterProviders", "VideoMeterEmulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Tests/VideoMeterTesting",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "VideoMeterTests", dependencies: ["VideoMeter", "VideoMeterCatalog"], swiftSettings: swiftSettings),
         .testTarget(
             name: "VideoMeterLedgerTests",
@@ -168,7 +188,7 @@ let package = Package(
         .testTarget(
             name: "VideoMeterGatewayTests",
             dependencies: [
-                "VideoMeterGateway", "VideoMeterEmulator", "VideoMeterCatalog", "VideoMeterTesting", "videometer",
+                "VideoMeterGateway", "VideoMeterEmulator", "VideoMeterCatalog", "VideoMeterSellers", "VideoMeterTesting", "videometer",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),

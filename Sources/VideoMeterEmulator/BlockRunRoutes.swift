@@ -3,6 +3,13 @@ import HTTPTypes
 import Hummingbird
 import VideoMeter
 
+extension EmulatorStyle {
+    /// BlockRun's synchronous API: the response carries the finished video.
+    public static let blockrun = EmulatorStyle(name: "blockrun", delivery: .sync, idPrefix: "vid_") { state, router in
+        BlockRunRoutes(state: state).register(on: router)
+    }
+}
+
 /// BlockRun's synchronous video API: `POST /v1/videos/generations` answers once the video exists.
 struct BlockRunRoutes {
     /// Default and maximum duration in seconds of each model BlockRun sells.

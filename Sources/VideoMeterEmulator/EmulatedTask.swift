@@ -25,12 +25,12 @@ struct EmulatedTask: Sendable {
     var settledStatus: Status?
 
     /// The status at `now`: queued for the first third of the latency, running until it has
-    /// elapsed, then ``finalStatus``. BlockRun requests report `running` until they answer.
-    func status(at now: ContinuousClock.Instant, latency: Duration, style: EmulatorConfiguration.Style) -> Status {
-        switch style {
-        case .blockrun:
+    /// elapsed, then ``finalStatus``. Synchronous requests (BlockRun) report `running` until they answer.
+    func status(at now: ContinuousClock.Instant, latency: Duration, style: EmulatorStyle) -> Status {
+        switch style.delivery {
+        case .sync:
             return settledStatus ?? .running
-        case .worldrouter:
+        case .async:
             let elapsed = createdAt.duration(to: now)
             if elapsed >= latency { return finalStatus }
             return elapsed < latency / 3 ? .queued : .running

@@ -44,10 +44,7 @@ public actor Emulator {
         if let port { return port }
         try configuration.validate()
         let router = Router(context: EmulatorRequestContext.self)
-        switch configuration.style {
-        case .blockrun: BlockRunRoutes(state: state).register(on: router)
-        case .worldrouter: WorldRouterRoutes(state: state).register(on: router)
-        }
+        configuration.style.registerRoutes(state, router)
         registerCommonRoutes(on: router)
 
         let (ports, continuation) = AsyncStream<Int>.makeStream()

@@ -6,13 +6,8 @@ import VideoMeter
 /// Rates are probabilities in `0...1`, drawn from a generator seeded with ``seed`` so that a run
 /// replays exactly. Prompt tags (see ``EmulatedOutcome``) override the rates per request.
 public struct EmulatorConfiguration: Sendable, Equatable {
-    /// The upstream API the emulator speaks.
-    public enum Style: String, Sendable, CaseIterable, Equatable {
-        /// BlockRun's synchronous API: the response carries the finished video.
-        case blockrun
-        /// WorldRouter's asynchronous task API: create a task, then poll it.
-        case worldrouter
-    }
+    /// The upstream API the emulator speaks (``EmulatorStyle``: `.blockrun`, `.worldrouter`, ...).
+    public typealias Style = EmulatorStyle
 
     public var style: Style
     /// The address to bind; loopback by default.

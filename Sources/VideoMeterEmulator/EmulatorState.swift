@@ -88,7 +88,7 @@ actor EmulatorState {
         nextSequence += 1
         var ids = SplitMix64(seed: configuration.seed ^ (nextSequence &* 0x9E37_79B9_7F4A_7C15))
         let suffix = hex(ids.next())
-        let prefix = configuration.style == .worldrouter ? "task_" : "vid_"
+        let prefix = configuration.style.idPrefix
         let task = EmulatedTask(
             id: prefix + suffix,
             requestID: "req_" + hex(ids.next()),
@@ -123,7 +123,7 @@ actor EmulatorState {
 
     func stats() -> EmulatorStats {
         let now = ContinuousClock.now
-        var stats = EmulatorStats(style: configuration.style.rawValue)
+        var stats = EmulatorStats(style: configuration.style.name)
         stats.rejected = rejected
         stats.upstreamFailures = upstreamFailures
         for id in taskOrder {

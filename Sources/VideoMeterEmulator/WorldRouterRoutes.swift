@@ -2,6 +2,13 @@ import Foundation
 import Hummingbird
 import VideoMeter
 
+extension EmulatorStyle {
+    /// WorldRouter's asynchronous task API: create a task, then poll it.
+    public static let worldrouter = EmulatorStyle(name: "worldrouter", delivery: .async, idPrefix: "task_") { state, router in
+        WorldRouterRoutes(state: state).register(on: router)
+    }
+}
+
 /// WorldRouter's asynchronous Grok video API: create a task, poll it, download `content.video_url`.
 struct WorldRouterRoutes {
     static let models = ["grok-imagine-video", "grok-imagine-video-1.5-preview"]

@@ -16,7 +16,7 @@ extension Gateway {
         let bytes = try await readBody(request)
         // One reading of the clock: the body is read against, and priced by, the same price list.
         let now = clock.now()
-        let body = try GenerationBody.parse(bytes, catalog: catalog, at: now)
+        let body = try GenerationBody.parse(bytes, catalog: catalog, at: now, dialects: dialects)
         let ledgerKey = try idempotencyKey(request, caller: caller)
         let priced = try client.price(MeteredRequest(
             team: caller.team, provider: body.provider, model: body.model, prompt: body.prompt, durationSeconds: body.durationSeconds,
@@ -51,7 +51,7 @@ extension Gateway {
             settler.track(holdID: call.holdID, teamID: caller.teamID, reserved: reserved)
             let taskID = try await gatewayTaskID(holdID: call.holdID, caller: caller)
             let hold = try await ledger.hold(id: call.holdID)
-            return try JSONResponse.make(TaskResponse(id: taskID, hold: hold, status: TaskResponse.status(of: hold), videoURL: nil))
+            return JSONResponse.raw(try dialect(hold.provider).taskAnswer(id: taskID, hold: hold, live: nil, videoURL: nil))
 
         case .settled(let outcome):
             if body.style == .async {
@@ -59,7 +59,7 @@ extension Gateway {
                 // A replayed key whose task is over: the task as it ended.
                 let hold = try await ledger.hold(id: outcome.holdID)
                 let taskID = try await gatewayTaskID(holdID: outcome.holdID, caller: caller)
-                return try JSONResponse.make(TaskResponse(id: taskID, hold: hold, status: TaskResponse.status(of: hold), videoURL: nil))
+                return JSONResponse.raw(try dialect(hold.provider).taskAnswer(id: taskID, hold: hold, live: nil, videoURL: nil))
             }
             settler.record(outcome)
             return try await syncResponse(outcome, idempotent: ledgerKey != nil)
@@ -86,7 +86,7 @@ extension Gateway {
             }
             if let stored { return JSONResponse.raw(Data(stored.utf8), headers: headers) }
         }
-        let data = try JSONResponse.encoder.encode(BlockRunResponse(outcome, created: clock.now()))
+        let data = try dialect(outcome.provider).videoAnswer(outcome, created: clock.now())
         if idempotent && !outcome.replayed {
             let now = Int64(clock.now().timeIntervalSince1970 * 1000)
             try await ledger.writer.write { db in
@@ -96,6 +96,12 @@ extension Gateway {
             }
         }
         return JSONResponse.raw(data, headers: headers)
+    }
+
+    /// The dialect of the seller `provider` (a catalog provider id).
+    func dialect(_ provider: String) throws -> any SellerDialect {
+        guard let dialect = dialects[provider] else { throw MeteringError.providerNotConfigured(provider) }
+        return dialect
     }
 
     /// The client's `Idempotency-Key`, namespaced by team so that two teams never share a key.
@@ -144,24 +150,25 @@ extension Gateway {
         guard let row else { throw GatewayError.taskNotFound(id) }
         guard (row["teamID"] as Int64) == caller.teamID else { throw GatewayError.accessDenied }
         var hold = try await ledger.hold(id: row["holdID"])
+        let dialect = try dialect(hold.provider)
         guard let upstreamTaskID = hold.upstreamTaskID, let upstream = try? client.provider(hold.provider) else {
-            return try JSONResponse.make(TaskResponse(id: id, hold: hold, status: TaskResponse.status(of: hold), videoURL: nil))
+            return JSONResponse.raw(try dialect.taskAnswer(id: id, hold: hold, live: nil, videoURL: nil))
         }
         // A live reading: the video's URL is the upstream's, and a terminal task is settled here
         // and now (the background settler may get there first; the first settlement wins).
         guard let reading = try? await upstream.status(taskID: upstreamTaskID) else {
-            return try JSONResponse.make(TaskResponse(id: id, hold: hold, status: TaskResponse.status(of: hold), videoURL: nil))
+            return JSONResponse.raw(try dialect.taskAnswer(id: id, hold: hold, live: nil, videoURL: nil))
         }
         if hold.state == .pending {
             guard reading.state.isTerminal else {
-                return try JSONResponse.make(TaskResponse(id: id, hold: hold, status: reading.state.rawValue, videoURL: nil))
+                return JSONResponse.raw(try dialect.taskAnswer(id: id, hold: hold, live: reading.state, videoURL: nil))
             }
             let outcome = try await client.finish(holdID: hold.id)
             settler.record(outcome)
             hold = try await ledger.hold(id: hold.id)
         }
         let videoURL = hold.state == .posted ? reading.result?.videoURL : nil
-        return try JSONResponse.make(TaskResponse(id: id, hold: hold, status: TaskResponse.status(of: hold), videoURL: videoURL))
+        return JSONResponse.raw(try dialect.taskAnswer(id: id, hold: hold, live: nil, videoURL: videoURL))
     }
 
     // MARK: POST /v1/quotes
@@ -170,7 +177,7 @@ extension Gateway {
         _ = try context.caller()
         let bytes = try await readBody(request)
         let now = clock.now()
-        let body = try GenerationBody.parse(bytes, catalog: catalog, at: now)
+        let body = try GenerationBody.parse(bytes, catalog: catalog, at: now, dialects: dialects)
         let quote = try catalog.quote(
             QuoteRequest(provider: body.provider, model: body.model, durationSeconds: body.durationSeconds, resolution: body.resolution,
                          imageURLs: body.imageURL.map { [$0] } ?? [], prompt: body.prompt),

@@ -60,6 +60,8 @@ public final class Gateway: Sendable {
     public let keys: APIKeyStore
     public let metrics: GatewayMetrics
     public let settler: Settler
+    /// How each seller's clients are spoken to, by catalog provider id.
+    public let dialects: [String: any SellerDialect]
     /// The wall clock requests are priced and stamped at (the ledger's unless told otherwise).
     public let clock: any WallClock
     let reports: MonthlyReportBuilder
@@ -67,16 +69,18 @@ public final class Gateway: Sendable {
 
     /// - Parameters:
     ///   - providers: one upstream client per catalog provider id (`blockrun`, `worldrouter`).
+    ///   - dialects: one dialect per catalog provider id (VideoMeterSellers' `Sellers.dialects`).
     ///   - clock: the wall clock for prices and stamps; the ledger's unless told otherwise.
     ///   - waitClock: what polling, the settler's schedule, key caching and latency metrics measure.
     public init(
         configuration: GatewayConfiguration = .init(), catalog: Catalog, ledger: Ledger, providers: [String: any VideoProvider],
-        clock: (any WallClock)? = nil, waitClock: AnyClock = .continuous, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "videometer.gateway")
+        dialects: [String: any SellerDialect], clock: (any WallClock)? = nil, waitClock: AnyClock = .continuous, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "videometer.gateway")
     ) throws {
         precondition(configuration.port != 8402, "port 8402 is ClawRouter's; the gateway must not take it")
         self.configuration = configuration
         self.catalog = catalog
         self.ledger = ledger
+        self.dialects = dialects
         self.clock = clock ?? ledger.clock
         self.metrics = metrics
         self.logger = logger

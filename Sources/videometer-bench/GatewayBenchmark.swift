@@ -8,6 +8,7 @@ import VideoMeterEmulator
 import VideoMeterGateway
 import VideoMeterLedger
 import VideoMeterProviders
+import VideoMeterSellers
 
 /// Sync calls through the gateway over loopback HTTP vs. the same calls straight to the emulator
 /// (zero latency), at 1 and 200 concurrent clients: added latency (p50/p99) and throughput. Then
@@ -41,7 +42,7 @@ let gatewayBenchmark = Benchmark(
     silent.logLevel = .critical
     let gateway = try Gateway(
         configuration: GatewayConfiguration(port: 0, maxPendingTasksPerTeam: 20_000, reconcileInterval: .seconds(3600), metering: .init(pollPolicy: slowPolling)),
-        catalog: try Catalog.bundled(), ledger: ledger, providers: providers, logger: silent)
+        catalog: try Catalog.bundled(), ledger: ledger, providers: providers, dialects: Sellers.dialects, logger: silent)
     let key = try await gateway.keys.create(team: "bench", name: "bench").key
     let running = try await gateway.start()
 

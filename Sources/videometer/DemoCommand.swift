@@ -10,6 +10,7 @@ import VideoMeterLedger
 import VideoMeterMetering
 import VideoMeterProviders
 import VideoMeterReports
+import VideoMeterSellers
 
 /// `videometer demo`: the whole product in one command, with nothing configured and nothing spent.
 struct DemoCommand: AsyncParsableCommand {
@@ -84,10 +85,10 @@ struct DemoCommand: AsyncParsableCommand {
             let poll = PollPolicy(initialInterval: .milliseconds(50), maxInterval: .milliseconds(200), deadline: .seconds(60))
             // The demo never spends real money: upstream variables are ignored.
             let upstreams = try await Upstreams.start(
-                environment: ProviderEnvironment(environment: [:]), sandbox: true, sandboxLatency: .milliseconds(latencyMs), poll: poll, logger: logger)
+                environment: [:], sandbox: true, sandboxLatency: .milliseconds(latencyMs), poll: poll, logger: logger)
             let gateway = try Gateway(
                 configuration: GatewayConfiguration(port: 0, reconcileInterval: .seconds(5), metering: .init(pollPolicy: poll)),
-                catalog: catalog, ledger: ledger, providers: upstreams.providers, logger: logger)
+                catalog: catalog, ledger: ledger, providers: upstreams.providers, dialects: Sellers.dialects, logger: logger)
             var keys: [String: String] = [:]
             for (team, _) in budgets { keys[team] = try await gateway.keys.create(team: team, name: "demo").key }
             let running = try await gateway.start()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VideoMeterEmulator
+import VideoMeterSellers
 
 /// `videometer emulate`: an upstream video API on loopback, for tests, demos and a free sandbox.
 struct EmulateCommand: AsyncParsableCommand {
@@ -17,7 +18,7 @@ struct EmulateCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "The upstream API to speak: blockrun (sync) or worldrouter (async task).")
+    @Option(help: ArgumentHelp("The upstream API to speak: one seller's style (blockrun: sync; worldrouter: async task).", valueName: "STYLE"))
     var style: EmulatorConfiguration.Style
 
     @Option(help: "Port on 127.0.0.1 (0: any free port).")
@@ -69,9 +70,17 @@ struct EmulateCommand: AsyncParsableCommand {
         _ = try await emulator.start()
         let base = await emulator.baseURL ?? ""
         // Written unbuffered: scripts read the URL from a pipe, where print() would hold it back.
-        FileHandle.standardOutput.write(Data("Emulating \(style.rawValue) on \(base)\nStats: \(base)/_emulator/stats\n".utf8))
+        FileHandle.standardOutput.write(Data("Emulating \(style.name) on \(base)\nStats: \(base)/_emulator/stats\n".utf8))
         try await emulator.waitUntilStopped()
     }
 }
 
-extension EmulatorConfiguration.Style: ExpressibleByArgument {}
+extension EmulatorStyle: ExpressibleByArgument {
+    /// A registered seller's style, by name (``Sellers/all``).
+    public init?(argument: String) {
+        guard let style = Sellers.emulatorStyle(named: argument) else { return nil }
+        self = style
+    }
+
+    public static var allValueStrings: [String] { Sellers.all.map(\.emulatorStyle.name) }
+}

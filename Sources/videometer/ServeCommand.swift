@@ -7,6 +7,7 @@ import VideoMeterGateway
 import VideoMeterLedger
 import VideoMeterMetering
 import VideoMeterProviders
+import VideoMeterSellers
 
 /// `videometer serve`: the metering gateway on loopback.
 struct ServeCommand: AsyncParsableCommand {
@@ -65,7 +66,7 @@ struct ServeCommand: AsyncParsableCommand {
                 configuration: GatewayConfiguration(
                     host: host, port: port, maxPendingTasksPerTeam: maxPending, reconcileInterval: .seconds(reconcileSeconds),
                     metering: .init(pollPolicy: poll)),
-                catalog: prices, ledger: ledger, providers: upstreams.providers, logger: logger)
+                catalog: prices, ledger: ledger, providers: upstreams.providers, dialects: Sellers.dialects, logger: logger)
             let app = gateway.makeApplication { port in
                 logger.notice("videometer gateway listening on http://\(host):\(port) (\(upstreams.summary); ledger \(database.resolvedPath))")
             }

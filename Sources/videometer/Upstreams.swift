@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import VideoMeterEmulator
 import VideoMeterProviders
+import VideoMeterSellers
 
 /// The upstream clients a command meters through: each provider configured in the environment is
 /// called for real; with `sandbox`, every other one is an emulator started in this process.
@@ -12,45 +13,36 @@ final class Upstreams: Sendable {
     /// Emulators started for providers with no upstream configured, by provider id.
     let sandboxes: [String: Emulator]
 
-    static let sandboxKey = "sandbox-team-key"
-
     private init(httpClient: HTTPClient, providers: [String: any VideoProvider], sandboxes: [String: Emulator]) {
         self.httpClient = httpClient
         self.providers = providers
         self.sandboxes = sandboxes
     }
 
+    /// One client per registered seller (``Sellers/all``).
+    ///
     /// - Parameters:
+    ///   - environment: where each seller reads its upstream settings.
     ///   - sandboxLatency: how long a sandbox generation takes (a few seconds feels real but quick).
     ///   - sandbox: start emulators for unconfigured providers (`false` leaves them out, as
     ///     reconciliation must: a new emulator knows nothing of an earlier run's tasks).
     static func start(
-        environment: ProviderEnvironment = ProviderEnvironment(), sandbox: Bool, sandboxLatency: Duration = .seconds(3),
+        environment: [String: String] = ProcessInfo.processInfo.environment, sandbox: Bool, sandboxLatency: Duration = .seconds(3),
         poll: PollPolicy, logger: Logger
     ) async throws -> Upstreams {
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         var providers: [String: any VideoProvider] = [:]
         var sandboxes: [String: Emulator] = [:]
         do {
-            if environment.isBlockRunConfigured {
-                providers["blockrun"] = try BlockRunClient(httpClient: httpClient, configuration: environment.blockRunConfiguration())
-            } else if sandbox {
-                let emulator = Emulator(EmulatorConfiguration(style: .blockrun, latency: sandboxLatency, seed: sandboxSeed()))
-                _ = try await emulator.start()
-                sandboxes["blockrun"] = emulator
-                providers["blockrun"] = try BlockRunClient(
-                    httpClient: httpClient, configuration: .init(baseURL: await emulator.baseURL!, limits: .unlimited))
-            }
-            if var configuration = environment.worldRouterConfiguration() {
-                configuration.poll = poll
-                providers["worldrouter"] = try WorldRouterClient(httpClient: httpClient, configuration: configuration)
-            } else if sandbox {
-                let emulator = Emulator(EmulatorConfiguration(style: .worldrouter, latency: sandboxLatency, pendingCap: 1000, seed: sandboxSeed()))
-                _ = try await emulator.start()
-                sandboxes["worldrouter"] = emulator
-                providers["worldrouter"] = try WorldRouterClient(
-                    httpClient: httpClient,
-                    configuration: .init(baseURL: await emulator.baseURL!, apiKey: Secret(sandboxKey), poll: poll))
+            for seller in Sellers.all {
+                if let client = try seller.configuredClient(environment, httpClient, poll) {
+                    providers[seller.id] = client
+                } else if sandbox {
+                    let emulator = Emulator(seller.sandboxEmulator(sandboxLatency, sandboxSeed()))
+                    _ = try await emulator.start()
+                    sandboxes[seller.id] = emulator
+                    providers[seller.id] = try seller.sandboxClient(await emulator.baseURL!, httpClient, poll)
+                }
             }
         } catch {
             for emulator in sandboxes.values { await emulator.shutdown() }

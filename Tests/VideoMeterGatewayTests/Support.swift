@@ -12,14 +12,8 @@ import VideoMeterGateway
 import VideoMeterLedger
 import VideoMeterMetering
 import VideoMeterProviders
+import VideoMeterSellers
 import VideoMeterTesting
-
-let testHTTPClient: HTTPClient = {
-    var configuration = HTTPClient.Configuration()
-    configuration.connectionPool.retryConnectionEstablishment = false
-    configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 600
-    return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-}()
 
 let fastPolling = PollPolicy(initialInterval: .milliseconds(5), maxInterval: .milliseconds(20), deadline: .seconds(20))
 
@@ -56,19 +50,14 @@ final class GatewayFixture: Sendable {
         let path = directory.appendingPathComponent("ledger.sqlite").path
         // Runs at the test's instant and ages in real time: settlement waits on real emulators.
         let ledger = try Ledger(path: path, clock: TestClock.runningWallClock())
-        let blockRunEmulator = Emulator(blockRun)
-        let worldRouterEmulator = Emulator(worldRouter)
-        _ = try await blockRunEmulator.start()
-        _ = try await worldRouterEmulator.start()
-        let providers: [String: any VideoProvider] = [
-            "blockrun": try BlockRunClient(httpClient: testHTTPClient, configuration: .init(baseURL: await blockRunEmulator.baseURL!, timeout: .seconds(10), limits: .unlimited)),
-            "worldrouter": try WorldRouterClient(httpClient: testHTTPClient, configuration: .init(
-                baseURL: await worldRouterEmulator.baseURL!, apiKey: Secret("gateway-upstream-key"), requestTimeout: .seconds(10),
-                createRetry: .none, poll: fastPolling)),
-        ]
+        let upstreams = try await EmulatedUpstreams.start(
+            blockRun: blockRun, worldRouter: worldRouter, worldRouterKey: "gateway-upstream-key", timeout: .seconds(10), poll: fastPolling)
+        let (blockRunEmulator, worldRouterEmulator, providers) = (upstreams.blockRun, upstreams.worldRouter, upstreams.providers)
         var quiet = Logger(label: "videometer.gateway.test")
         quiet.logLevel = .critical
-        let gateway = try Gateway(configuration: configuration, catalog: try Catalog.bundled(), ledger: ledger, providers: providers, logger: quiet)
+        let gateway = try Gateway(
+            configuration: configuration, catalog: try Catalog.bundled(), ledger: ledger, providers: providers, dialects: Sellers.dialects,
+            logger: quiet)
         let running = try await gateway.start()
         return GatewayFixture(
             directory: directory, ledgerPath: path, ledger: ledger, blockRun: blockRunEmulator, worldRouter: worldRouterEmulator,

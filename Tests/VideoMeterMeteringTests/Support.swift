@@ -9,11 +9,7 @@ import VideoMeterMetering
 import VideoMeterProviders
 import VideoMeterTesting
 
-let sharedHTTPClient: HTTPClient = {
-    var configuration = HTTPClient.Configuration()
-    configuration.connectionPool.retryConnectionEstablishment = false
-    return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-}()
+let sharedHTTPClient = testHTTPClient
 
 let fastPolling = PollPolicy(initialInterval: .milliseconds(2), maxInterval: .milliseconds(10), deadline: .seconds(10))
 
@@ -39,19 +35,13 @@ struct MeteringFixture {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("videometer-metering-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("ledger.sqlite").path
-        let clock = ManualWallClock(CatalogDate.parse("2026-11-21T10:00:00Z")!)
+        let clock = TestClock.manualWallClock()
         let ledger = try Ledger(path: path, clock: clock)
-        let blockRunEmulator = Emulator(blockRun)
-        let worldRouterEmulator = Emulator(worldRouter)
-        _ = try await blockRunEmulator.start()
-        _ = try await worldRouterEmulator.start()
-        let blockRunURL = await blockRunEmulator.baseURL!
-        let worldRouterURL = await worldRouterEmulator.baseURL!
-        let providers: [String: any VideoProvider] = [
-            "blockrun": try BlockRunClient(httpClient: sharedHTTPClient, configuration: .init(baseURL: blockRunURL, timeout: .seconds(30), limits: .unlimited)),
-            "worldrouter": try WorldRouterClient(httpClient: sharedHTTPClient, configuration: .init(
-                baseURL: worldRouterURL, apiKey: Secret(worldRouterKey), requestTimeout: .seconds(30), createRetry: createRetry, poll: fastPolling, limits: worldRouterLimits)),
-        ]
+        let upstreams = try await EmulatedUpstreams.start(
+            blockRun: blockRun, worldRouter: worldRouter, worldRouterKey: worldRouterKey, timeout: .seconds(30), createRetry: createRetry,
+            poll: fastPolling, worldRouterLimits: worldRouterLimits)
+        let (blockRunEmulator, worldRouterEmulator) = (upstreams.blockRun, upstreams.worldRouter)
+        let (blockRunURL, worldRouterURL, providers) = (upstreams.blockRunURL, upstreams.worldRouterURL, upstreams.providers)
         let client = MeteredClient(
             catalog: try catalog ?? Catalog.bundled(), ledger: ledger, providers: providers, clock: clock, configuration: configuration)
         return MeteringFixture(

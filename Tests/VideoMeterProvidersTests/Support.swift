@@ -7,13 +7,8 @@ import VideoMeterEmulator
 import VideoMeterProviders
 import VideoMeterTesting
 
-/// One HTTP client for the whole suite; tests never shut it down (it lives as long as the process).
-/// Connection establishment is not retried, so "connection refused" fails at once.
-let sharedHTTPClient: HTTPClient = {
-    var configuration = HTTPClient.Configuration()
-    configuration.connectionPool.retryConnectionEstablishment = false
-    return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-}()
+/// The suite's one HTTP client (VideoMeterTesting).
+let sharedHTTPClient = testHTTPClient
 
 /// Runs `body` against a started emulator, then shuts it down.
 func withEmulator<T>(

@@ -1,0 +1,49 @@
+import AsyncHTTPClient
+import Foundation
+import VideoMeterEmulator
+import VideoMeterProviders
+
+/// The HTTP client the whole suite shares; tests never shut it down (it lives as long as the
+/// process). Connection establishment is not retried, so "connection refused" fails at once.
+public let testHTTPClient: HTTPClient = {
+    var configuration = HTTPClient.Configuration()
+    configuration.connectionPool.retryConnectionEstablishment = false
+    configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 600
+    return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+}()
+
+/// Both upstream emulators on ephemeral loopback ports, and a provider client for each, keyed by
+/// catalog provider id: the real upstream code against real HTTP servers.
+public struct EmulatedUpstreams: Sendable {
+    public let blockRun: Emulator
+    public let worldRouter: Emulator
+    public let blockRunURL: String
+    public let worldRouterURL: String
+    public let providers: [String: any VideoProvider]
+
+    public static func start(
+        blockRun: EmulatorConfiguration, worldRouter: EmulatorConfiguration, worldRouterKey: String, timeout: Duration,
+        createRetry: CreateRetryPolicy = .none, poll: PollPolicy, worldRouterLimits: ProviderLimits = .unlimited
+    ) async throws -> EmulatedUpstreams {
+        let blockRunEmulator = Emulator(blockRun)
+        let worldRouterEmulator = Emulator(worldRouter)
+        _ = try await blockRunEmulator.start()
+        _ = try await worldRouterEmulator.start()
+        let blockRunURL = await blockRunEmulator.baseURL!
+        let worldRouterURL = await worldRouterEmulator.baseURL!
+        let providers: [String: any VideoProvider] = [
+            "blockrun": try BlockRunClient(httpClient: testHTTPClient, configuration: .init(baseURL: blockRunURL, timeout: timeout, limits: .unlimited)),
+            "worldrouter": try WorldRouterClient(httpClient: testHTTPClient, configuration: .init(
+                baseURL: worldRouterURL, apiKey: Secret(worldRouterKey), requestTimeout: timeout, createRetry: createRetry, poll: poll,
+                limits: worldRouterLimits)),
+        ]
+        return EmulatedUpstreams(
+            blockRun: blockRunEmulator, worldRouter: worldRouterEmulator, blockRunURL: blockRunURL, worldRouterURL: worldRouterURL,
+            providers: providers)
+    }
+
+    public func shutdown() async {
+        await blockRun.shutdown()
+        await worldRouter.shutdown()
+    }
+}
