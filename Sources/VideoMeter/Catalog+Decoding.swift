@@ -8,7 +8,13 @@ private struct ProviderFile: Decodable {
     var provider: String
     var name: String?
     var currency: String?
+    var modelNameRouting: Bool?
     var versions: [VersionFile]
+
+    enum CodingKeys: String, CodingKey {
+        case provider, name, currency, versions
+        case modelNameRouting = "model_name_routing"
+    }
 }
 
 private struct VersionFile: Decodable {
@@ -70,6 +76,7 @@ private struct ModelFile: Decodable {
     var flatFee: String?
     var marginPercent: String?
     var billableOutcomes: [String]?
+    var passThrough: [String: [String]]?
     var source: String
 
     enum CodingKeys: String, CodingKey {
@@ -85,6 +92,7 @@ private struct ModelFile: Decodable {
         case flatFee = "flat_fee"
         case marginPercent = "margin_percent"
         case billableOutcomes = "billable_outcomes"
+        case passThrough = "pass_through"
     }
 }
 
@@ -179,7 +187,7 @@ private indirect enum KeyShape: Decodable {
 /// absent, and an absent fee or margin is zero: an under-charge nobody sees. Keys starting with
 /// `_` are comments and allowed anywhere.
 private enum CatalogKeys {
-    static let provider: Set = ["provider", "name", "currency", "versions"]
+    static let provider: Set = ["provider", "name", "currency", "model_name_routing", "versions"]
     static let version: Set = [
         "version", "effective_from", "source", "margin_percent", "settlement_scale", "rounding", "display_scale",
         "max_prompt_characters", "models",
@@ -187,7 +195,7 @@ private enum CatalogKeys {
     static let model: Set = [
         "id", "vendor", "api_style", "resolutions", "default_resolution", "unknown_resolution", "duration", "requires_image",
         "max_prompt_characters", "per_second", "output_tokens", "image_fee", "flat_fee", "margin_percent",
-        "billable_outcomes", "source",
+        "billable_outcomes", "pass_through", "source",
     ]
     static let duration: Set = ["default", "min", "max"]
     static let outputTokens: Set = ["per_million", "frame_sizes", "frames_per_second", "extra_frames", "pixels_per_token"]
@@ -256,7 +264,8 @@ private struct CatalogValidator {
         for (earlier, later) in zip(versions, versions.dropFirst()) where earlier.effectiveFrom == later.effectiveFrom {
             fail("versions", "versions '\(earlier.id)' and '\(later.id)' take effect at the same instant")
         }
-        return ProviderCatalog(id: id, name: source.name ?? id, currency: currency, versions: versions)
+        return ProviderCatalog(
+            id: id, name: source.name ?? id, currency: currency, versions: versions, routesByModelName: source.modelNameRouting ?? true)
     }
 
     mutating func version(_ source: VersionFile, entry: String, provider: String) -> CatalogVersion? {
@@ -352,6 +361,16 @@ private struct CatalogValidator {
         let maxPrompt = source.maxPromptCharacters ?? versionMaxPrompt
         if maxPrompt < 1 { fail("\(entry) / max_prompt_characters", "must be at least 1") }
         if source.source.trimmingCharacters(in: .whitespaces).isEmpty { fail("\(entry) / source", "say where this model's figures come from") }
+        // Members that change nothing of the price, forwarded as they are: never a priced one.
+        let priced: Set<String> = ["model", "prompt", "duration", "duration_seconds", "resolution", "image", "image_url"]
+        for (member, values) in source.passThrough ?? [:] {
+            if priced.contains(member) || member.isEmpty {
+                fail("\(entry) / pass_through / \(member)", "'\(member)' is read and priced by VideoMeter; only members that do not change the price pass through")
+            }
+            if values.isEmpty || values.contains(where: \.isEmpty) {
+                fail("\(entry) / pass_through / \(member)", "list the values the seller documents (non-empty strings)")
+            }
+        }
 
         guard errors.count == errorCount, let style, let fallback, let imageFee, let flatFee, let margin else { return nil }
         return ModelEntry(
@@ -360,7 +379,7 @@ private struct CatalogValidator {
             defaultDuration: duration.default, minDuration: duration.min, maxDuration: duration.max,
             requiresImage: source.requiresImage ?? false, maxPromptCharacters: maxPrompt,
             prices: PriceComponents(perSecond: perSecond, tokens: tokens, imageFee: imageFee, flatFee: flatFee, marginPercent: margin),
-            billableOutcomes: outcomes, source: source.source
+            billableOutcomes: outcomes, passThrough: source.passThrough ?? [:], source: source.source
         )
     }
 

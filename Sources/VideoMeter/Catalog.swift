@@ -107,6 +107,9 @@ public struct ModelEntry: Sendable, Equatable {
     public var maxPromptCharacters: Int
     public var prices: PriceComponents
     public var billableOutcomes: Set<Outcome>
+    /// Request members the seller documents that do not change the price (e.g. Grok's
+    /// `aspect_ratio`), with the values it accepts: forwarded unchanged, validated against these.
+    public var passThrough: [String: [String]] = [:]
     /// Where the figures came from (a published sheet, a list price, an assumption).
     public var source: String
 }
@@ -145,6 +148,10 @@ public struct ProviderCatalog: Sendable, Equatable {
     public var currency: String
     /// Ascending by `effectiveFrom`.
     public var versions: [CatalogVersion]
+    /// Whether a request that names only a model may be routed here (`model_name_routing`,
+    /// default true). A seller that sells the same model ids as another (xAI direct) sets it false:
+    /// it is then reached by name only through its provider id (`--provider`, `/xai/v1/...`).
+    public var routesByModelName: Bool = true
 
     /// The version in force at `date`: the latest whose `effectiveFrom` is not after it.
     public func version(at date: Date) -> CatalogVersion? {
@@ -162,14 +169,14 @@ public struct ProviderCatalog: Sendable, Equatable {
 public struct Catalog: Sendable, Equatable {
     public private(set) var providers: [ProviderCatalog]
     private let providerIndex: [String: Int]
-    /// For each model id, the providers that have listed it in any version.
+    /// For each model id, the providers routed to by model name that have listed it in any version.
     private let modelProviders: [String: [String]]
 
     public init(providers: [ProviderCatalog]) {
         self.providers = providers.sorted { $0.id < $1.id }
         self.providerIndex = Dictionary(self.providers.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { first, _ in first })
         var modelProviders: [String: [String]] = [:]
-        for provider in self.providers {
+        for provider in self.providers where provider.routesByModelName {
             let ids = Set(provider.versions.flatMap { $0.models.map(\.id) })
             for id in ids { modelProviders[id, default: []].append(provider.id) }
         }
@@ -180,7 +187,7 @@ public struct Catalog: Sendable, Equatable {
         providerIndex[id].map { providers[$0] }
     }
 
-    /// The providers that list `model` in some version.
+    /// The providers that list `model` in some version and are routed to by model name.
     public func providers(listing model: String) -> [String] {
         modelProviders[model] ?? []
     }

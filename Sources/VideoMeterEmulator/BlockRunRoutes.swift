@@ -86,7 +86,7 @@ struct BlockRunRoutes {
         let draw = random.nextUnit()
         let final: EmulatedTask.Status = switch tag {
         case .succeeded, .shorter: .succeeded
-        case .failed, .cancelled, .upstreamFailure: .failed
+        case .failed, .cancelled, .upstreamFailure, .moderated: .failed
         case .timeout, .expired: .timedOut
         case .drop: .dropped
         case .rejected, .paymentRequired, .rateLimited, nil:

@@ -15,6 +15,7 @@
 /// | `[emulate:rate_limited]` | 429 | 429 `grok_video_too_many_pending_tasks` |
 /// | `[emulate:drop]` | connection closed after the latency, no response | task created, connection closed before the response |
 /// | `[emulate:shorter]` | 200, the video half as long as asked (rounded up) | task `succeeded`, likewise |
+/// | `[emulate:moderated]` | 500 | task `failed` (xAI: `done` with `respect_moderation: false`, cost reported) |
 public enum EmulatedOutcome: String, Sendable, CaseIterable, Equatable {
     case succeeded
     case failed
@@ -27,6 +28,9 @@ public enum EmulatedOutcome: String, Sendable, CaseIterable, Equatable {
     case rateLimited = "rate_limited"
     case drop
     case shorter
+    /// The video is generated and blocked by moderation: xAI answers `done` with
+    /// `respect_moderation: false` and still reports (and bills) its cost; the resellers fail it.
+    case moderated
 
     /// The seconds generated for a request of `seconds`: as asked, or half for `shorter`.
     public static func generatedSeconds(_ seconds: Int, tag: EmulatedOutcome?) -> Int {

@@ -7,6 +7,8 @@ struct EmulatedTask: Sendable {
         case queued, running, succeeded, failed, cancelled, expired
         case timedOut = "timed_out"
         case dropped
+        /// Generated and blocked by moderation (xAI), billed by the seller.
+        case moderated
 
         var isTerminal: Bool { self != .queued && self != .running }
     }
@@ -16,6 +18,8 @@ struct EmulatedTask: Sendable {
     let model: String
     let durationSeconds: Int
     let resolution: String
+    /// Input images (xAI bills each).
+    var imageCount = 0
     /// A hash of the key (WorldRouter) or payment header (BlockRun); never the secret itself.
     let owner: String
     let createdAt: ContinuousClock.Instant

@@ -59,7 +59,7 @@ actor EmulatorState {
     /// creates cannot overshoot the cap.
     func admitTask(
         model: String, durationSeconds: Int, resolution: String, owner: String, finalStatus: EmulatedTask.Status,
-        pendingCap: Int, upstreamFails: Bool
+        pendingCap: Int, upstreamFails: Bool, imageCount: Int = 0
     ) -> Admission {
         guard pendingTasks(owner: owner) < pendingCap else {
             rejected += 1
@@ -70,7 +70,8 @@ actor EmulatorState {
             return .upstreamFailure
         }
         return .created(createTask(
-            model: model, durationSeconds: durationSeconds, resolution: resolution, owner: owner, finalStatus: finalStatus))
+            model: model, durationSeconds: durationSeconds, resolution: resolution, owner: owner, finalStatus: finalStatus,
+            imageCount: imageCount))
     }
 
     /// WorldRouter: the owner's tasks that are not terminal yet.
@@ -83,13 +84,13 @@ actor EmulatorState {
 
     /// Creates a task with the outcome it will reach, and returns it.
     func createTask(
-        model: String, durationSeconds: Int, resolution: String, owner: String, finalStatus: EmulatedTask.Status
+        model: String, durationSeconds: Int, resolution: String, owner: String, finalStatus: EmulatedTask.Status, imageCount: Int = 0
     ) -> EmulatedTask {
         nextSequence += 1
         var ids = SplitMix64(seed: configuration.seed ^ (nextSequence &* 0x9E37_79B9_7F4A_7C15))
         let suffix = hex(ids.next())
         let prefix = configuration.style.idPrefix
-        let task = EmulatedTask(
+        var task = EmulatedTask(
             id: prefix + suffix,
             requestID: "req_" + hex(ids.next()),
             model: model,
@@ -100,6 +101,7 @@ actor EmulatorState {
             finalStatus: finalStatus,
             settledStatus: nil
         )
+        task.imageCount = imageCount
         tasks[task.id] = task
         taskOrder.append(task.id)
         return task
@@ -133,6 +135,7 @@ actor EmulatorState {
             switch status {
             case .succeeded: stats.completed += 1
             case .failed: stats.failed += 1
+            case .moderated: stats.moderated += 1
             case .timedOut: stats.timedOut += 1
             case .cancelled: stats.cancelled += 1
             case .expired: stats.expired += 1

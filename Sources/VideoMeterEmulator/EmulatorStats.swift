@@ -34,6 +34,8 @@ public struct EmulatorStats: Codable, Sendable, Equatable {
     public var expired = 0
     /// Accepted generations whose response was dropped on purpose (`[emulate:drop]`, BlockRun).
     public var dropped = 0
+    /// Generations blocked by moderation (`[emulate:moderated]`, xAI: billed by the seller).
+    public var moderated = 0
     /// Not terminal yet.
     public var pending = 0
     /// Requests refused before a task was created (400, 401, 402, 403, 429).
@@ -46,7 +48,7 @@ public struct EmulatorStats: Codable, Sendable, Equatable {
     public init(style: String) { self.style = style }
 
     enum CodingKeys: String, CodingKey {
-        case style, created, completed, failed, cancelled, expired, dropped, pending, rejected, tasks
+        case style, created, completed, failed, cancelled, expired, dropped, moderated, pending, rejected, tasks
         case timedOut = "timed_out"
         case upstreamFailures = "upstream_failures"
     }

@@ -119,7 +119,7 @@ struct WorldRouterRoutes {
         let outcomeDraw = random.nextUnit()
         let final: EmulatedTask.Status = switch tag {
         case .succeeded, .drop, .shorter: .succeeded
-        case .failed: .failed
+        case .failed, .moderated: .failed
         case .cancelled: .cancelled
         case .timeout, .expired: .expired
         case .upstreamFailure, .rejected, .paymentRequired, .rateLimited, nil:
@@ -184,6 +184,8 @@ struct WorldRouterRoutes {
             object["error"] = ["code": "task_expired", "message": "The task did not finish in time."]
         case .cancelled:
             object["error"] = ["code": "task_cancelled", "message": "The task was cancelled upstream."]
+        case .moderated:
+            object["error"] = ["code": "content_moderated", "message": "The video did not pass moderation."]
         case .queued, .running, .timedOut, .dropped:
             break
         }

@@ -9,18 +9,21 @@ import VideoMeterProviders
 import VideoMeterReports
 
 extension Gateway {
-    // MARK: POST /v1/videos/generations
+    // MARK: POST /v1/videos/generations, POST /{seller}/v1/videos/generations
 
-    func generate(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+    /// - Parameter seller: the provider id a per-seller path names; `nil` on the plain path, where
+    ///   the model's name chooses the seller.
+    func generate(_ request: Request, context: GatewayRequestContext, seller: String? = nil) async throws -> Response {
         let caller = try context.caller()
         let bytes = try await readBody(request)
         // One reading of the clock: the body is read against, and priced by, the same price list.
         let now = clock.now()
-        let body = try GenerationBody.parse(bytes, catalog: catalog, at: now, dialects: dialects)
+        let body = try GenerationBody.parse(bytes, catalog: catalog, at: now, dialects: dialects, provider: seller)
         let ledgerKey = try idempotencyKey(request, caller: caller)
         let priced = try client.price(MeteredRequest(
-            team: caller.team, provider: body.provider, model: body.model, prompt: body.prompt, durationSeconds: body.durationSeconds,
-            resolution: body.resolution, imageURL: body.imageURL, idempotencyKey: ledgerKey, caller: caller.caller), at: now)
+            team: caller.team, provider: body.provider, model: body.model, prompt: body.prompt ?? "", durationSeconds: body.durationSeconds,
+            resolution: body.resolution, imageURL: body.imageURL, idempotencyKey: ledgerKey, caller: caller.caller, options: body.options),
+            at: now)
 
         // A retry with a key already held is answered from that hold, whatever the team's
         // pending count: it creates nothing new.
@@ -51,7 +54,7 @@ extension Gateway {
             settler.track(holdID: call.holdID, teamID: caller.teamID, reserved: reserved)
             let taskID = try await gatewayTaskID(holdID: call.holdID, caller: caller)
             let hold = try await ledger.hold(id: call.holdID)
-            return JSONResponse.raw(try dialect(hold.provider).taskAnswer(id: taskID, hold: hold, live: nil, videoURL: nil))
+            return JSONResponse.raw(try dialect(hold.provider).createdAnswer(id: taskID, hold: hold))
 
         case .settled(let outcome):
             if body.style == .async {
@@ -68,7 +71,8 @@ extension Gateway {
 
     /// BlockRun's answer for a settled sync call: the video, or the upstream's error for a call
     /// that ended uncharged (a replayed key gets the first call's answer again).
-    func syncResponse(_ outcome: MeteredOutcome, idempotent: Bool) async throws -> Response {
+    func syncResponse(_ settled: MeteredOutcome, idempotent: Bool) async throws -> Response {
+        var outcome = settled
         var headers: HTTPFields = [:]
         headers[HTTPField.Name("X-VideoMeter-Charged")!] = Money.format(micro: outcome.chargedMicro)
         if outcome.replayed { headers[HTTPField.Name("X-VideoMeter-Replayed")!] = "true" }
@@ -82,9 +86,14 @@ extension Gateway {
         }
         if outcome.replayed && outcome.videos.isEmpty {
             let stored = try await ledger.writer.read { db in
-                try String.fetchOne(db, sql: "SELECT responseJSON FROM gatewayReplay WHERE holdID = ?", arguments: [outcome.holdID])
+                try String.fetchOne(db, sql: "SELECT responseJSON FROM gatewayReplay WHERE holdID = ?", arguments: [settled.holdID])
             }
             if let stored { return JSONResponse.raw(Data(stored.utf8), headers: headers) }
+            // The stored answer was lost (a crash between the charge and its storage): the video
+            // the ledger recorded at settlement.
+            if let url = outcome.videoURL {
+                outcome.videos = [GeneratedVideo(url: url, durationSeconds: outcome.billedSeconds, requestID: outcome.upstreamRequestID)]
+            }
         }
         let data = try dialect(outcome.provider).videoAnswer(outcome, created: clock.now())
         if idempotent && !outcome.replayed {
@@ -92,7 +101,7 @@ extension Gateway {
             try await ledger.writer.write { db in
                 try db.execute(
                     sql: "INSERT OR IGNORE INTO gatewayReplay (holdID, responseJSON, createdAt) VALUES (?, ?, ?)",
-                    arguments: [outcome.holdID, String(decoding: data, as: UTF8.self), now])
+                    arguments: [settled.holdID, String(decoding: data, as: UTF8.self), now])
             }
         }
         return JSONResponse.raw(data, headers: headers)
@@ -139,9 +148,11 @@ extension Gateway {
         }
     }
 
-    // MARK: GET /v1/videos/generations/{id}
+    // MARK: GET /v1/videos/generations/{id}, GET /{seller}/... (the seller's read path)
 
-    func task(id: String, context: GatewayRequestContext) async throws -> Response {
+    /// - Parameter seller: the provider id a per-seller path names: a task of another seller is
+    ///   not found there.
+    func task(id: String, context: GatewayRequestContext, seller: String? = nil) async throws -> Response {
         let caller = try context.caller()
         guard id.utf8.count <= 100 else { throw GatewayError.taskNotFound(id) }
         let row = try await ledger.writer.read { db in
@@ -150,7 +161,12 @@ extension Gateway {
         guard let row else { throw GatewayError.taskNotFound(id) }
         guard (row["teamID"] as Int64) == caller.teamID else { throw GatewayError.accessDenied }
         var hold = try await ledger.hold(id: row["holdID"])
+        if let seller, hold.provider != seller { throw GatewayError.taskNotFound(id) }
         let dialect = try dialect(hold.provider)
+        // A settled task is answered from the ledger, which stored its video at settlement.
+        guard hold.state == .pending else {
+            return JSONResponse.raw(try dialect.taskAnswer(id: id, hold: hold, live: nil, videoURL: hold.videoURL))
+        }
         guard let upstreamTaskID = hold.upstreamTaskID, let upstream = try? client.provider(hold.provider) else {
             return JSONResponse.raw(try dialect.taskAnswer(id: id, hold: hold, live: nil, videoURL: nil))
         }
@@ -167,17 +183,18 @@ extension Gateway {
             settler.record(outcome)
             hold = try await ledger.hold(id: hold.id)
         }
-        let videoURL = hold.state == .posted ? reading.result?.videoURL : nil
+        let videoURL = hold.state == .posted ? reading.result?.videoURL ?? hold.videoURL : nil
         return JSONResponse.raw(try dialect.taskAnswer(id: id, hold: hold, live: nil, videoURL: videoURL))
     }
 
     // MARK: POST /v1/quotes
 
+    /// The quote for a generation body; a price does not depend on the prompt, so none is needed.
     func quote(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         _ = try context.caller()
         let bytes = try await readBody(request)
         let now = clock.now()
-        let body = try GenerationBody.parse(bytes, catalog: catalog, at: now, dialects: dialects)
+        let body = try GenerationBody.parse(bytes, catalog: catalog, at: now, dialects: dialects, promptRequired: false)
         let quote = try catalog.quote(
             QuoteRequest(provider: body.provider, model: body.model, durationSeconds: body.durationSeconds, resolution: body.resolution,
                          imageURLs: body.imageURL.map { [$0] } ?? [], prompt: body.prompt),

@@ -132,18 +132,46 @@ public final class Gateway: Sendable {
     func makeRouter() -> Router<GatewayRequestContext> {
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: ErrorAndMetricsMiddleware(metrics: metrics))
+        var paths = AllowedMethods()
         router.get("/healthz") { _, _ in try await self.health() }
         router.get("/metrics") { _, _ in try await self.metricsText() }
+        paths.add("/healthz", .get)
+        paths.add("/metrics", .get)
 
-        let v1 = router.group("/v1").add(middleware: AuthMiddleware(keys: keys))
-        v1.post("/videos/generations") { request, context in try await self.generate(request, context: context) }
-        v1.get("/videos/generations") { _, _ -> Response in throw GatewayError.listDisabled }
-        v1.get("/videos/generations/:id") { _, context in
+        let authorized = router.group().add(middleware: AuthMiddleware(keys: keys))
+        // The plain paths: the model's name chooses the seller.
+        authorized.post("/v1/videos/generations") { request, context in try await self.generate(request, context: context) }
+        authorized.get("/v1/videos/generations") { _, _ -> Response in throw GatewayError.listDisabled }
+        authorized.get("/v1/videos/generations/:id") { _, context in
             try await self.task(id: context.parameters.get("id") ?? "", context: context)
         }
-        v1.post("/quotes") { request, context in try await self.quote(request, context: context) }
-        v1.get("/budget") { _, context in try await self.budget(context: context) }
-        v1.get("/usage") { request, context in try await self.usage(request, context: context) }
+        authorized.post("/v1/quotes") { request, context in try await self.quote(request, context: context) }
+        authorized.get("/v1/budget") { _, context in try await self.budget(context: context) }
+        authorized.get("/v1/usage") { request, context in try await self.usage(request, context: context) }
+        paths.add("/v1/videos/generations", .post, .get)
+        paths.add("/v1/videos/generations/:id", .get)
+        paths.add("/v1/quotes", .post)
+        paths.add("/v1/budget", .get)
+        paths.add("/v1/usage", .get)
+
+        // Per-seller paths, each speaking its seller's shapes: `/xai/v1/videos/generations`...
+        for (seller, dialect) in dialects.sorted(by: { $0.key < $1.key }) {
+            let create = "/\(seller)\(dialect.createPath)"
+            authorized.post(RouterPath(create)) { request, context in try await self.generate(request, context: context, seller: seller) }
+            paths.add(create, .post)
+            if let read = dialect.readPath.map({ "/\(seller)\($0)" }) {
+                authorized.get(RouterPath(read)) { _, context in
+                    try await self.task(id: context.parameters.get("id") ?? "", context: context, seller: seller)
+                }
+                paths.add(read, .get)
+            }
+        }
+        // A known path asked with another method: 405 with `Allow`, not 404.
+        for (path, methods) in paths.table {
+            for method in AllowedMethods.answered where !methods.contains(method) {
+                router.on(RouterPath(path), method: method) { _, _ -> Response in throw GatewayError.methodNotAllowed(allowed: methods) }
+            }
+        }
         return router
     }
 }

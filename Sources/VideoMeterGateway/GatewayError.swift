@@ -20,8 +20,14 @@ public struct GatewayError: Error, HTTPResponseError, CodedError, Equatable {
     public let limit: String?
     /// 429: how long to wait, when known (`Retry-After`).
     public let retryAfterSeconds: Int64?
+    /// 405: the methods the path takes (`Allow`).
+    public let allow: String?
 
-    public init(_ status: HTTPResponse.Status, code: String, message: String, availableMicro: MicroUSD? = nil, limit: String? = nil, retryAfterSeconds: Int64? = nil) {
+    public init(
+        _ status: HTTPResponse.Status, code: String, message: String, availableMicro: MicroUSD? = nil, limit: String? = nil,
+        retryAfterSeconds: Int64? = nil, allow: String? = nil
+    ) {
+        self.allow = allow
         self.status = status
         self.code = code
         self.message = message
@@ -60,7 +66,7 @@ public struct GatewayError: Error, HTTPResponseError, CodedError, Equatable {
 
     static let listDisabled = GatewayError(
         .methodNotAllowed, code: "list_not_supported",
-        message: "List routes are disabled: GET /v1/videos/generations/{task_id} reads one task.")
+        message: "List routes are disabled: GET /v1/videos/generations/{task_id} reads one task.", allow: "POST")
 
     static func notFound(_ path: String) -> GatewayError {
         GatewayError(.notFound, code: "not_found", message: "No route for '\(path.prefix(200))'.")
@@ -171,7 +177,28 @@ public struct GatewayError: Error, HTTPResponseError, CodedError, Equatable {
         let body = Body(error: .init(code: code, message: message, available: availableMicro.map { Money.format(micro: $0) }, limit: limit))
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
+        if let allow { headers[.allow] = allow }
         let data = (try? JSONResponse.encoder.encode(body)) ?? Data(#"{"error":{"code":"internal_error","message":""}}"#.utf8)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+extension GatewayError {
+    /// A known path asked with a method it does not serve; `Allow` lists those it does.
+    static func methodNotAllowed(allowed: [HTTPRequest.Method]) -> GatewayError {
+        let list = allowed.map(\.rawValue).joined(separator: ", ")
+        return GatewayError(.methodNotAllowed, code: "method_not_allowed", message: "This path takes \(list).", allow: list)
+    }
+}
+
+/// The methods each gateway path serves, for the 405 answers of the others.
+struct AllowedMethods {
+    /// The methods a client may try that the gateway answers 405 for on a known path.
+    static let answered: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete]
+
+    private(set) var table: [(path: String, methods: [HTTPRequest.Method])] = []
+
+    mutating func add(_ path: String, _ methods: HTTPRequest.Method...) {
+        table.append((path, methods))
     }
 }

@@ -227,12 +227,17 @@ extension Ledger {
         ])
         let billedSeconds: Int? = action.entryKind == .post ? settlement.billedSeconds ?? hold.seconds : nil
         let update = try db.cachedStatement(sql: """
-            UPDATE hold SET state = ?, postedMicro = ?, callStatus = ?, upstreamRequestID = ?, resolvedAt = ?, billedSeconds = ?
+            UPDATE hold SET state = ?, postedMicro = ?, callStatus = ?, upstreamRequestID = ?, resolvedAt = ?, billedSeconds = ?,
+                sellerCostTicks = ?, videoURL = ?
             WHERE id = ?
             """)
+        let videoURL = action.entryKind == .post ? settlement.videoURL : nil
         try update.execute(arguments: [
-            action.nextState.rawValue, action.postedMicro, status.rawValue, upstreamRequestID, now, billedSeconds, hold.id,
+            action.nextState.rawValue, action.postedMicro, status.rawValue, upstreamRequestID, now, billedSeconds,
+            settlement.sellerCostTicks, videoURL, hold.id,
         ])
+        hold.sellerCostTicks = settlement.sellerCostTicks
+        hold.videoURL = videoURL
         hold.state = action.nextState
         hold.postedMicro = action.postedMicro
         hold.billedSeconds = billedSeconds
@@ -249,14 +254,14 @@ extension Ledger {
         let insertUsage = try db.cachedStatement(sql: """
             INSERT INTO usageEvent (holdID, teamID, idempotencyKey, provider, model, resolution, seconds, billedSeconds,
                 imageCount, status, outcome, heldMicro, chargedMicro, upstreamCostMicro, marginMicro, flatFeeMicro, catalogVersion,
-                latencyMs, upstreamTaskID, upstreamRequestID, periodMonth, periodDay, createdAt, finishedAt, caller)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                latencyMs, upstreamTaskID, upstreamRequestID, periodMonth, periodDay, createdAt, finishedAt, caller, sellerCostTicks)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         try insertUsage.execute(arguments: [
             hold.id, hold.teamID, hold.idempotencyKey, hold.provider, hold.model, hold.resolution, hold.seconds,
             settlement.billedSeconds, hold.imageCount, status.rawValue, action.nextState.rawValue, hold.amountMicro,
             action.postedMicro, split.upstreamCostMicro, split.marginMicro, split.flatFeeMicro, hold.catalogVersion, settlement.latencyMs, hold.upstreamTaskID,
-            upstreamRequestID, hold.periodMonth, hold.periodDay, hold.createdAt, now, hold.caller,
+            upstreamRequestID, hold.periodMonth, hold.periodDay, hold.createdAt, now, hold.caller, settlement.sellerCostTicks,
         ])
 
         var alerts: [Alert] = []

@@ -197,6 +197,16 @@ enum LedgerSchema {
                 ALTER TABLE usageEvent ADD COLUMN flatFeeMicro INTEGER NOT NULL DEFAULT 0;
                 """)
         }
+        // What the seller said a call cost it (xAI's usage.cost_in_usd_ticks, 10^-10 USD), beside
+        // what VideoMeter computed; and the delivered video's URL, so a settled task is answered
+        // from the ledger rather than by asking the upstream again.
+        migrator.registerMigration("v5-seller-cost") { db in
+            try db.execute(sql: """
+                ALTER TABLE hold ADD COLUMN sellerCostTicks INTEGER;
+                ALTER TABLE hold ADD COLUMN videoURL TEXT;
+                ALTER TABLE usageEvent ADD COLUMN sellerCostTicks INTEGER;
+                """)
+        }
         return migrator
     }
 }

@@ -139,6 +139,10 @@ public struct Hold: Sendable, Equatable, Codable {
     public var billedSeconds: Int? = nil
     /// The flat fee line of the quote (0 on holds granted before ledger v4).
     public var flatFeeMicro: MicroUSD = 0
+    /// What the seller reported the call cost it, in 10^-10 USD (v5; `nil`: not reported).
+    public var sellerCostTicks: Int64? = nil
+    /// The delivered video of a posted call (v5), as the upstream gave it.
+    public var videoURL: String? = nil
 
     /// The held amount by the quote's lines. On a hold granted before v4 whose price list had a
     /// flat fee, the fee is inside the margin: the parts still add up to the amount or less.
@@ -178,6 +182,8 @@ extension Hold: FetchableRecord {
         caller = row["caller"]
         billedSeconds = row["billedSeconds"]
         flatFeeMicro = row["flatFeeMicro"] ?? 0
+        sellerCostTicks = row["sellerCostTicks"]
+        videoURL = row["videoURL"]
     }
 }
 
@@ -187,7 +193,7 @@ extension Hold {
         id, teamID, idempotencyKey, fingerprint, amountMicro, postedMicro, state, callStatus, provider, model, resolution,
         seconds, imageCount, catalogVersion, quoteJSON, upstreamCostMicro, marginMicro, upstreamTaskID, upstreamRequestID,
         periodMonth, periodDay, countsAgainstCredit, createdAt, deadline, submittedAt, resolvedAt, caller, billedSeconds,
-        flatFeeMicro
+        flatFeeMicro, sellerCostTicks, videoURL
         """
 
     /// A hold read by position from `SELECT \(selection)`: the commit thread's fast path.
@@ -201,7 +207,8 @@ extension Hold {
             upstreamTaskID: row.optionalString(17), upstreamRequestID: row.optionalString(18), periodMonth: row.string(19),
             periodDay: row.string(20), countsAgainstCredit: row.bool(21), createdAt: row.int64(22), deadline: row.int64(23),
             submittedAt: row.optionalInt64(24), resolvedAt: row.optionalInt64(25), caller: row.optionalString(26),
-            billedSeconds: row.optionalInt64(27).map(Int.init), flatFeeMicro: row.int64(28))
+            billedSeconds: row.optionalInt64(27).map(Int.init), flatFeeMicro: row.int64(28), sellerCostTicks: row.optionalInt64(29),
+            videoURL: row.optionalString(30))
     }
 }
 
@@ -225,8 +232,17 @@ public struct Settlement: Sendable, Equatable {
     /// From submission to the terminal answer.
     public var latencyMs: Int64?
     public var upstreamRequestID: String?
+    /// What the seller reported the call cost it, in 10^-10 USD, when it says (xAI).
+    public var sellerCostTicks: Int64?
+    /// The delivered video (posts).
+    public var videoURL: String?
 
-    public init(status: CallStatus? = nil, billedSeconds: Int? = nil, split: ChargeSplit? = nil, latencyMs: Int64? = nil, upstreamRequestID: String? = nil) {
+    public init(
+        status: CallStatus? = nil, billedSeconds: Int? = nil, split: ChargeSplit? = nil, latencyMs: Int64? = nil, upstreamRequestID: String? = nil,
+        sellerCostTicks: Int64? = nil, videoURL: String? = nil
+    ) {
+        self.sellerCostTicks = sellerCostTicks
+        self.videoURL = videoURL
         self.status = status
         self.billedSeconds = billedSeconds
         self.split = split
@@ -282,6 +298,8 @@ public struct UsageEvent: Sendable, Equatable, Codable, FetchableRecord {
     public var marginMicro: MicroUSD
     /// The flat fee in the charge (ledger v4; 0 before, when a post's margin included it).
     public var flatFeeMicro: MicroUSD = 0
+    /// What the seller reported the call cost it, in 10^-10 USD (v5; `nil`: not reported).
+    public var sellerCostTicks: Int64? = nil
     public var catalogVersion: String
     public var latencyMs: Int64?
     public var upstreamTaskID: String?

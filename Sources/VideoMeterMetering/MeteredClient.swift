@@ -125,7 +125,8 @@ public final class MeteredClient: Sendable {
 
         let generation = GenerationRequest(
             model: quote.model, prompt: request.prompt, imageURL: request.imageURL,
-            durationSeconds: quote.billedSeconds, resolution: request.resolution == nil ? nil : quote.resolution
+            durationSeconds: quote.billedSeconds, resolution: request.resolution == nil ? nil : quote.resolution,
+            options: request.options
         )
         if quote.apiStyle == .async {
             // Recorded before the create is sent: after a crash, a pending async hold marked
@@ -236,22 +237,28 @@ public final class MeteredClient: Sendable {
             let result = status.result ?? GenerationResult(model: hold.model, videos: [], resolution: status.resolution, upstreamRequestID: status.requestID)
             return try await settleSuccess(
                 hold, result: result, reportedSeconds: status.durationSeconds ?? result.durationSeconds,
-                reportedResolution: status.resolution ?? result.resolution, startedAt: startedAt, onEvent: onEvent)
+                reportedResolution: status.resolution ?? result.resolution, sellerCostTicks: status.reportedCostTicks,
+                startedAt: startedAt, onEvent: onEvent)
         default:
+            // A moderation block (xAI) is a failed call: billed to the team only if the price list
+            // bills failures; the seller's reported cost is recorded either way.
             let callStatus = CallStatus(terminal: status.state)
-            return try await settleVoid(hold, status: callStatus, requestID: status.requestID, startedAt: startedAt, onEvent: onEvent)
+            return try await settleVoid(
+                hold, status: callStatus, requestID: status.requestID, sellerCostTicks: status.reportedCostTicks, startedAt: startedAt,
+                onEvent: onEvent)
         }
     }
 
     /// Posts a succeeded call for what the upstream reports it generated, never more than held.
     func settleSuccess(
-        _ hold: Hold, result: GenerationResult, reportedSeconds: Int?, reportedResolution: String?, startedAt: Date,
-        onEvent: @Sendable (MeteringEvent) async -> Void
+        _ hold: Hold, result: GenerationResult, reportedSeconds: Int?, reportedResolution: String?, sellerCostTicks: Int64? = nil,
+        startedAt: Date, onEvent: @Sendable (MeteringEvent) async -> Void
     ) async throws -> MeteredOutcome {
         let charge = self.charge(for: hold, reportedSeconds: reportedSeconds, reportedResolution: reportedResolution)
         let settlement = Settlement(
             status: .succeeded, billedSeconds: charge.billedSeconds, split: charge.split,
-            latencyMs: milliseconds(since: startedAt), upstreamRequestID: result.upstreamRequestID)
+            latencyMs: milliseconds(since: startedAt), upstreamRequestID: result.upstreamRequestID, sellerCostTicks: sellerCostTicks,
+            videoURL: result.videoURL)
         do {
             let posted = try await shielded { try await self.ledger.post(holdID: hold.id, amount: charge.amountMicro, settlement: settlement) }
             var outcome = try await self.outcome(of: posted, replayed: false)
@@ -289,11 +296,14 @@ public final class MeteredClient: Sendable {
     /// that end state (`billable_outcomes`, e.g. an upstream that charges for moderation-blocked
     /// jobs), in which case the quoted amount is posted. Refusals (a request the upstream never
     /// ran) are never billed; they are voided where they are caught.
-    func settleVoid(_ hold: Hold, status: CallStatus, requestID: String?, startedAt: Date, onEvent: @Sendable (MeteringEvent) async -> Void) async throws -> MeteredOutcome {
+    func settleVoid(
+        _ hold: Hold, status: CallStatus, requestID: String?, sellerCostTicks: Int64? = nil, startedAt: Date,
+        onEvent: @Sendable (MeteringEvent) async -> Void
+    ) async throws -> MeteredOutcome {
         if isBillable(status, hold: hold) {
             let settlement = Settlement(
                 status: status, billedSeconds: hold.seconds, split: hold.split.share(postedMicro: hold.amountMicro, heldMicro: hold.amountMicro),
-                latencyMs: milliseconds(since: startedAt), upstreamRequestID: requestID)
+                latencyMs: milliseconds(since: startedAt), upstreamRequestID: requestID, sellerCostTicks: sellerCostTicks)
             do {
                 let posted = try await shielded { try await self.ledger.post(holdID: hold.id, amount: hold.amountMicro, settlement: settlement) }
                 let outcome = try await self.outcome(of: posted, replayed: false)
@@ -314,7 +324,8 @@ public final class MeteredClient: Sendable {
         }
         do {
             let voided = try await shielded {
-                try await self.ledger.void(holdID: hold.id, settlement: Settlement(status: status, latencyMs: self.milliseconds(since: startedAt), upstreamRequestID: requestID))
+                try await self.ledger.void(holdID: hold.id, settlement: Settlement(
+                    status: status, latencyMs: self.milliseconds(since: startedAt), upstreamRequestID: requestID, sellerCostTicks: sellerCostTicks))
             }
             let outcome = try await self.outcome(of: voided, replayed: false)
             await onEvent(.settled(outcome))
@@ -420,7 +431,7 @@ public final class MeteredClient: Sendable {
             holdID: hold.id, idempotencyKey: hold.idempotencyKey, team: team, provider: hold.provider, model: hold.model,
             resolution: hold.resolution, status: hold.callStatus, holdState: hold.state, heldMicro: hold.amountMicro,
             chargedMicro: hold.postedMicro, billedSeconds: hold.state == .posted ? hold.billedSeconds ?? hold.seconds : nil,
-            upstreamTaskID: hold.upstreamTaskID, upstreamRequestID: hold.upstreamRequestID, replayed: replayed)
+            upstreamTaskID: hold.upstreamTaskID, upstreamRequestID: hold.upstreamRequestID, videoURL: hold.videoURL, replayed: replayed)
     }
 
     func milliseconds(since start: Date) -> Int64 {

@@ -21,7 +21,7 @@ public struct MeteredOutcome: Sendable, Equatable {
     public var billedSeconds: Int?
     public var upstreamTaskID: String?
     public var upstreamRequestID: String?
-    /// The video to download, when the upstream's answer is at hand (not on a replay of a sync call).
+    /// The video to download: the upstream's answer, or the one the ledger stored at settlement (v5).
     public var videoURL: String?
     public var videos: [GeneratedVideo] = []
     /// True when this is the first call's result returned again for the same idempotency key.

@@ -16,11 +16,16 @@ public struct MeteredRequest: Sendable, Equatable {
     public var idempotencyKey: String?
     /// Who asked (an API key's label, a user name), for the reports' "largest callers".
     public var caller: String?
+    /// Members the seller documents that do not change the price (`aspect_ratio`), already
+    /// validated against the catalog's `pass_through`: forwarded to the upstream unchanged.
+    public var options: [String: String]
 
     public init(
         team: String, provider: String? = nil, model: String, prompt: String, durationSeconds: Int? = nil,
-        resolution: String? = nil, imageURL: String? = nil, idempotencyKey: String? = nil, caller: String? = nil
+        resolution: String? = nil, imageURL: String? = nil, idempotencyKey: String? = nil, caller: String? = nil,
+        options: [String: String] = [:]
     ) {
+        self.options = options
         self.team = team
         self.provider = provider
         self.model = model
@@ -41,12 +46,15 @@ public struct MeteredRequest: Sendable, Equatable {
     }
 
     /// A digest of everything that makes two requests the same call: team, provider, model, billed
-    /// seconds, normalised resolution, image and prompt. Reusing an idempotency key with a request
+    /// seconds, normalised resolution, image, prompt and pass-through members. Reusing an idempotency key with a request
     /// of another fingerprint is refused (`idempotency_key_reused`).
     ///
     /// It is taken after quoting, so "no duration" and "the default duration" are the same call.
     public func fingerprint(for quote: Quote) -> String {
-        let fields = [team, quote.provider, quote.model, String(quote.billedSeconds), quote.resolution, imageURL ?? "", prompt]
+        var fields = [team, quote.provider, quote.model, String(quote.billedSeconds), quote.resolution, imageURL ?? "", prompt]
+        // Pass-through members make another video: part of the call, when there are any (so the
+        // fingerprints of calls without them are unchanged).
+        for (name, value) in options.sorted(by: { $0.key < $1.key }) { fields += [name, value] }
         var hasher = SHA256()
         for field in fields {
             // Length-prefixed, so no two field lists share a byte string.

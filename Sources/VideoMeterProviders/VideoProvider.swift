@@ -35,8 +35,14 @@ public struct GenerationRequest: Sendable, Equatable, Hashable {
     public var durationSeconds: Int?
     /// `480p` or `720p` where the upstream accepts it; `nil` lets the upstream apply its default.
     public var resolution: String?
+    /// Members that change nothing of the price (`aspect_ratio`), sent as they are.
+    public var options: [String: String]
 
-    public init(model: String, prompt: String, imageURL: String? = nil, durationSeconds: Int? = nil, resolution: String? = nil) {
+    public init(
+        model: String, prompt: String, imageURL: String? = nil, durationSeconds: Int? = nil, resolution: String? = nil,
+        options: [String: String] = [:]
+    ) {
+        self.options = options
         self.model = model
         self.prompt = prompt
         self.imageURL = imageURL
@@ -162,11 +168,16 @@ public struct TaskStatus: Sendable, Equatable {
     /// Why a task failed, was cancelled or expired, when the upstream says.
     public var failureCode: String?
     public var failureMessage: String?
+    /// What the seller says the generation cost it, in 10^-10 USD ("ticks"), when it says (xAI's
+    /// `usage.cost_in_usd_ticks`); an integer, exact.
+    public var reportedCostTicks: Int64?
 
     public init(
         id: String, requestID: String? = nil, model: String? = nil, state: TaskState, durationSeconds: Int? = nil,
-        resolution: String? = nil, result: GenerationResult? = nil, failureCode: String? = nil, failureMessage: String? = nil
+        resolution: String? = nil, result: GenerationResult? = nil, failureCode: String? = nil, failureMessage: String? = nil,
+        reportedCostTicks: Int64? = nil
     ) {
+        self.reportedCostTicks = reportedCostTicks
         self.id = id
         self.requestID = requestID
         self.model = model

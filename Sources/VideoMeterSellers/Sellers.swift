@@ -4,7 +4,7 @@ import VideoMeterGateway
 /// The sellers VideoMeter speaks: the one registration of each (docs/ARCHITECTURE.md).
 public enum Sellers {
     /// Every seller, in the order the CLI lists them. A new seller is one more entry here.
-    public static let all: [Seller] = [.blockRun, .worldRouter]
+    public static let all: [Seller] = [.blockRun, .worldRouter, .xai]
 
     /// The seller with catalog provider id `id`.
     public static func seller(_ id: String) -> Seller? {

@@ -10,12 +10,15 @@ struct BadInputTests {
         var name: String
         var body: [UInt8]
         var code: String
+        /// Refused by the generation path only: a quote needs no prompt.
+        var generationOnly = false
         var testDescription: String { name }
 
-        init(_ name: String, _ body: String, _ code: String) {
+        init(_ name: String, _ body: String, _ code: String, generationOnly: Bool = false) {
             self.name = name
             self.body = Array(body.utf8)
             self.code = code
+            self.generationOnly = generationOnly
         }
 
         init(_ name: String, bytes: [UInt8], _ code: String) {
@@ -52,7 +55,14 @@ struct BadInputTests {
             Case("unknown model", #"{"model": "openai/sora-2", "prompt": "a"}"#, "unknown_model"),
             Case("empty model", #"{"model": "", "prompt": "a"}"#, "unknown_model"),
             Case("model with the other style's name", #"{"model": "xai/grok-imagine-video-1.5-preview", "prompt": "a"}"#, "unknown_model"),
-            Case("missing prompt", #"{"model": "xai/grok-imagine-video"}"#, "invalid_request"),
+            Case("missing prompt", #"{"model": "xai/grok-imagine-video"}"#, "invalid_request", generationOnly: true),
+            Case("NUL in the prompt", #"{"model": "xai/grok-imagine-video", "prompt": "a\u0000cat"}"#, "invalid_prompt"),
+            Case("escape in the prompt", #"{"model": "grok-imagine-video", "prompt": "a\u001bcat"}"#, "invalid_prompt"),
+            Case("DEL in the prompt", #"{"model": "grok-imagine-video", "prompt": "a\u007fcat"}"#, "invalid_prompt"),
+            Case("carriage return in the prompt", #"{"model": "grok-imagine-video", "prompt": "a\rcat"}"#, "invalid_prompt"),
+            Case("aspect ratio not documented", #"{"model": "grok-imagine-video", "prompt": "a", "aspect_ratio": "5:4"}"#, "invalid_request"),
+            Case("aspect ratio a number", #"{"model": "grok-imagine-video", "prompt": "a", "aspect_ratio": 1.5}"#, "invalid_request"),
+            Case("aspect ratio on a BlockRun model", #"{"model": "xai/grok-imagine-video", "prompt": "a", "aspect_ratio": "16:9"}"#, "invalid_request"),
             Case("prompt a number", #"{"model": "xai/grok-imagine-video", "prompt": 42}"#, "invalid_request"),
             Case("prompt an array", #"{"model": "xai/grok-imagine-video", "prompt": ["a"]}"#, "invalid_request"),
             Case("empty prompt", #"{"model": "xai/grok-imagine-video", "prompt": ""}"#, "empty_prompt"),
@@ -137,7 +147,7 @@ actor SharedFixture {
         let before = try await fixture.ledgerSnapshot()
         let blockRunBefore = await fixture.blockRun.stats().created
         let worldRouterBefore = await fixture.worldRouter.stats().created
-        for path in ["/v1/videos/generations", "/v1/quotes"] {
+        for path in testCase.generationOnly ? ["/v1/videos/generations"] : ["/v1/videos/generations", "/v1/quotes"] {
             let answer = try await fixture.request(.POST, path, key: key, bytes: testCase.body, headers: [("Content-Type", "application/json")])
             #expect(answer.status == 400, "\(testCase.name) \(path): \(answer.status) \(answer.text.prefix(300))")
             #expect(answer.errorCode == testCase.code, "\(testCase.name) \(path): \(answer.text.prefix(300))")

@@ -19,9 +19,13 @@ struct CatalogValidationTests {
 
     @Test func theShippedCatalogIsValid() throws {
         let catalog = try Catalog.bundled()
-        #expect(catalog.providers.map(\.id) == ["blockrun", "worldrouter"])
+        #expect(catalog.providers.map(\.id) == ["blockrun", "worldrouter", "xai"])
         #expect(catalog.provider("blockrun")?.versions.first?.models.count == 4)
         #expect(catalog.provider("worldrouter")?.versions.first?.models.count == 2)
+        #expect(catalog.provider("xai")?.versions.first?.models.count == 2)
+        // xAI sells the same model ids as WorldRouter: it is reached by name only when named.
+        #expect(catalog.provider("xai")?.routesByModelName == false)
+        #expect(catalog.providers(listing: "grok-imagine-video") == ["worldrouter"])
     }
 
     @Test func theEmbeddedCatalogIsTheOneInPricingFolder() throws {

@@ -9,19 +9,23 @@ import VideoMeterProviders
 /// Body: `model`, `prompt`, `image_url`, `duration_seconds`; answer: ``BlockRunResponse``.
 public struct BlockRunDialect: SellerDialect {
     public let providerID: String
+    public var createPath: String { "/v1/videos/generations" }
+    public var readPath: String? { nil }
     static let members: Set<String> = ["model", "prompt", "image_url", "duration_seconds"]
 
     public init(providerID: String = "blockrun") {
         self.providerID = providerID
     }
 
-    public func readBody(_ members: [(key: String, value: JSONValue)], model: String, entry: ModelEntry) throws -> GenerationBody {
-        try BodyMembers.refuseUnknown(members, allowed: Self.members, model: model, shape: "BlockRun-style (model, prompt, image_url, duration_seconds)")
+    public func readBody(
+        _ members: [(key: String, value: JSONValue)], model: String, entry: ModelEntry, promptRequired: Bool
+    ) throws -> GenerationBody {
+        try BodyMembers.refuseUnknown(members, allowed: Self.members, entry: entry, model: model, shape: "BlockRun-style (model, prompt, image_url, duration_seconds)")
         let fields = Dictionary(members.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last })
         return GenerationBody(
-            provider: providerID, model: model, style: entry.apiStyle, prompt: try BodyMembers.prompt(fields["prompt"]),
+            provider: providerID, model: model, style: entry.apiStyle, prompt: try BodyMembers.checkedPrompt(fields["prompt"], required: promptRequired),
             durationSeconds: try BodyMembers.duration(fields["duration_seconds"]),
-            imageURL: try BodyMembers.optionalString("image_url", fields["image_url"]))
+            imageURL: try BodyMembers.optionalString("image_url", fields["image_url"]), options: try BodyMembers.passThrough(fields, entry: entry))
     }
 
     public func videoAnswer(_ outcome: MeteredOutcome, created: Date) throws -> Data {

@@ -12,15 +12,19 @@ public struct GenerationBody: Sendable, Equatable {
     public var provider: String
     public var model: String
     public var style: APIStyle
-    public var prompt: String
+    /// `nil` only in a quote body without one.
+    public var prompt: String?
     public var durationSeconds: Int?
     public var resolution: String?
     public var imageURL: String?
+    /// Documented members that do not change the price (`aspect_ratio`), validated.
+    public var options: [String: String]
 
     public init(
-        provider: String, model: String, style: APIStyle, prompt: String, durationSeconds: Int? = nil, resolution: String? = nil,
-        imageURL: String? = nil
+        provider: String, model: String, style: APIStyle, prompt: String?, durationSeconds: Int? = nil, resolution: String? = nil,
+        imageURL: String? = nil, options: [String: String] = [:]
     ) {
+        self.options = options
         self.provider = provider
         self.model = model
         self.style = style
@@ -36,8 +40,13 @@ public struct GenerationBody: Sendable, Equatable {
     /// - Throws: ``GatewayError`` (`invalid_json`, `invalid_request`) for the shape, `PricingError`
     ///   (`unknown_model`, `invalid_duration`, ...) for what the catalog refuses. Quoting later
     ///   checks the rest (duration range, prompt, image).
+    /// - Parameters:
+    ///   - provider: the seller the path names (`/xai/v1/...`); `nil` on the plain paths, where the
+    ///     model's name chooses it.
+    ///   - promptRequired: false for `POST /v1/quotes`: a price does not depend on the prompt.
     public static func parse(
-        _ bytes: [UInt8], catalog: Catalog, at date: Date, dialects: [String: any SellerDialect]
+        _ bytes: [UInt8], catalog: Catalog, at date: Date, dialects: [String: any SellerDialect], provider seller: String? = nil,
+        promptRequired: Bool = true
     ) throws -> GenerationBody {
         guard case .object(let members) = try JSONValue.parse(bytes) else {
             throw GatewayError.invalidRequest("The body must be a JSON object.")
@@ -47,9 +56,9 @@ public struct GenerationBody: Sendable, Equatable {
         }
         guard case .string(let model) = modelValue else { throw BodyMembers.wrongType("model", modelValue, expected: "a string") }
         guard !model.isEmpty, model.utf8.count <= 200 else { throw PricingError.unknownModel(String(model.prefix(200)), provider: nil) }
-        let (provider, _, entry) = try catalog.resolve(model: model, provider: nil, at: date)
+        let (provider, _, entry) = try catalog.resolve(model: model, provider: seller, at: date)
         // A seller the catalog prices but this gateway does not speak: as if its upstream were missing.
         guard let dialect = dialects[provider.id] else { throw MeteringError.providerNotConfigured(provider.id) }
-        return try dialect.readBody(members, model: model, entry: entry)
+        return try dialect.readBody(members, model: model, entry: entry, promptRequired: promptRequired)
     }
 }

@@ -15,19 +15,35 @@ public protocol SellerDialect: Sendable {
     /// The catalog provider id this dialect speaks for (`blockrun`, `worldrouter`).
     var providerID: String { get }
 
+    /// The seller's create path, served under `/{providerID}` (`/v1/videos/generations`).
+    var createPath: String { get }
+    /// The seller's path to read a task, with `:id`, served under `/{providerID}`; `nil` for a
+    /// seller without tasks.
+    var readPath: String? { get }
+
     /// Reads a generation (or quote) body whose `model` this seller sells (`entry`, from the price
     /// list in force): every member the seller documents, each checked; any other member is
     /// refused by name (`invalid_request`), since the gateway would not forward it.
     ///
+    /// - Parameter promptRequired: false for a quote, whose price does not depend on the prompt.
     /// - Throws: ``GatewayError`` for the shape, `PricingError` (`invalid_duration`) for values.
-    func readBody(_ members: [(key: String, value: JSONValue)], model: String, entry: ModelEntry) throws -> GenerationBody
+    func readBody(_ members: [(key: String, value: JSONValue)], model: String, entry: ModelEntry, promptRequired: Bool) throws -> GenerationBody
 
     /// The answer to a call that finished with its video in the same request.
     func videoAnswer(_ outcome: MeteredOutcome, created: Date) throws -> Data
 
-    /// The answer describing a task (created, replayed or read): `live` is the upstream's current
-    /// state while the hold is still pending, `videoURL` the video of a charged task.
+    /// The answer describing a task (replayed or read): `live` is the upstream's current state
+    /// while the hold is still pending, `videoURL` the video of a charged task.
     func taskAnswer(id: String, hold: Hold, live: TaskState?, videoURL: String?) throws -> Data
+
+    /// The answer to the request that created a task; by default ``taskAnswer(id:hold:live:videoURL:)``.
+    func createdAnswer(id: String, hold: Hold) throws -> Data
+}
+
+extension SellerDialect {
+    public func createdAnswer(id: String, hold: Hold) throws -> Data {
+        try taskAnswer(id: id, hold: hold, live: nil, videoURL: nil)
+    }
 }
 
 /// Readers of body members that every dialect shares.
@@ -56,18 +72,53 @@ public enum BodyMembers {
         }
     }
 
-    /// The prompt: required, a string.
+    /// The prompt: required, a string (see ``checkedPrompt(_:)`` for the dialects' check).
     public static func prompt(_ value: JSONValue?) throws -> String {
         guard let value, value != .null else { throw GatewayError.invalidRequest("'prompt' is required.") }
         guard case .string(let prompt) = value else { throw wrongType("prompt", value, expected: "a string") }
         return prompt
     }
 
-    /// Refuses the first member not in `allowed`, naming it and the shape `model` takes.
-    public static func refuseUnknown(_ members: [(key: String, value: JSONValue)], allowed: Set<String>, model: String, shape: String) throws {
-        if let unknown = members.first(where: { !allowed.contains($0.key) }) {
-            throw GatewayError.invalidRequest("Unknown member '\(unknown.key.prefix(60))' for \(model), which takes a \(shape) body.")
+    /// Refuses the first member that is neither in `allowed` nor one of the model's documented
+    /// pass-through members (`entry.passThrough`), naming it and the shape `model` takes.
+    public static func refuseUnknown(
+        _ members: [(key: String, value: JSONValue)], allowed: Set<String>, entry: ModelEntry, model: String, shape: String
+    ) throws {
+        if let unknown = members.first(where: { !allowed.contains($0.key) && entry.passThrough[$0.key] == nil }) {
+            let extra = entry.passThrough.keys.sorted()
+            let also = extra.isEmpty ? "" : " (and \(extra.joined(separator: ", ")), passed through)"
+            throw GatewayError.invalidRequest("Unknown member '\(unknown.key.prefix(60))' for \(model), which takes a \(shape) body\(also).")
         }
+    }
+
+    /// The model's pass-through members present in the body, each a string among the values the
+    /// seller documents (catalog `pass_through`): forwarded to the upstream unchanged.
+    public static func passThrough(_ fields: [String: JSONValue], entry: ModelEntry) throws -> [String: String] {
+        var options: [String: String] = [:]
+        for (name, values) in entry.passThrough {
+            switch fields[name] {
+            case nil, .null?:
+                continue
+            case .string(let value)? where values.contains(value):
+                options[name] = value
+            case let other?:
+                let shown: String
+                if case .string(let text) = other { shown = "'\(text.prefix(40))'" } else { shown = other.typeName }
+                throw GatewayError.invalidRequest("'\(name)' must be one of \(values.joined(separator: ", ")), not \(shown).")
+            }
+        }
+        return options
+    }
+
+    /// The prompt (`nil` only when absent and not required), refusing NUL and other control
+    /// characters: only newline and tab are text (`invalid_prompt`).
+    public static func checkedPrompt(_ value: JSONValue?, required: Bool) throws -> String? {
+        if !required, value == nil || value == .null { return nil }
+        let prompt = try prompt(value)
+        if prompt.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" }) {
+            throw GatewayError(.badRequest, code: "invalid_prompt", message: "The prompt contains a control character (only newlines and tabs are allowed).")
+        }
+        return prompt
     }
 
     public static func wrongType(_ name: String, _ value: JSONValue, expected: String) -> GatewayError {

@@ -9,19 +9,23 @@ import VideoMeterProviders
 /// Body: `model`, `prompt`, `duration`, `resolution`, `image: {url}`; answers: ``TaskResponse``.
 public struct WorldRouterDialect: SellerDialect {
     public let providerID: String
+    public var createPath: String { "/v1/videos/generations" }
+    public var readPath: String? { "/v1/videos/generations/:id" }
     static let members: Set<String> = ["model", "prompt", "duration", "resolution", "image"]
 
     public init(providerID: String = "worldrouter") {
         self.providerID = providerID
     }
 
-    public func readBody(_ members: [(key: String, value: JSONValue)], model: String, entry: ModelEntry) throws -> GenerationBody {
-        try BodyMembers.refuseUnknown(members, allowed: Self.members, model: model, shape: "WorldRouter-style (model, prompt, duration, resolution, image.url)")
+    public func readBody(
+        _ members: [(key: String, value: JSONValue)], model: String, entry: ModelEntry, promptRequired: Bool
+    ) throws -> GenerationBody {
+        try BodyMembers.refuseUnknown(members, allowed: Self.members, entry: entry, model: model, shape: "WorldRouter-style (model, prompt, duration, resolution, image.url)")
         let fields = Dictionary(members.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last })
         var body = GenerationBody(
-            provider: providerID, model: model, style: entry.apiStyle, prompt: try BodyMembers.prompt(fields["prompt"]),
+            provider: providerID, model: model, style: entry.apiStyle, prompt: try BodyMembers.checkedPrompt(fields["prompt"], required: promptRequired),
             durationSeconds: try BodyMembers.duration(fields["duration"]),
-            resolution: try BodyMembers.optionalString("resolution", fields["resolution"]))
+            resolution: try BodyMembers.optionalString("resolution", fields["resolution"]), options: try BodyMembers.passThrough(fields, entry: entry))
         switch fields["image"] {
         case nil, .null?:
             break
@@ -43,7 +47,8 @@ public struct WorldRouterDialect: SellerDialect {
 
     public func taskAnswer(id: String, hold: Hold, live: TaskState?, videoURL: String?) throws -> Data {
         let status = hold.state == .pending ? live.map(\.rawValue) ?? TaskResponse.status(of: hold) : TaskResponse.status(of: hold)
-        return try JSONResponse.encoder.encode(TaskResponse(id: id, hold: hold, status: status, videoURL: videoURL))
+        let video = hold.state == .posted ? videoURL ?? hold.videoURL : nil
+        return try JSONResponse.encoder.encode(TaskResponse(id: id, hold: hold, status: status, videoURL: video))
     }
 }
 
@@ -67,6 +72,13 @@ struct TaskResponse: Encodable {
             case holdState = "hold_state"
             case billedSeconds = "billed_seconds"
         }
+
+        init(_ hold: Hold) {
+            holdState = hold.state.rawValue
+            held = Money.format(micro: hold.amountMicro)
+            charged = Money.format(micro: hold.postedMicro)
+            billedSeconds = hold.state == .posted ? hold.billedSeconds ?? hold.seconds : nil
+        }
     }
 
     var id: String
@@ -87,9 +99,7 @@ struct TaskResponse: Encodable {
         self.model = hold.model
         self.status = status
         self.content = videoURL.map(Content.init(videoURL:))
-        self.metering = Metering(
-            holdState: hold.state.rawValue, held: Money.format(micro: hold.amountMicro), charged: Money.format(micro: hold.postedMicro),
-            billedSeconds: hold.state == .posted ? hold.billedSeconds ?? hold.seconds : nil)
+        self.metering = Metering(hold)
     }
 
     /// The task status a settled hold stands for, in WorldRouter's words.
