@@ -20,6 +20,8 @@ struct EmulatedTask: Sendable {
     let resolution: String
     /// Input images (xAI bills each).
     var imageCount = 0
+    /// The request's `aspect_ratio`, if any.
+    var aspectRatio: String?
     /// A hash of the key (WorldRouter) or payment header (BlockRun); never the secret itself.
     let owner: String
     let createdAt: ContinuousClock.Instant

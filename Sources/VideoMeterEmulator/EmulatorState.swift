@@ -59,7 +59,7 @@ actor EmulatorState {
     /// creates cannot overshoot the cap.
     func admitTask(
         model: String, durationSeconds: Int, resolution: String, owner: String, finalStatus: EmulatedTask.Status,
-        pendingCap: Int, upstreamFails: Bool, imageCount: Int = 0
+        pendingCap: Int, upstreamFails: Bool, imageCount: Int = 0, aspectRatio: String? = nil
     ) -> Admission {
         guard pendingTasks(owner: owner) < pendingCap else {
             rejected += 1
@@ -71,7 +71,7 @@ actor EmulatorState {
         }
         return .created(createTask(
             model: model, durationSeconds: durationSeconds, resolution: resolution, owner: owner, finalStatus: finalStatus,
-            imageCount: imageCount))
+            imageCount: imageCount, aspectRatio: aspectRatio))
     }
 
     /// WorldRouter: the owner's tasks that are not terminal yet.
@@ -84,7 +84,8 @@ actor EmulatorState {
 
     /// Creates a task with the outcome it will reach, and returns it.
     func createTask(
-        model: String, durationSeconds: Int, resolution: String, owner: String, finalStatus: EmulatedTask.Status, imageCount: Int = 0
+        model: String, durationSeconds: Int, resolution: String, owner: String, finalStatus: EmulatedTask.Status, imageCount: Int = 0,
+        aspectRatio: String? = nil
     ) -> EmulatedTask {
         nextSequence += 1
         var ids = SplitMix64(seed: configuration.seed ^ (nextSequence &* 0x9E37_79B9_7F4A_7C15))
@@ -102,6 +103,7 @@ actor EmulatorState {
             settledStatus: nil
         )
         task.imageCount = imageCount
+        task.aspectRatio = aspectRatio
         tasks[task.id] = task
         taskOrder.append(task.id)
         return task
@@ -144,7 +146,7 @@ actor EmulatorState {
             }
             stats.tasks[id] = EmulatorStats.Task(
                 status: status.rawValue, model: task.model, duration: task.durationSeconds,
-                resolution: task.resolution, owner: task.owner, requestID: task.requestID)
+                resolution: task.resolution, owner: task.owner, requestID: task.requestID, aspectRatio: task.aspectRatio)
         }
         return stats
     }

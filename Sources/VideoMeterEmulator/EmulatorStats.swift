@@ -15,10 +15,13 @@ public struct EmulatorStats: Codable, Sendable, Equatable {
         /// A hash of the API key or payment header (`anonymous` when none was sent).
         public var owner: String
         public var requestID: String
+        /// The `aspect_ratio` the request carried, if any (a pass-through member).
+        public var aspectRatio: String?
 
         enum CodingKeys: String, CodingKey {
             case status, model, duration, resolution, owner
             case requestID = "request_id"
+            case aspectRatio = "aspect_ratio"
         }
     }
 

@@ -24,6 +24,7 @@ struct WorldRouterRoutes {
         var duration: Int?
         var resolution: String?
         var image: Image?
+        var aspect_ratio: String?
     }
 
     let state: EmulatorState
@@ -130,7 +131,8 @@ struct WorldRouterRoutes {
             model: model, durationSeconds: EmulatedOutcome.generatedSeconds(seconds, tag: tag), resolution: resolution,
             owner: owner, finalStatus: final,
             pendingCap: tag == .rateLimited ? 0 : configuration.pendingCap,
-            upstreamFails: tag == .upstreamFailure || (tag == nil && failureDraw < configuration.upstreamFailureRate))
+            upstreamFails: tag == .upstreamFailure || (tag == nil && failureDraw < configuration.upstreamFailureRate),
+            aspectRatio: body.aspect_ratio)
         let task: EmulatedTask
         switch admission {
         case .created(let created):

@@ -134,7 +134,7 @@ struct XAIRoutes {
         let admission = await state.admitTask(
             model: model, durationSeconds: EmulatedOutcome.generatedSeconds(seconds, tag: tag), resolution: resolution, owner: owner,
             finalStatus: final, pendingCap: tag == .rateLimited ? 0 : configuration.pendingCap, upstreamFails: false,
-            imageCount: imageURL.isEmpty ? 0 : 1)
+            imageCount: imageURL.isEmpty ? 0 : 1, aspectRatio: body.aspect_ratio)
         guard case .created(let task) = admission else {
             return error(.tooManyRequests, "rate_limit_exceeded", "Too many requests; retry later.", headers: [.retryAfter: "1"])
         }

@@ -33,16 +33,19 @@ final class GatewayFixture: Sendable {
     let directory: URL
     let ledgerPath: String
     let ledger: Ledger
-    let blockRun: Emulator
-    let worldRouter: Emulator
+    let upstreams: EmulatedUpstreams
     let gateway: Gateway
     let running: RunningGateway
 
     var baseURL: String { running.baseURL }
+    var blockRun: Emulator { upstreams.blockRun }
+    var worldRouter: Emulator { upstreams.worldRouter }
+    var xai: Emulator { upstreams.xai }
 
     static func make(
         blockRun: EmulatorConfiguration = .init(style: .blockrun, latency: .milliseconds(2), pendingCap: 2000),
         worldRouter: EmulatorConfiguration = .init(style: .worldrouter, latency: .milliseconds(30), pendingCap: 2000),
+        xai: EmulatorConfiguration = .init(style: .xai, latency: .milliseconds(30), pendingCap: 2000),
         configuration: GatewayConfiguration = .init(port: 0, settleRetryDelay: .milliseconds(50), metering: .init(pollPolicy: fastPolling))
     ) async throws -> GatewayFixture {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("videometer-gateway-\(UUID().uuidString)")
@@ -51,8 +54,8 @@ final class GatewayFixture: Sendable {
         // Runs at the test's instant and ages in real time: settlement waits on real emulators.
         let ledger = try Ledger(path: path, clock: TestClock.runningWallClock())
         let upstreams = try await EmulatedUpstreams.start(
-            blockRun: blockRun, worldRouter: worldRouter, worldRouterKey: "gateway-upstream-key", timeout: .seconds(10), poll: fastPolling)
-        let (blockRunEmulator, worldRouterEmulator, providers) = (upstreams.blockRun, upstreams.worldRouter, upstreams.providers)
+            blockRun: blockRun, worldRouter: worldRouter, xai: xai, worldRouterKey: "gateway-upstream-key", timeout: .seconds(10), poll: fastPolling)
+        let providers = upstreams.providers
         var quiet = Logger(label: "videometer.gateway.test")
         quiet.logLevel = .critical
         let gateway = try Gateway(
@@ -60,16 +63,14 @@ final class GatewayFixture: Sendable {
             logger: quiet)
         let running = try await gateway.start()
         return GatewayFixture(
-            directory: directory, ledgerPath: path, ledger: ledger, blockRun: blockRunEmulator, worldRouter: worldRouterEmulator,
-            gateway: gateway, running: running)
+            directory: directory, ledgerPath: path, ledger: ledger, upstreams: upstreams, gateway: gateway, running: running)
     }
 
-    private init(directory: URL, ledgerPath: String, ledger: Ledger, blockRun: Emulator, worldRouter: Emulator, gateway: Gateway, running: RunningGateway) {
+    private init(directory: URL, ledgerPath: String, ledger: Ledger, upstreams: EmulatedUpstreams, gateway: Gateway, running: RunningGateway) {
         self.directory = directory
         self.ledgerPath = ledgerPath
         self.ledger = ledger
-        self.blockRun = blockRun
-        self.worldRouter = worldRouter
+        self.upstreams = upstreams
         self.gateway = gateway
         self.running = running
     }
@@ -83,8 +84,7 @@ final class GatewayFixture: Sendable {
 
     func shutdown() async {
         await running.shutdown()
-        await blockRun.shutdown()
-        await worldRouter.shutdown()
+        await upstreams.shutdown()
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -153,10 +153,11 @@ struct LedgerSnapshot: Equatable {
 func withGateway<T>(
     blockRun: EmulatorConfiguration = .init(style: .blockrun, latency: .milliseconds(2), pendingCap: 2000),
     worldRouter: EmulatorConfiguration = .init(style: .worldrouter, latency: .milliseconds(30), pendingCap: 2000),
+    xai: EmulatorConfiguration = .init(style: .xai, latency: .milliseconds(30), pendingCap: 2000),
     configuration: GatewayConfiguration = .init(port: 0, settleRetryDelay: .milliseconds(50), metering: .init(pollPolicy: fastPolling)),
     _ body: (GatewayFixture) async throws -> T
 ) async throws -> T {
-    let fixture = try await GatewayFixture.make(blockRun: blockRun, worldRouter: worldRouter, configuration: configuration)
+    let fixture = try await GatewayFixture.make(blockRun: blockRun, worldRouter: worldRouter, xai: xai, configuration: configuration)
     do {
         let result = try await body(fixture)
         await fixture.shutdown()

@@ -12,23 +12,27 @@ public let testHTTPClient: HTTPClient = {
     return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
 }()
 
-/// Both upstream emulators on ephemeral loopback ports, and a provider client for each, keyed by
-/// catalog provider id: the real upstream code against real HTTP servers.
+/// The three sellers' emulators on ephemeral loopback ports, and a provider client for each, keyed
+/// by catalog provider id: the real upstream code against real HTTP servers.
 public struct EmulatedUpstreams: Sendable {
     public let blockRun: Emulator
     public let worldRouter: Emulator
+    public let xai: Emulator
     public let blockRunURL: String
     public let worldRouterURL: String
     public let providers: [String: any VideoProvider]
 
     public static func start(
-        blockRun: EmulatorConfiguration, worldRouter: EmulatorConfiguration, worldRouterKey: String, timeout: Duration,
-        createRetry: CreateRetryPolicy = .none, poll: PollPolicy, worldRouterLimits: ProviderLimits = .unlimited
+        blockRun: EmulatorConfiguration, worldRouter: EmulatorConfiguration,
+        xai: EmulatorConfiguration = .init(style: .xai, latency: .milliseconds(20), pendingCap: 2000), worldRouterKey: String,
+        timeout: Duration, createRetry: CreateRetryPolicy = .none, poll: PollPolicy, worldRouterLimits: ProviderLimits = .unlimited
     ) async throws -> EmulatedUpstreams {
         let blockRunEmulator = Emulator(blockRun)
         let worldRouterEmulator = Emulator(worldRouter)
+        let xaiEmulator = Emulator(xai)
         _ = try await blockRunEmulator.start()
         _ = try await worldRouterEmulator.start()
+        _ = try await xaiEmulator.start()
         let blockRunURL = await blockRunEmulator.baseURL!
         let worldRouterURL = await worldRouterEmulator.baseURL!
         let providers: [String: any VideoProvider] = [
@@ -36,14 +40,17 @@ public struct EmulatedUpstreams: Sendable {
             "worldrouter": try WorldRouterClient(httpClient: testHTTPClient, configuration: .init(
                 baseURL: worldRouterURL, apiKey: Secret(worldRouterKey), requestTimeout: timeout, createRetry: createRetry, poll: poll,
                 limits: worldRouterLimits)),
+            "xai": try XAIClient(httpClient: testHTTPClient, configuration: .init(
+                baseURL: await xaiEmulator.baseURL!, apiKey: Secret("xai-upstream-key"), requestTimeout: timeout)),
         ]
         return EmulatedUpstreams(
-            blockRun: blockRunEmulator, worldRouter: worldRouterEmulator, blockRunURL: blockRunURL, worldRouterURL: worldRouterURL,
-            providers: providers)
+            blockRun: blockRunEmulator, worldRouter: worldRouterEmulator, xai: xaiEmulator, blockRunURL: blockRunURL,
+            worldRouterURL: worldRouterURL, providers: providers)
     }
 
     public func shutdown() async {
         await blockRun.shutdown()
         await worldRouter.shutdown()
+        await xai.shutdown()
     }
 }
