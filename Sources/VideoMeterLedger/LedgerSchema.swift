@@ -205,6 +205,8 @@ enum LedgerSchema {
                 ALTER TABLE hold ADD COLUMN sellerCostTicks INTEGER;
                 ALTER TABLE hold ADD COLUMN videoURL TEXT;
                 ALTER TABLE usageEvent ADD COLUMN sellerCostTicks INTEGER;
+                CREATE INDEX usageEvent_seller_cost ON usageEvent(teamID, periodMonth, createdAt, provider, outcome,
+                    sellerCostTicks, upstreamCostMicro) WHERE sellerCostTicks IS NOT NULL;
                 """)
         }
         return migrator

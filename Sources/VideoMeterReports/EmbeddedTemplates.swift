@@ -80,6 +80,19 @@ Budget month {{month}} ({{timeZone}}). Monthly limit {{monthlyLimit}}{{#dailyLim
 {{#topCallers}}
 | {{rank}} | {{team}} | {{caller}} | {{requests}} | {{charged}} |
 {{/topCallers}}
+{{#hasSellerCosts}}
+
+### Seller-reported costs
+
+What sellers that report their own cost (xAI) said the calls cost them, in USD to 10 places.
+"absorbed" is their cost of calls the team was not charged for (e.g. moderation blocks).
+
+| seller | calls | absorbed | reported (charged calls) | computed | difference |
+|---|---:|---:|---:|---:|---:|
+{{/hasSellerCosts}}
+{{#sellerCosts}}
+| {{provider}} | {{calls}} | {{absorbed}} | {{reportedCharged}} | {{computedCharged}} | {{difference}} |
+{{/sellerCosts}}
 {{#hasOpenItems}}
 
 ### Needs a decision
@@ -254,6 +267,17 @@ Budget month {{month}} ({{timeZone}}). Monthly limit {{monthlyLimit}}{{#dailyLim
 {{/topCallers}}
 </table>
 {{/hasTopCallers}}
+{{#hasSellerCosts}}
+
+<h3>Seller-reported costs</h3>
+<p class="meta">What sellers that report their own cost (xAI) said the calls cost them, in USD. "absorbed": their cost of calls the team was not charged for (e.g. moderation blocks).</p>
+<table>
+  <tr><th>seller</th><th class="n">calls</th><th class="n">absorbed</th><th class="n">reported (charged calls)</th><th class="n">computed</th><th class="n">difference</th></tr>
+{{#sellerCosts}}
+  <tr><td>{{provider}}</td><td class="n">{{calls}}</td><td class="n">{{absorbed}}</td><td class="n">{{reportedCharged}}</td><td class="n">{{computedCharged}}</td><td class="n">{{difference}}</td></tr>
+{{/sellerCosts}}
+</table>
+{{/hasSellerCosts}}
 {{#hasOpenItems}}
 
 <h3>Needs a decision</h3>

@@ -237,6 +237,9 @@ public struct TeamReport: Sendable {
     /// Something a reader must know to read the section right (a time-zone override, teams in
     /// several zones), or `nil`.
     public var note: String?
+    /// Per seller that reports its own cost (xAI), what it said the calls cost it beside what
+    /// VideoMeter computed, and what it billed for calls the team was not charged for.
+    public var sellerCosts: [SellerCost] = []
 
     public init(
         team: String, timeZone: String, periodStart: Int64, periodEnd: Int64, lines: [UsageLine],
@@ -267,6 +270,46 @@ public struct TeamReport: Sendable {
     public var upstreamCostMicro: MicroUSD { lines.reduce(0) { $0 + $1.upstreamCostMicro } }
     public var marginMicro: MicroUSD { lines.reduce(0) { $0 + $1.marginMicro } }
     public var hasActivity: Bool { requests > 0 || !openItems.isEmpty }
+}
+
+/// What one seller reported its calls cost it (xAI's `usage.cost_in_usd_ticks`, in 10^-10 USD),
+/// beside the upstream cost VideoMeter computed: a reseller sees the loss before the invoice.
+public struct SellerCost: Sendable, Equatable {
+    public var provider: String
+    /// Calls whose cost the seller reported.
+    public var calls: Int64
+    /// The seller's cost of calls the team was not charged for (a moderation block, a failure the
+    /// seller bills): absorbed by whoever pays the seller.
+    public var absorbedTicks: Int64
+    /// The seller's cost of the calls that were charged.
+    public var reportedChargedTicks: Int64
+    /// The upstream cost VideoMeter computed for those charged calls.
+    public var computedChargedMicro: MicroUSD
+
+    /// Ticks per micro-dollar.
+    public static let ticksPerMicro: Int64 = 10_000
+
+    /// What the seller reported for the charged calls less what VideoMeter computed, in ticks
+    /// (exact: a micro-dollar is 10,000 ticks). Positive: the seller bills more than was priced.
+    public var differenceTicks: Int64 { reportedChargedTicks - computedChargedMicro * Self.ticksPerMicro }
+
+    /// Ticks as exact dollars, with ten decimal places.
+    public static func dollars(ticks: Int64) -> String {
+        Money.format(Decimal(ticks) / Decimal(sign: .plus, exponent: 10, significand: 1), scale: 10)
+    }
+
+    static func merged(_ costs: [SellerCost]) -> [SellerCost] {
+        var byProvider: [String: SellerCost] = [:]
+        for cost in costs {
+            var merged = byProvider[cost.provider] ?? SellerCost(provider: cost.provider, calls: 0, absorbedTicks: 0, reportedChargedTicks: 0, computedChargedMicro: 0)
+            merged.calls += cost.calls
+            merged.absorbedTicks += cost.absorbedTicks
+            merged.reportedChargedTicks += cost.reportedChargedTicks
+            merged.computedChargedMicro += cost.computedChargedMicro
+            byProvider[cost.provider] = merged
+        }
+        return byProvider.values.sorted { $0.provider < $1.provider }
+    }
 }
 
 /// A monthly usage report: one section per team and one for all teams together.
@@ -359,6 +402,7 @@ public struct MonthlyReport: Sendable {
             note: note
         )
         all.invoice = InvoiceStatement(summing: teams.map { ($0.team, $0.invoice) }, ledgerTotalMicro: all.ledgerChargedMicro)
+        all.sellerCosts = SellerCost.merged(teams.flatMap(\.sellerCosts))
         return all
     }
 }

@@ -251,6 +251,20 @@ public struct MonthlyReportBuilder: Sendable {
         """
     }
 
+    /// Per team and seller, the costs the seller reported (v5), beside the computed upstream cost of
+    /// the charged calls. Read from the partial index of usage events that carry a reported cost.
+    static func sellerCostsSQL(_ group: PeriodGroup) -> String {
+        """
+        SELECT teamID, provider, COUNT(*),
+            SUM(CASE WHEN outcome = 'posted' THEN 0 ELSE sellerCostTicks END),
+            SUM(CASE WHEN outcome = 'posted' THEN sellerCostTicks ELSE 0 END),
+            SUM(CASE WHEN outcome = 'posted' THEN upstreamCostMicro ELSE 0 END)
+        FROM usageEvent INDEXED BY usageEvent_seller_cost
+        WHERE sellerCostTicks IS NOT NULL AND teamID IN (\(group.placeholders)) AND \(selection(group))
+        GROUP BY teamID, provider
+        """
+    }
+
     /// Holds still pending that were granted in the period. `+` keeps SQLite on the small partial
     /// index of pending holds.
     static func openHoldsSQL(_ group: PeriodGroup) -> String {
@@ -301,7 +315,7 @@ public struct MonthlyReportBuilder: Sendable {
         return [
             (usageAggregateSQL(group), period), (ledgerTotalSQL(group), period), (callersSQL(group), period),
             (openHoldsSQL(group), period), (lateSuccessSQL(group), period), (alertsSQL(group), month),
-            (budgetBalanceSQL(group), month),
+            (budgetBalanceSQL(group), month), (sellerCostsSQL(group), period),
         ]
     }
 
@@ -345,6 +359,12 @@ public struct MonthlyReportBuilder: Sendable {
             .reduce(into: [Int64: MicroUSD]()) { $0[$1[0]] = $1[1] }
         let callerRows = try Row.fetchAll(db, sql: callersSQL(group), arguments: window)
             .map { row -> (Int64, String, Int64, MicroUSD) in (row[0], row[1], row[2], row[3]) }
+        var sellerCosts: [Int64: [SellerCost]] = [:]
+        for row in try Row.fetchAll(db, sql: sellerCostsSQL(group), arguments: window) {
+            let teamID: Int64 = row[0]
+            sellerCosts[teamID, default: []].append(SellerCost(
+                provider: row[1], calls: row[2], absorbedTicks: row[3], reportedChargedTicks: row[4], computedChargedMicro: row[5]))
+        }
         var items: [(Int64, OpenItem)] = []
         for row in try Row.fetchAll(db, sql: openHoldsSQL(group), arguments: window) {
             let teamID: Int64 = row[1]
@@ -416,7 +436,7 @@ public struct MonthlyReportBuilder: Sendable {
                 note = "Usage, daily spend and the invoice are counted in \(month) in \(group.zoneName) (--timezone); "
                     + "the budget and its alerts are the team's budget month, \(month) in \(team.timeZone), as the ledger counts them."
             }
-            return TeamReport(
+            var section = TeamReport(
                 team: team.name,
                 timeZone: group.zoneName,
                 periodStart: period.start,
@@ -443,6 +463,8 @@ public struct MonthlyReportBuilder: Sendable {
                 invoiceRoundings: roundings,
                 note: note
             )
+            section.sellerCosts = (sellerCosts[team.id] ?? []).sorted { $0.provider < $1.provider }
+            return section
         }
     }
 }

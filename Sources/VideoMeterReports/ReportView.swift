@@ -122,6 +122,14 @@ public struct TeamView: Encodable, Sendable {
         public var charged: String
     }
 
+    /// A seller's own reported cost beside the computed one; amounts as decimal strings of USD to
+    /// 10 places (the sellers' ticks are 10^-10 USD).
+    public struct SellerCostLine: Encodable, Sendable {
+        public var provider: String
+        public var calls: Int64
+        public var absorbed, reportedCharged, computedCharged, difference: String
+    }
+
     public struct Open: Encodable, Sendable {
         public var kind, label, team: String
         public var holdId: Int64
@@ -175,8 +183,9 @@ public struct TeamView: Encodable, Sendable {
     public var openItems: [Open]
     public var catalogVersions: [Version]
     public var invoice: Invoice
+    public var sellerCosts: [SellerCostLine]
     /// For templates: whether the lists above have entries (Mustache has no "non-empty" test).
-    public var hasAlerts, hasTopCallers, hasOpenItems, hasCatalogVersions, hasInvoiceLines: Bool
+    public var hasAlerts, hasTopCallers, hasOpenItems, hasCatalogVersions, hasInvoiceLines, hasSellerCosts: Bool
     /// Chart geometry for the HTML template (not in the JSON output).
     public var charts: Charts
 
@@ -184,7 +193,7 @@ public struct TeamView: Encodable, Sendable {
         case team, timeZone, periodStart, periodEnd, note, hasActivity, requests, outcomes
         case succeeded, failed, timedOut, cancelled, expired, rejected, unknown
         case secondsGenerated, charged, upstreamCost, margin, lines, daily, budget, alerts
-        case topCallers, openItems, catalogVersions, invoice
+        case topCallers, openItems, catalogVersions, invoice, sellerCosts
     }
 
     init(_ report: TeamReport, topCallerLimit: Int) {
@@ -278,6 +287,14 @@ public struct TeamView: Encodable, Sendable {
         charts = Charts(report)
         hasAlerts = !alerts.isEmpty
         hasTopCallers = !topCallers.isEmpty
+        sellerCosts = report.sellerCosts.map { cost in
+            SellerCostLine(
+                provider: cost.provider, calls: cost.calls, absorbed: SellerCost.dollars(ticks: cost.absorbedTicks),
+                reportedCharged: SellerCost.dollars(ticks: cost.reportedChargedTicks),
+                computedCharged: SellerCost.dollars(ticks: cost.computedChargedMicro * SellerCost.ticksPerMicro),
+                difference: (cost.differenceTicks > 0 ? "+" : "") + SellerCost.dollars(ticks: cost.differenceTicks))
+        }
+        hasSellerCosts = !sellerCosts.isEmpty
         hasOpenItems = !openItems.isEmpty
         hasCatalogVersions = !catalogVersions.isEmpty
         hasInvoiceLines = !invoice.lines.isEmpty

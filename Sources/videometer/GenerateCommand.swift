@@ -31,7 +31,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "What to generate.")
     var prompt: String
 
-    @Option(help: "Provider id, when several sell the model.")
+    @Option(help: "Provider id (blockrun, worldrouter, xai): needed for xai, which sells the same model names as worldrouter.")
     var provider: String?
 
     @Option(name: .customLong("image-url"), help: ArgumentHelp("Seed image URL (image-to-video).", valueName: "U"))

@@ -9,7 +9,7 @@ struct ModelsCommand: AsyncParsableCommand {
         abstract: "List the models of the price catalog, with durations and prices."
     )
 
-    @Option(help: "Only this provider (blockrun, worldrouter).")
+    @Option(help: "Only this provider (blockrun, worldrouter, xai).")
     var provider: String?
 
     @Option(help: ArgumentHelp("Show the price lists in force at this instant (ISO 8601).", valueName: "ISO8601"))

@@ -35,13 +35,15 @@ struct CrashTests {
         let baseURL: String
     }
 
-    static func serve(db: String, port: Int, upstream: String) async throws -> Server {
+    /// `videometer serve` with `seller`'s upstream at `upstream` (the others in the sandbox).
+    static func serve(db: String, port: Int, upstream: String, seller: String) async throws -> Server {
         let process = Process()
         process.executableURL = binary
         process.arguments = ["serve", "--port", String(port), "--db", db, "--poll-ms", "20", "--reconcile-seconds", "1"]
         var environment = VideometerProcess.environment()
-        environment["VIDEOMETER_WORLDROUTER_URL"] = upstream
-        environment["VIDEOMETER_WORLDROUTER_KEY"] = "crash-test-key"
+        let prefix = seller == "xai" ? "VIDEOMETER_XAI" : "VIDEOMETER_WORLDROUTER"
+        environment[prefix + "_URL"] = upstream
+        environment[prefix + "_KEY"] = "crash-test-key"
         environment["VIDEOMETER_LOG_LEVEL"] = "error"
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
@@ -63,8 +65,13 @@ struct CrashTests {
         return try await request.status()
     }
 
-    @Test func killedDuringABurstOfAsyncCallsThenRestartedChargesEachCompletedTaskOnce() async throws {
-        let emulator = Emulator(EmulatorConfiguration(style: .worldrouter, latency: .milliseconds(600), failRate: 0.3, pendingCap: 1000, seed: 21))
+    /// The async sellers, each through its own path and answer shape.
+    @Test(arguments: ["worldrouter", "xai"])
+    func killedDuringABurstOfAsyncCallsThenRestartedChargesEachCompletedTaskOnce(_ seller: String) async throws {
+        let style: EmulatorStyle = seller == "xai" ? .xai : .worldrouter
+        let path = seller == "xai" ? "/xai/v1/videos/generations" : "/v1/videos/generations"
+        let idMember = seller == "xai" ? "request_id" : "id"
+        let emulator = Emulator(EmulatorConfiguration(style: style, latency: .milliseconds(600), failRate: 0.3, pendingCap: 1000, seed: 21))
         _ = try await emulator.start()
         let upstream = await emulator.baseURL!
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("videometer-gateway-crash-\(UUID().uuidString)")
@@ -81,19 +88,19 @@ struct CrashTests {
         var random = SplitMix64(seed: 7)
         var taskIDs: [String] = []
         for round in 0..<2 {
-            let server = try await Self.serve(db: db, port: try Self.freePort(), upstream: upstream)
+            let server = try await Self.serve(db: db, port: try Self.freePort(), upstream: upstream, seller: seller)
             let ids = try await withThrowingTaskGroup(of: String?.self) { group in
                 for index in 0..<25 {
                     let seconds = 1 + index % 4
                     let resolution = index % 3 == 0 ? "480p" : "720p"
                     group.addTask {
-                        var request = HTTPClientRequestBuilder(url: server.baseURL + "/v1/videos/generations")
+                        var request = HTTPClientRequestBuilder(url: server.baseURL + path)
                         request.method = .POST
                         request.headers = [("Authorization", "Bearer \(key)"), ("Content-Type", "application/json")]
                         request.body = #"{"model": "grok-imagine-video", "prompt": "round \#(round) call \#(index)", "duration": \#(seconds), "resolution": "\#(resolution)"}"#
                         let (status, json) = try await request.json()
                         #expect(status == 200, "\(json)")
-                        return json["id"] as? String
+                        return json[idMember] as? String
                     }
                 }
                 var ids: [String] = []
@@ -110,7 +117,7 @@ struct CrashTests {
         #expect(taskIDs.count == 50)
 
         // The restarted gateway reconciles what the killed ones left, and polls the rest.
-        let server = try await Self.serve(db: db, port: try Self.freePort(), upstream: upstream)
+        let server = try await Self.serve(db: db, port: try Self.freePort(), upstream: upstream, seller: seller)
         let reader = try DatabaseQueue(path: db)
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {

@@ -177,4 +177,32 @@ struct SellerPathTests {
             #expect(try await gw.ledger.usageEvents(team: "studio").map(\.chargedMicro) == [157_500])
         }
     }
+
+    @Test func theMonthlyReportShowsWhatXAIReportedAndWhatWasAbsorbed() async throws {
+        try await withGateway { gw in
+            let key = try await gw.team("studio", budgetMicro: 5_000_000)
+            var ids: [String] = []
+            for body in [
+                #"{"model": "grok-imagine-video", "prompt": "a kite", "duration": 6, "resolution": "720p"}"#,
+                #"{"model": "grok-imagine-video", "prompt": "x [emulate:moderated]"}"#,
+            ] {
+                let created = try await gw.post("/xai/v1/videos/generations", key: key, body)
+                ids.append(try #require(created.json["request_id"] as? String))
+            }
+            for id in ids { _ = try await settled(gw, id) }
+            let usage = try await gw.get("/v1/usage?month=\(TestClock.month)", key: key)
+            #expect(usage.status == 200)
+            let team = try #require((usage.json["teams"] as? [[String: Any]])?.first)
+            #expect(team["charged"] as? String == "0.420000")
+            let costs = try #require(team["seller_costs"] as? [[String: Any]])
+            #expect(costs.count == 1)
+            #expect(costs.first?["provider"] as? String == "xai")
+            #expect((costs.first?["calls"] as? NSNumber)?.intValue == 2)
+            // The blocked 8 s at 480p xAI bills ($0.40), absorbed; the charged call as priced.
+            #expect(costs.first?["absorbed"] as? String == "0.4000000000")
+            #expect(costs.first?["reported_charged"] as? String == "0.4200000000")
+            #expect(costs.first?["computed_charged"] as? String == "0.4200000000")
+            #expect(costs.first?["difference"] as? String == "0.0000000000")
+        }
+    }
 }

@@ -61,3 +61,32 @@ struct ProcessClockTests {
         #expect(clock.now() == TestClock.start.addingTimeInterval(90))
     }
 }
+
+/// xAI direct from the CLI, as a user would: in the sandbox, charged exactly.
+@Suite("videometer with provider xai")
+struct XAICommandTests {
+    @Test func generateAndModelsTakeProviderXAI() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vm-xai-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let db = directory.appendingPathComponent("ledger.sqlite").path
+        #expect(try CLI.run(["team", "create", "studio", "--db", db]).status == 0)
+        #expect(try CLI.run(["budget", "set", "--team", "studio", "--monthly", "5", "--db", db]).status == 0)
+        let generate = try CLI.run([
+            "generate", "--team", "studio", "--provider", "xai", "--model", "grok-imagine-video", "--prompt", "a kite",
+            "--duration", "6", "--resolution", "720p", "--sandbox-latency-ms", "0", "--json", "--db", db,
+        ])
+        #expect(generate.status == 0, "\(generate.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(generate.stdout.utf8)) as? [String: Any])
+        #expect(json["provider"] as? String == "xai")
+        #expect(json["charged"] as? String == "0.420000")
+
+        let models = try CLI.run(["models", "--provider", "xai", "--json"])
+        #expect(models.status == 0)
+        let listed = try #require(try JSONSerialization.jsonObject(with: Data(models.stdout.utf8)) as? [[String: Any]])
+        #expect(listed.map { $0["model"] as? String } == ["grok-imagine-video", "grok-imagine-video-1.5-preview"])
+        // Without --provider the name is WorldRouter's, as before.
+        let quote = try CLI.json(["quote", "--model", "grok-imagine-video", "--json"])
+        #expect(quote["provider"] as? String == "worldrouter")
+    }
+}
