@@ -74,28 +74,6 @@ public struct WorldRouterClient: VideoProvider {
         self.logger = logger
     }
 
-    private struct CreateBody: Encodable {
-        struct Image: Encodable { var url: String }
-        var model: String
-        var prompt: String
-        var duration: Int?
-        var resolution: String?
-        var image: Image?
-        /// Pass-through members (Grok's `aspect_ratio`).
-        var options: [String: String]
-
-        enum CodingKeys: String, CodingKey, CaseIterable { case model, prompt, duration, resolution, image }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(model, forKey: .model)
-            try container.encode(prompt, forKey: .prompt)
-            try container.encodeIfPresent(duration, forKey: .duration)
-            try container.encodeIfPresent(resolution, forKey: .resolution)
-            try container.encodeIfPresent(image, forKey: .image)
-            try encoder.encodePassThrough(options, except: Set(CodingKeys.allCases.map(\.rawValue)))
-        }
-    }
 
     private struct CreateResponse: Decodable {
         var id: String
@@ -140,9 +118,7 @@ public struct WorldRouterClient: VideoProvider {
     }
 
     private func createWithRetry(_ request: GenerationRequest, idempotencyKey: String) async throws -> String {
-        let body = try JSONEncoder().encode(CreateBody(
-            model: request.model, prompt: request.prompt, duration: request.durationSeconds,
-            resolution: request.resolution, image: request.imageURL.map(CreateBody.Image.init(url:)), options: request.options))
+        let body = try JSONEncoder().encode(GrokCreateBody(request))
         var random = SplitMix64(seed: configuration.seed ^ stableHash(idempotencyKey))
         var logger = self.logger
         logger[metadataKey: "provider"] = "\(name)"

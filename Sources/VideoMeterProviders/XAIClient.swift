@@ -70,27 +70,6 @@ public struct XAIClient: VideoProvider {
         self.logger = logger
     }
 
-    private struct CreateBody: Encodable {
-        struct Image: Encodable { var url: String }
-        var model: String
-        var prompt: String
-        var duration: Int?
-        var resolution: String?
-        var image: Image?
-        var options: [String: String]
-
-        enum CodingKeys: String, CodingKey, CaseIterable { case model, prompt, duration, resolution, image }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(model, forKey: .model)
-            try container.encode(prompt, forKey: .prompt)
-            try container.encodeIfPresent(duration, forKey: .duration)
-            try container.encodeIfPresent(resolution, forKey: .resolution)
-            try container.encodeIfPresent(image, forKey: .image)
-            try encoder.encodePassThrough(options, except: Set(CodingKeys.allCases.map(\.rawValue)))
-        }
-    }
 
     private struct CreateResponse: Decodable {
         var request_id: String
@@ -120,9 +99,7 @@ public struct XAIClient: VideoProvider {
     /// Creates a generation; returns ``Submission/task(id:)`` with xAI's `request_id`.
     public func submit(_ request: GenerationRequest, idempotencyKey: String) async throws -> Submission {
         try await guards.admitRequest(provider: name)
-        let body = try JSONEncoder().encode(CreateBody(
-            model: request.model, prompt: request.prompt, duration: request.durationSeconds, resolution: request.resolution,
-            image: request.imageURL.map(CreateBody.Image.init(url:)), options: request.options))
+        let body = try JSONEncoder().encode(GrokCreateBody(request))
         var http = HTTPClientRequest.json(url: baseURL + "/v1/videos/generations", method: .POST, body: body, idempotencyKey: idempotencyKey)
         http.headers.add(name: "Authorization", value: "Bearer \(configuration.apiKey.value)")
         logger.debug("Creating generation", metadata: ["provider": "\(name)", "model": "\(request.model)", "idempotency.key": "\(idempotencyKey)"])

@@ -63,6 +63,21 @@ public enum BodyMembers {
         }
     }
 
+    /// Grok's `image: {"url": ...}` (WorldRouter, xAI): the URL, `nil` when absent or null.
+    public static func imageObject(_ value: JSONValue?) throws -> String? {
+        switch value {
+        case nil, .null?:
+            return nil
+        case .object(let image)?:
+            if let extra = image.first(where: { $0.key != "url" }) {
+                throw GatewayError.invalidRequest("Unknown member 'image.\(extra.key.prefix(60))'; an image is {\"url\": \"https://...\"}.")
+            }
+            return try optionalString("image.url", image.first?.value)
+        case let other?:
+            throw wrongType("image", other, expected: "an object {\"url\": ...}")
+        }
+    }
+
     /// A string member, `nil` when absent or null.
     public static func optionalString(_ name: String, _ value: JSONValue?) throws -> String? {
         switch value {

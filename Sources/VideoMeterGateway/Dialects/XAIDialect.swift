@@ -32,17 +32,7 @@ public struct XAIDialect: SellerDialect {
             durationSeconds: try BodyMembers.duration(fields["duration"]),
             resolution: try BodyMembers.optionalString("resolution", fields["resolution"]),
             options: try BodyMembers.passThrough(fields, entry: entry))
-        switch fields["image"] {
-        case nil, .null?:
-            break
-        case .object(let image)?:
-            if let extra = image.first(where: { $0.key != "url" }) {
-                throw GatewayError.invalidRequest("Unknown member 'image.\(extra.key.prefix(60))'; an image is {\"url\": \"https://...\"}.")
-            }
-            body.imageURL = try BodyMembers.optionalString("image.url", image.first?.value)
-        case let other?:
-            throw BodyMembers.wrongType("image", other, expected: "an object {\"url\": ...}")
-        }
+        body.imageURL = try BodyMembers.imageObject(fields["image"])
         return body
     }
 
