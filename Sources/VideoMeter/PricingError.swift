@@ -2,7 +2,7 @@
 ///
 /// The codes are stable and documented in README.md; callers match on ``code``.
 public struct PricingError: CodedError, Equatable {
-    private enum Kind: String, Sendable {
+    private enum Kind: String, Sendable, CaseIterable {
         case unknownProvider = "unknown_provider"
         case unknownModel = "unknown_model"
         case ambiguousModel = "ambiguous_model"
@@ -22,6 +22,9 @@ public struct PricingError: CodedError, Equatable {
     public let message: String
 
     public var code: String { kind.rawValue }
+
+    /// Every code a pricing refusal can carry.
+    public static var allCodes: [String] { Kind.allCases.map(\.rawValue) }
 
     private init(_ kind: Kind, _ message: String) {
         self.kind = kind

@@ -66,6 +66,9 @@ public final class Gateway: Sendable {
     public let clock: any WallClock
     let reports: MonthlyReportBuilder
     let logger: Logger
+    /// Every path the router serves and its methods, as the last router built registered them
+    /// (the drift tests compare it with docs/openapi.json).
+    let servedPaths = Locked<[(path: String, methods: [HTTPRequest.Method])]>([])
 
     /// - Parameters:
     ///   - providers: one upstream client per catalog provider id (`blockrun`, `worldrouter`).
@@ -135,8 +138,12 @@ public final class Gateway: Sendable {
         var paths = AllowedMethods()
         router.get("/healthz") { _, _ in try await self.health() }
         router.get("/metrics") { _, _ in try await self.metricsText() }
+        router.get("/openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        }
         paths.add("/healthz", .get)
         paths.add("/metrics", .get)
+        paths.add("/openapi.json", .get)
 
         let authorized = router.group().add(middleware: AuthMiddleware(keys: keys))
         // The plain paths: the model's name chooses the seller.
@@ -166,6 +173,7 @@ public final class Gateway: Sendable {
                 paths.add(read, .get)
             }
         }
+        servedPaths.withLock { $0 = paths.table.map { ($0.path, $0.methods) } }
         // A known path asked with another method: 405 with `Allow`, not 404.
         for (path, methods) in paths.table {
             for method in AllowedMethods.answered where !methods.contains(method) {

@@ -4,6 +4,7 @@ import VideoMeter
 import VideoMeterLedger
 import VideoMeterMetering
 import VideoMeterProviders
+import VideoMeterReports
 
 /// An error the gateway answers with: an HTTP status and the body `{"error": {"code", "message"}}`,
 /// plus, for `budget_exceeded`, the amount still available as a decimal string.
@@ -194,11 +195,34 @@ extension GatewayError {
 /// The methods each gateway path serves, for the 405 answers of the others.
 struct AllowedMethods {
     /// The methods a client may try that the gateway answers 405 for on a known path.
-    static let answered: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete]
+    static let answered: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete, .head, .options, .trace]
 
     private(set) var table: [(path: String, methods: [HTTPRequest.Method])] = []
 
     mutating func add(_ path: String, _ methods: HTTPRequest.Method...) {
         table.append((path, methods))
+    }
+}
+
+extension GatewayError {
+    /// The gateway's own codes, beside the domain errors' that its routes pass on.
+    static let ownCodes = [
+        "invalid_json", "invalid_request", "invalid_prompt", "body_too_large", "missing_api_key", "invalid_api_key",
+        "task_not_found", "media_resource_access_denied", "list_not_supported", "not_found", "too_many_pending_tasks",
+        "method_not_allowed", "dialect_has_no_tasks", "dialect_has_no_videos", "internal_error",
+    ]
+
+    /// Every error code a gateway response can carry: the gateway's own, every domain error's
+    /// (pricing, ledger, provider, metering, reports), and the answers to a replayed call that
+    /// ended uncharged. docs/openapi.json lists them per route; a test holds the two together.
+    public static var producibleCodes: Set<String> {
+        // A replayed sync call that ended uncharged: timed out, or `generation_<its terminal status>`
+        // (`succeeded` for a success that came after its hold expired, `unknown` for one expired
+        // unanswered).
+        let ended: [CallStatus] = [.failed, .cancelled, .expired, .rejected, .succeeded, .unknown]
+        let replays = ["upstream_timeout"] + ended.map { "generation_\($0.rawValue)" }
+        return Set(
+            ownCodes + PricingError.allCodes + LedgerError.allCodes + ProviderError.Kind.allCodes + MeteringError.allCodes
+                + ReportError.allCodes + replays)
     }
 }

@@ -61,13 +61,22 @@ public struct LedgerError: CodedError, Equatable {
         Self(kind: .postExceedsHold(holdID: holdID, heldMicro: heldMicro, requestedMicro: requestedMicro))
     }
 
-    /// A late success was reported for a hold that is still pending or was posted.
+    /// A call status that cannot follow the recorded one (``CallLifecycle``).
     public static func illegalCallTransition(holdID: Int64, from: CallStatus, event: String) -> Self {
         Self(kind: .illegalCallTransition(holdID: holdID, from: from, event: event))
     }
+
+    /// A late success was reported for a hold that is still pending or was posted.
     public static func holdNotCancelled(holdID: Int64, state: HoldState) -> Self {
         Self(kind: .holdNotCancelled(holdID: holdID, state: state))
     }
+
+    /// Every code a ledger refusal can carry, in the order of ``code``'s cases.
+    public static let allCodes = [
+        "unknown_team", "team_already_exists", "invalid_time_zone", "invalid_amount", "invalid_thresholds", "no_budget",
+        "budget_exceeded", "idempotency_key_reused", "unknown_hold", "hold_already_resolved", "hold_expired", "post_exceeds_hold",
+        "hold_not_cancelled", "illegal_call_transition",
+    ]
 
     public var code: String {
         switch kind {

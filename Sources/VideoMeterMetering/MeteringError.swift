@@ -6,7 +6,7 @@ import VideoMeter
 /// upstream errors (`ProviderError`) are passed on as they are; these cover what only the metering
 /// layer knows.
 public struct MeteringError: CodedError, Equatable {
-    private enum Kind: String, Sendable {
+    private enum Kind: String, Sendable, CaseIterable {
         case providerNotConfigured = "provider_not_configured"
         case outcomeUnknown = "outcome_unknown"
         case callInProgress = "call_in_progress"
@@ -19,6 +19,9 @@ public struct MeteringError: CodedError, Equatable {
     public let holdID: Int64?
 
     public var code: String { kind.rawValue }
+
+    /// Every code a metering error can carry.
+    public static var allCodes: [String] { Kind.allCases.map(\.rawValue) }
 
     private init(_ kind: Kind, _ message: String, holdID: Int64? = nil) {
         self.kind = kind

@@ -8,7 +8,7 @@ import VideoMeter
 public struct ProviderError: CodedError, Equatable {
     /// What went wrong; each kind has one stable ``code``.
     public struct Kind: Hashable, Sendable, CustomStringConvertible {
-        private enum Base: String, Hashable, Sendable {
+        private enum Base: String, Hashable, Sendable, CaseIterable {
             case upstreamInvalidRequest = "upstream_invalid_request"
             case invalidRequest = "invalid_request"
             case upstreamUnauthorized = "upstream_unauthorized"
@@ -38,6 +38,9 @@ public struct ProviderError: CodedError, Equatable {
 
         /// The stable snake_case code.
         public var code: String { base.rawValue }
+
+        /// Every kind's code.
+        public static var allCodes: [String] { Base.allCases.map(\.rawValue) }
         public var description: String { base.rawValue }
 
         /// 400 from BlockRun (bad prompt, parameters, duration above the model's maximum), or a 400

@@ -21,6 +21,9 @@ public struct ReportError: CodedError, Equatable {
         Self(kind: .invalidTemplate(name: name, detail: detail))
     }
 
+    /// Every code a report error can carry.
+    public static let allCodes = ["invalid_month", "unknown_team", "invalid_time_zone", "invalid_template"]
+
     public var code: String {
         switch kind {
         case .invalidMonth: "invalid_month"
