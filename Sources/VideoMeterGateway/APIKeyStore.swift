@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 import VideoMeter
 import VideoMeterLedger
 
@@ -15,6 +14,19 @@ public struct APIKeyInfo: Sendable, Equatable, Codable {
     public var revokedAt: Int64?
 
     public var isRevoked: Bool { revokedAt != nil }
+
+    init(_ record: APIKeyRecord) {
+        self.init(id: record.id, prefix: record.prefix, team: record.team, name: record.name, createdAt: record.createdAt, revokedAt: record.revokedAt)
+    }
+
+    public init(id: Int64, prefix: String, team: String, name: String?, createdAt: Int64, revokedAt: Int64? = nil) {
+        self.id = id
+        self.prefix = prefix
+        self.team = team
+        self.name = name
+        self.createdAt = createdAt
+        self.revokedAt = revokedAt
+    }
 
     enum CodingKeys: String, CodingKey {
         case id, prefix, team, name
@@ -49,58 +61,32 @@ public final class APIKeyStore: Sendable {
         self.ledger = ledger
         self.clock = clock
         self.cacheLifetime = cacheLifetime
-        try GatewaySchema.migrate(ledger)
     }
 
     /// Creates a key for `team` and returns it: the only time the key is ever seen.
     public func create(team: String, name: String? = nil) async throws -> (key: String, info: APIKeyInfo) {
-        let team = try await ledger.team(named: team)
         var bytes = [UInt8](repeating: 0, count: 32)
         var generator = SystemRandomNumberGenerator()
         for index in bytes.indices { bytes[index] = generator.next() }
         let key = "vmk_" + Data(bytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-        let hash = Self.hash(key)
-        let prefix = String(key.prefix(12))
         let label = name?.trimmingCharacters(in: .whitespacesAndNewlines)
-        let now = Int64(ledger.clock.now().timeIntervalSince1970 * 1000)
-        let id = try await ledger.writer.write { db in
-            try db.execute(
-                sql: "INSERT INTO apiKey (keyHash, prefix, teamID, name, createdAt) VALUES (?, ?, ?, ?, ?)",
-                arguments: [hash, prefix, team.id, label?.isEmpty == false ? label : nil, now])
-            return db.lastInsertedRowID
-        }
-        return (key, APIKeyInfo(id: id, prefix: prefix, team: team.name, name: label?.isEmpty == false ? label : nil, createdAt: now))
+        let record = try await ledger.createAPIKey(
+            team: team, keyHash: Self.hash(key), prefix: String(key.prefix(12)), label: label?.isEmpty == false ? label : nil)
+        return (key, APIKeyInfo(record))
     }
 
     /// Every key (of one team, when given), oldest first.
     public func list(team: String? = nil) async throws -> [APIKeyInfo] {
-        var teamID: Int64?
-        if let team { teamID = try await ledger.team(named: team).id }
-        return try await ledger.writer.read { [teamID] db in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT apiKey.*, team.name AS teamName FROM apiKey JOIN team ON team.id = apiKey.teamID
-                WHERE (? IS NULL OR apiKey.teamID = ?) ORDER BY apiKey.id
-                """, arguments: [teamID, teamID])
-            return rows.map { row in
-                APIKeyInfo(id: row["id"], prefix: row["prefix"], team: row["teamName"], name: row["name"], createdAt: row["createdAt"], revokedAt: row["revokedAt"])
-            }
-        }
+        try await ledger.apiKeys(team: team).map(APIKeyInfo.init)
     }
 
     /// Revokes the key with that id, prefix or label (when only one key has it); returns it.
     /// Revoking twice keeps the first time.
     public func revoke(_ idOrPrefix: String) async throws -> APIKeyInfo {
-        let now = Int64(ledger.clock.now().timeIntervalSince1970 * 1000)
-        let id: Int64? = try await ledger.writer.write { db in
-            let matches = try Int64.fetchAll(db, sql: "SELECT id FROM apiKey WHERE CAST(id AS TEXT) = ? OR prefix = ? OR name = ?", arguments: [idOrPrefix, idOrPrefix, idOrPrefix])
-            guard matches.count == 1 else { return nil }
-            try db.execute(sql: "UPDATE apiKey SET revokedAt = ? WHERE id = ? AND revokedAt IS NULL", arguments: [now, matches[0]])
-            return matches[0]
-        }
-        guard let id, let info = try await list().first(where: { $0.id == id }) else { throw APIKeyError.unknownKey(idOrPrefix) }
+        guard let record = try await ledger.revokeAPIKey(matching: idOrPrefix) else { throw APIKeyError.unknownKey(idOrPrefix) }
         cache.withLock { $0.removeAll() }
-        return info
+        return APIKeyInfo(record)
     }
 
     /// The caller a presented key stands for, or `nil` when the key is unknown or revoked.
@@ -111,15 +97,9 @@ public final class APIKeyStore: Sendable {
         if let cached = cache.withLock({ $0[hash] }), cached.at.duration(to: now) < cacheLifetime {
             return cached.identity
         }
-        let identity: CallerIdentity? = try await ledger.writer.read { db in
-            guard let row = try Row.fetchOne(db, sql: """
-                SELECT apiKey.id, apiKey.keyHash, apiKey.prefix, apiKey.name, apiKey.teamID, apiKey.revokedAt, team.name AS teamName
-                FROM apiKey JOIN team ON team.id = apiKey.teamID WHERE apiKey.keyHash = ?
-                """, arguments: [hash])
-            else { return nil }
-            guard Self.constantTimeEqual(row["keyHash"], hash), (row["revokedAt"] as Int64?) == nil else { return nil }
-            let name: String? = row["name"]
-            return CallerIdentity(keyID: row["id"], teamID: row["teamID"], team: row["teamName"], caller: name ?? row["prefix"])
+        var identity: CallerIdentity?
+        if let record = try await ledger.apiKey(hash: hash), Self.constantTimeEqual(record.keyHash, hash), record.revokedAt == nil {
+            identity = CallerIdentity(keyID: record.id, teamID: record.teamID, team: record.team, caller: record.name ?? record.prefix)
         }
         cache.withLock { entries in
             if entries.count > 10_000 { entries.removeAll() }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import HTTPTypes
 import Hummingbird
 import VideoMeter
@@ -85,10 +84,7 @@ extension Gateway {
             }
         }
         if outcome.replayed && outcome.videos.isEmpty {
-            let stored = try await ledger.writer.read { db in
-                try String.fetchOne(db, sql: "SELECT responseJSON FROM gatewayReplay WHERE holdID = ?", arguments: [settled.holdID])
-            }
-            if let stored { return JSONResponse.raw(Data(stored.utf8), headers: headers) }
+            if let stored = try await ledger.replay(holdID: settled.holdID) { return JSONResponse.raw(Data(stored.utf8), headers: headers) }
             // The stored answer was lost (a crash between the charge and its storage): the video
             // the ledger recorded at settlement.
             if let url = outcome.videoURL {
@@ -97,12 +93,7 @@ extension Gateway {
         }
         let data = try dialect(outcome.provider).videoAnswer(outcome, created: clock.now())
         if idempotent && !outcome.replayed {
-            let now = Int64(clock.now().timeIntervalSince1970 * 1000)
-            try await ledger.writer.write { db in
-                try db.execute(
-                    sql: "INSERT OR IGNORE INTO gatewayReplay (holdID, responseJSON, createdAt) VALUES (?, ?, ?)",
-                    arguments: [settled.holdID, String(decoding: data, as: UTF8.self), now])
-            }
+            try await ledger.storeReplay(holdID: settled.holdID, responseJSON: String(decoding: data, as: UTF8.self))
         }
         return JSONResponse.raw(data, headers: headers)
     }
@@ -126,13 +117,7 @@ extension Gateway {
     /// says nothing about other teams' calls, and never the upstream's own task id.
     func gatewayTaskID(holdID: Int64, caller: CallerIdentity) async throws -> String {
         let candidate = "task_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        let now = Int64(clock.now().timeIntervalSince1970 * 1000)
-        return try await ledger.writer.write { db in
-            try db.execute(
-                sql: "INSERT OR IGNORE INTO gatewayTask (id, holdID, teamID, apiKeyID, createdAt) VALUES (?, ?, ?, ?, ?)",
-                arguments: [candidate, holdID, caller.teamID, caller.keyID, now])
-            return try String.fetchOne(db, sql: "SELECT id FROM gatewayTask WHERE holdID = ?", arguments: [holdID]) ?? candidate
-        }
+        return try await ledger.gatewayTaskID(holdID: holdID, teamID: caller.teamID, apiKeyID: caller.keyID, candidate: candidate)
     }
 
     func readBody(_ request: Request) async throws -> [UInt8] {
@@ -155,12 +140,9 @@ extension Gateway {
     func task(id: String, context: GatewayRequestContext, seller: String? = nil) async throws -> Response {
         let caller = try context.caller()
         guard id.utf8.count <= 100 else { throw GatewayError.taskNotFound(id) }
-        let row = try await ledger.writer.read { db in
-            try Row.fetchOne(db, sql: "SELECT holdID, teamID FROM gatewayTask WHERE id = ?", arguments: [id])
-        }
-        guard let row else { throw GatewayError.taskNotFound(id) }
-        guard (row["teamID"] as Int64) == caller.teamID else { throw GatewayError.accessDenied }
-        var hold = try await ledger.hold(id: row["holdID"])
+        guard let task = try await ledger.gatewayTask(id: id) else { throw GatewayError.taskNotFound(id) }
+        guard task.teamID == caller.teamID else { throw GatewayError.accessDenied }
+        var hold = try await ledger.hold(id: task.holdID)
         if let seller, hold.provider != seller { throw GatewayError.taskNotFound(id) }
         let dialect = try dialect(hold.provider)
         // A settled task is answered from the ledger, which stored its video at settlement.
@@ -232,10 +214,7 @@ extension Gateway {
     // MARK: GET /metrics, GET /healthz
 
     func metricsText() async throws -> Response {
-        let open = try await ledger.writer.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM hold WHERE state = 'pending'") ?? 0
-        }
-        metrics.holdsOpen.set(Int64(open))
+        metrics.holdsOpen.set(Int64(try await ledger.pendingHoldCount()))
         metrics.tasksTracked.set(Int64(settler.trackedCount))
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -243,7 +222,7 @@ extension Gateway {
     }
 
     func health() async throws -> Response {
-        _ = try await ledger.writer.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+        try await ledger.ping()
         return JSONResponse.raw(Data(#"{"status":"ok"}"#.utf8))
     }
 }

@@ -209,6 +209,36 @@ enum LedgerSchema {
                     sellerCostTicks, upstreamCostMicro) WHERE sellerCostTicks IS NOT NULL;
                 """)
         }
+        // The gateway's tables (API key hashes, the task ids it hands out, the answers of idempotent
+        // sync calls). The identifier is the one the gateway registered them under before the
+        // ledger owned them, so ledgers that have them are not migrated again.
+        migrator.registerMigration("v1-gateway") { db in
+            try db.execute(sql: """
+                CREATE TABLE apiKey (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    keyHash TEXT NOT NULL UNIQUE,
+                    prefix TEXT NOT NULL,
+                    teamID INTEGER NOT NULL REFERENCES team(id),
+                    name TEXT,
+                    createdAt INTEGER NOT NULL,
+                    revokedAt INTEGER
+                );
+
+                CREATE TABLE gatewayTask (
+                    id TEXT PRIMARY KEY,
+                    holdID INTEGER NOT NULL UNIQUE REFERENCES hold(id),
+                    teamID INTEGER NOT NULL REFERENCES team(id),
+                    apiKeyID INTEGER REFERENCES apiKey(id),
+                    createdAt INTEGER NOT NULL
+                );
+
+                CREATE TABLE gatewayReplay (
+                    holdID INTEGER PRIMARY KEY REFERENCES hold(id),
+                    responseJSON TEXT NOT NULL,
+                    createdAt INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }
