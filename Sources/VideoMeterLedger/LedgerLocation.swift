@@ -1,4 +1,6 @@
-/// Where the ledger's SQLite file lives: `--db PATH`, else `VIDEOMETER_DB`, else `./videometer.sqlite`.
+import Foundation
+
+/// Where the ledger is: `--db`, else `VIDEOMETER_DB`, else `./videometer.sqlite`.
 public enum LedgerLocation {
     /// The file used when neither the flag nor the environment names one.
     public static let defaultPath = "./videometer.sqlite"
@@ -11,4 +13,42 @@ public enum LedgerLocation {
         if let path = environment[environmentVariable], !path.isEmpty { return path }
         return defaultPath
     }
+
+    /// Resolves the database path and refuses what is not a file path: a URL (`postgres://…`,
+    /// `mysql://…`) or anything that starts like one (`postgres:/typo`), which would otherwise
+    /// become a directory named `postgres:` holding a new, empty ledger.
+    ///
+    /// - Throws: ``LedgerLocationError`` `unsupported_database`; nothing is created.
+    public static func resolveFile(flag: String?, environment: [String: String]) throws(LedgerLocationError) -> String {
+        let location = resolve(flag: flag, environment: environment)
+        if looksLikeURL(location) { throw LedgerLocationError(location: location) }
+        return location
+    }
+
+    /// Database URL schemes people type, and any `scheme://`.
+    static let schemes = ["postgres", "postgresql", "mysql", "mariadb", "sqlite", "sqlite3", "file", "http", "https", "jdbc", "redis", "mongodb"]
+
+    static func looksLikeURL(_ text: String) -> Bool {
+        if text.contains("://") { return true }
+        guard let colon = text.firstIndex(of: ":") else { return false }
+        return schemes.contains(text[..<colon].lowercased())
+    }
+
+    /// `text` with any password in a URL's user information replaced, for messages.
+    public static func redacted(_ text: String) -> String {
+        guard let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@") else { return text }
+        let userInfo = text[scheme.upperBound..<at]
+        guard let colon = userInfo.firstIndex(of: ":") else { return text }
+        return String(text[..<colon]) + ":[redacted]" + String(text[at...])
+    }
+}
+
+/// `--db` or `VIDEOMETER_DB` names something other than a SQLite file.
+public struct LedgerLocationError: Error, Equatable, CustomStringConvertible {
+    public let location: String
+    public var code: String { "unsupported_database" }
+    public var message: String {
+        "'\(LedgerLocation.redacted(location).prefix(200))' is not a file path. This build keeps the ledger in a SQLite file: give --db (or VIDEOMETER_DB) a path such as ./videometer.sqlite. PostgreSQL URLs are not supported yet."
+    }
+    public var description: String { "\(code): \(message)" }
 }

@@ -10,23 +10,39 @@ struct DatabaseOptions: ParsableArguments {
         valueName: "PATH"))
     var path: String?
 
-    /// The path after applying the flag, the environment and the default.
+    /// The path after applying the flag, the environment and the default (for messages).
     var resolvedPath: String {
-        LedgerLocation.resolve(flag: path, environment: ProcessInfo.processInfo.environment)
+        LedgerLocation.redacted(LedgerLocation.resolve(flag: path, environment: ProcessInfo.processInfo.environment))
+    }
+
+    /// The ledger file; a URL or anything shaped like one is `unsupported_database`.
+    func file() throws -> String {
+        do {
+            return try LedgerLocation.resolveFile(flag: path, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw UnsupportedDatabaseError(underlying: error)
+        }
     }
 
     /// Opens (creating and migrating if needed) the ledger: for commands that start one.
     func open() throws -> Ledger {
-        try Ledger(path: resolvedPath, clock: ProcessClock.shared)
+        try Ledger(path: try file(), clock: ProcessClock.shared)
     }
 
     /// Opens a ledger that must exist already: a mistyped path is an error (`no_ledger`), not a new
     /// empty ledger that reports nothing wrong.
     func openExisting() throws -> Ledger {
-        let path = resolvedPath
+        let path = try file()
         guard FileManager.default.fileExists(atPath: path) else { throw NoLedgerError(path: path) }
         return try Ledger(path: path, clock: ProcessClock.shared)
     }
+}
+
+/// `--db` or `VIDEOMETER_DB` is a URL, not a file.
+struct UnsupportedDatabaseError: CodedError {
+    let underlying: LedgerLocationError
+    var code: String { underlying.code }
+    var message: String { underlying.message }
 }
 
 /// The ledger file a command needs does not exist.

@@ -51,6 +51,9 @@ struct DemoCommand: AsyncParsableCommand {
     /// A fresh ledger for the demo: the named (new) file, or the demo's own file, replaced.
     func freshLedger() throws -> (Ledger, String) {
         let path = db ?? Self.defaultLedger
+        if let db {
+            do { _ = try LedgerLocation.resolveFile(flag: db, environment: [:]) } catch { throw UnsupportedDatabaseError(underlying: error) }
+        }
         if db == nil {
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
         }

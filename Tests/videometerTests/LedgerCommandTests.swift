@@ -142,3 +142,25 @@ struct LedgerCommandTests {
         #expect(result.stderr.hasSuffix("error: ledger_inconsistent: 2 problem(s) found\n"))
     }
 }
+
+/// `--db` and `VIDEOMETER_DB` take a file path; a database URL is refused, creates nothing and
+/// never shows its password.
+@Suite("A ledger location that is not a file")
+struct LedgerLocationTests {
+    @Test(arguments: [
+        "postgres://videometer:s3cret@127.0.0.1:5432/videometer", "postgresql://localhost/videometer", "mysql://root@db/ledger",
+        "postgres:/typo", "postgres://",
+    ])
+    func aDatabaseURLIsRefusedAndCreatesNothing(_ location: String) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vm-db-url-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for (arguments, environment) in [(["team", "create", "acme"], ["VIDEOMETER_DB": location]), (["team", "create", "acme", "--db", location], [:])] {
+            let result = try CLI.run(arguments, environment: environment, in: directory)
+            #expect(result.status == 1)
+            #expect(result.stderr.hasPrefix("error: unsupported_database: "), "\(result.stderr)")
+            #expect(!result.stderr.contains("s3cret"))
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty, "\(location) created something")
+        }
+    }
+}
