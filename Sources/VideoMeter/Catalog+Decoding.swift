@@ -63,6 +63,7 @@ private struct TokenFile: Decodable {
 private struct ModelFile: Decodable {
     var id: String
     var vendor: String?
+    var family: String?
     var apiStyle: String
     var resolutions: [String]
     var defaultResolution: String?
@@ -80,7 +81,7 @@ private struct ModelFile: Decodable {
     var source: String
 
     enum CodingKeys: String, CodingKey {
-        case id, vendor, resolutions, duration, source
+        case id, vendor, family, resolutions, duration, source
         case apiStyle = "api_style"
         case defaultResolution = "default_resolution"
         case unknownResolution = "unknown_resolution"
@@ -193,7 +194,7 @@ private enum CatalogKeys {
         "max_prompt_characters", "models",
     ]
     static let model: Set = [
-        "id", "vendor", "api_style", "resolutions", "default_resolution", "unknown_resolution", "duration", "requires_image",
+        "id", "vendor", "family", "api_style", "resolutions", "default_resolution", "unknown_resolution", "duration", "requires_image",
         "max_prompt_characters", "per_second", "output_tokens", "image_fee", "flat_fee", "margin_percent",
         "billable_outcomes", "pass_through", "source",
     ]
@@ -361,6 +362,12 @@ private struct CatalogValidator {
         let maxPrompt = source.maxPromptCharacters ?? versionMaxPrompt
         if maxPrompt < 1 { fail("\(entry) / max_prompt_characters", "must be at least 1") }
         if source.source.trimmingCharacters(in: .whitespaces).isEmpty { fail("\(entry) / source", "say where this model's figures come from") }
+        // The underlying model, the same across sellers: `vendor` + `family` (default: the id's last
+        // path component, so `xai/grok-imagine-video` and `grok-imagine-video` are one model).
+        let family = source.family ?? String(source.id.split(separator: "/").last ?? Substring(source.id))
+        if family.isEmpty || !family.allSatisfy({ $0.isLowercase || $0.isNumber || "-._".contains($0) }) {
+            fail("\(entry) / family", "'\(family)' is not a model family such as grok-imagine-video (lower-case letters, digits, - . _)")
+        }
         // Members that change nothing of the price, forwarded as they are: never a priced one.
         let priced: Set<String> = ["model", "prompt", "duration", "duration_seconds", "resolution", "image", "image_url"]
         for (member, values) in source.passThrough ?? [:] {
@@ -374,7 +381,7 @@ private struct CatalogValidator {
 
         guard errors.count == errorCount, let style, let fallback, let imageFee, let flatFee, let margin else { return nil }
         return ModelEntry(
-            id: source.id, provider: provider, vendor: source.vendor ?? "", apiStyle: style,
+            id: source.id, provider: provider, vendor: source.vendor ?? "", family: family, apiStyle: style,
             resolutions: resolutions, defaultResolution: defaultResolution, unknownResolution: fallback,
             defaultDuration: duration.default, minDuration: duration.min, maxDuration: duration.max,
             requiresImage: source.requiresImage ?? false, maxPromptCharacters: maxPrompt,

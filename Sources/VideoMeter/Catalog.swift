@@ -94,8 +94,11 @@ public struct PriceComponents: Sendable, Equatable {
 public struct ModelEntry: Sendable, Equatable {
     public var id: String
     public var provider: String
-    /// Who makes the model (xai, bytedance), for display.
+    /// Who makes the model (xai, bytedance).
     public var vendor: String
+    /// The underlying model (`grok-imagine-video`): entries of the same vendor and family are the
+    /// same video sold by different sellers (`quote --compare`).
+    public var family: String
     public var apiStyle: APIStyle
     public var resolutions: [String]
     public var defaultResolution: String

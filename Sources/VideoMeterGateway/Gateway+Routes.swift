@@ -176,12 +176,19 @@ extension Gateway {
         _ = try context.caller()
         let bytes = try await readBody(request)
         let now = clock.now()
+        let compare: Bool
+        switch request.uri.queryParameters.get("compare") {
+        case nil, "false"?: compare = false
+        case "true"?: compare = true
+        case let other?: throw GatewayError.invalidRequest("compare must be true or false, not '\(other.prefix(20))'.")
+        }
         let body = try GenerationBody.parse(bytes, catalog: catalog, at: now, dialects: dialects, promptRequired: false)
-        let quote = try catalog.quote(
-            QuoteRequest(provider: body.provider, model: body.model, durationSeconds: body.durationSeconds, resolution: body.resolution,
-                         imageURLs: body.imageURL.map { [$0] } ?? [], prompt: body.prompt),
-            at: now)
-        return JSONResponse.raw(try quote.jsonData(pretty: false))
+        let asked = QuoteRequest(
+            provider: body.provider, model: body.model, durationSeconds: body.durationSeconds, resolution: body.resolution,
+            imageURLs: body.imageURL.map { [$0] } ?? [], prompt: body.prompt)
+        // `?compare=true`: the same video at every seller of the model, cheapest first.
+        if compare { return JSONResponse.raw(try catalog.compare(asked, at: now).jsonData(pretty: false)) }
+        return JSONResponse.raw(try catalog.quote(asked, at: now).jsonData(pretty: false))
     }
 
     // MARK: GET /v1/budget, GET /v1/usage

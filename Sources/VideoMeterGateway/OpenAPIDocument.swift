@@ -621,6 +621,56 @@ public enum OpenAPIDocument {
             }
           }
         }
+      },
+      "Comparison": {
+        "type": "object",
+        "description": "The same video quoted at every seller of its underlying model (catalog vendor and family), cheapest first.",
+        "required": [
+          "vendor",
+          "family",
+          "options",
+          "excluded"
+        ],
+        "properties": {
+          "vendor": {
+            "type": "string"
+          },
+          "family": {
+            "type": "string"
+          },
+          "options": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/Quote"
+            }
+          },
+          "excluded": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "provider",
+                "model",
+                "code",
+                "message"
+              ],
+              "properties": {
+                "provider": {
+                  "type": "string"
+                },
+                "model": {
+                  "type": "string"
+                },
+                "code": {
+                  "type": "string"
+                },
+                "message": {
+                  "type": "string"
+                }
+              }
+            }
+          }
+        }
       }
     }
   },
@@ -1628,7 +1678,7 @@ public enum OpenAPIDocument {
     "/v1/quotes": {
       "post": {
         "operationId": "quote",
-        "summary": "The quote for a generation body; nothing is held or sent.",
+        "summary": "The quote for a generation body, or with compare=true the same video at every seller of the model, cheapest first; nothing is held or sent.",
         "security": [
           {
             "teamKey": []
@@ -1659,7 +1709,14 @@ public enum OpenAPIDocument {
             "content": {
               "application/json": {
                 "schema": {
-                  "$ref": "#/components/schemas/Quote"
+                  "oneOf": [
+                    {
+                      "$ref": "#/components/schemas/Quote"
+                    },
+                    {
+                      "$ref": "#/components/schemas/Comparison"
+                    }
+                  ]
                 }
               }
             }
@@ -1800,7 +1857,22 @@ public enum OpenAPIDocument {
               }
             }
           }
-        }
+        },
+        "parameters": [
+          {
+            "name": "compare",
+            "in": "query",
+            "required": false,
+            "description": "true: quote at every seller of the model (vendor and family), cheapest first, with the sellers that cannot make it and why.",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "true",
+                "false"
+              ]
+            }
+          }
+        ]
       }
     },
     "/v1/budget": {

@@ -18,8 +18,11 @@ struct QuoteCommand: AsyncParsableCommand {
     @Option(help: "Model id, e.g. bytedance/seedance-2.0 or grok-imagine-video (see `videometer models`).")
     var model: String
 
-    @Option(help: "Provider id (blockrun, worldrouter); needed only when several sell the model.")
+    @Option(help: "Provider id (blockrun, worldrouter, xai); needed for xai, whose model names are also WorldRouter's.")
     var provider: String?
+
+    @Flag(help: "Quote the same video at every seller of the model (same vendor and family), cheapest first; sellers that cannot make it are listed with the reason.")
+    var compare = false
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Seconds to generate and bill (default: the model's default).", valueName: "S"))
     var duration: String?
@@ -49,6 +52,15 @@ struct QuoteCommand: AsyncParsableCommand {
                 provider: provider, model: model, durationSeconds: seconds, resolution: resolution,
                 imageURLs: imageURLs, prompt: prompt
             )
+            if compare {
+                let comparison = try catalog.load().compare(request, at: date)
+                if json {
+                    print(String(decoding: try comparison.jsonData(), as: UTF8.self))
+                } else {
+                    print(render(comparison))
+                }
+                return
+            }
             let quote = try catalog.load().quote(request, at: date)
             if json {
                 print(String(decoding: try quote.jsonData(), as: UTF8.self))
@@ -56,6 +68,24 @@ struct QuoteCommand: AsyncParsableCommand {
                 print(render(quote))
             }
         }
+    }
+
+    func render(_ comparison: SellerComparison) -> String {
+        var out = "\(comparison.vendor) \(comparison.family), cheapest first\n\n"
+        var table = TextTable(["SELLER", "MODEL", "SECONDS", "RESOLUTION", "TOTAL", "SHOWN", "WORST CASE", "PRICE LIST"], rightAligned: [2, 4, 5, 6])
+        for quote in comparison.options {
+            table.add([
+                quote.provider, quote.model, String(quote.billedSeconds), quote.resolution,
+                Money.format(quote.total, scale: quote.settlementScale, quote.rounding),
+                Money.format(quote.displayTotal, scale: quote.displayScale, quote.rounding),
+                Money.format(quote.worstCase.total, scale: quote.settlementScale, quote.rounding), quote.catalogVersion,
+            ])
+        }
+        out += comparison.options.isEmpty ? "no seller can make this video" : table.render()
+        for exclusion in comparison.excluded {
+            out += "\nexcluded \(exclusion.provider) \(exclusion.model): \(exclusion.error.code): \(exclusion.error.message)"
+        }
+        return out
     }
 
     func render(_ quote: Quote) -> String {

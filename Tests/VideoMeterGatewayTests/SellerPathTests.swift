@@ -146,6 +146,23 @@ struct SellerPathTests {
         }
     }
 
+    @Test func aQuoteComparesSellersWhenAsked() async throws {
+        try await withGateway { gw in
+            let key = try await gw.team("studio", budgetMicro: 5_000_000)
+            let before = try await gw.ledgerSnapshot()
+            let compared = try await gw.post("/v1/quotes?compare=true", key: key, #"{"model": "xai/grok-imagine-video", "duration_seconds": 8}"#)
+            #expect(compared.status == 200, "\(compared.text)")
+            let options = try #require(compared.json["options"] as? [[String: Any]])
+            // No resolution asked: each seller's default (xAI 480p, BlockRun and WorldRouter 720p).
+            #expect(options.map { "\($0["provider"] as? String ?? "") \($0["resolution"] as? String ?? "") \($0["total"] as? String ?? "")" } == [
+                "xai 480p 0.400000", "blockrun 720p 0.420000", "worldrouter 720p 0.560000",
+            ])
+            let bad = try await gw.post("/v1/quotes?compare=yes", key: key, #"{"model": "xai/grok-imagine-video"}"#)
+            #expect(bad.status == 400 && bad.errorCode == "invalid_request")
+            #expect(try await gw.ledgerSnapshot() == before)
+        }
+    }
+
     @Test func aSettledTaskIsAnsweredFromTheLedgerWhenTheUpstreamIsGone() async throws {
         try await withGateway { gw in
             let key = try await gw.team("studio", budgetMicro: 5_000_000)

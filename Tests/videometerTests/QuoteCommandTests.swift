@@ -112,3 +112,22 @@ struct QuoteCommandTests {
         #expect(shipped.stdout.contains("ok: blockrun"))
     }
 }
+
+/// `videometer quote --compare`, run as a user would.
+@Suite("videometer quote --compare")
+struct QuoteCompareCommandTests {
+    @Test func theJSONListsOptionsCheapestFirstAndExclusions() throws {
+        let json = try CLI.json(["quote", "--compare", "--model", "grok-imagine-video", "--duration", "10", "--resolution", "720p", "--json"])
+        let options = try #require(json["options"] as? [[String: Any]])
+        #expect(options.map { $0["provider"] as? String } == ["worldrouter", "xai"])
+        #expect(options.map { $0["total"] as? String } == ["0.700000", "0.700000"])
+        #expect(options.first?["billed_seconds"] as? Int == 10)
+        #expect(options.first?["worst_case_total"] as? String == "1.050000")
+        let excluded = try #require(json["excluded"] as? [[String: Any]])
+        #expect(excluded.map { $0["code"] as? String } == ["duration_above_max"])
+        #expect(excluded.first?["message"] as? String == "10 s is above the 8 s maximum of xai/grok-imagine-video.")
+        let unknown = try CLI.run(["quote", "--compare", "--model", "openai/sora-2", "--json"])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.hasPrefix("error: unknown_model: "))
+    }
+}
