@@ -23,8 +23,9 @@ public struct AnyClock: Clock, Sendable {
         minimumResolution = clock.minimumResolution
     }
 
-    /// The machine's monotonic clock (`ContinuousClock`): what production code waits on.
-    public static var continuous: AnyClock { AnyClock(ContinuousClock()) }
+    /// The machine's monotonic clock (`ContinuousClock`): what production code waits on. One
+    /// value, so that instants read from it anywhere in the process compare.
+    public static let continuous = AnyClock(ContinuousClock())
 
     public var now: Instant { Instant(offset: reading()) }
 

@@ -160,7 +160,8 @@ struct XAIRoutes {
             + Int64(task.imageCount) * (Self.ticksPerImage[task.model] ?? 0)
         switch status {
         case .queued, .running:
-            return JSONResponse.make(.ok, ["status": "pending", "model": task.model])
+            // As xAI does: 202 with no body while the generation is pending.
+            return Response(status: .accepted)
         case .succeeded:
             let base = await state.baseURL
             return JSONResponse.make(.ok, [

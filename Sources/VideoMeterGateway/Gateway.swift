@@ -174,9 +174,19 @@ public final class Gateway: Sendable {
         }
         servedPaths.withLock { $0 = paths.table.map { ($0.path, $0.methods) } }
         // A known path asked with another method: 405 with `Allow`, not 404.
+        // Behind the key like the path itself, so that a caller without one learns nothing of the
+        // money routes; the open paths (health, metrics, this document) answer anyone.
+        let open: Set<String> = ["/healthz", "/metrics", "/openapi.json"]
         for (path, methods) in paths.table {
             for method in AllowedMethods.answered where !methods.contains(method) {
-                router.on(RouterPath(path), method: method) { _, _ -> Response in throw GatewayError.methodNotAllowed(allowed: methods) }
+                let responder: @Sendable (Request, GatewayRequestContext) async throws -> Response = { _, _ in
+                    throw GatewayError.methodNotAllowed(allowed: methods)
+                }
+                if open.contains(path) {
+                    router.on(RouterPath(path), method: method, use: responder)
+                } else {
+                    authorized.on(RouterPath(path), method: method, use: responder)
+                }
             }
         }
         return router

@@ -164,7 +164,8 @@ public final class Settler: Service, Sendable {
                 return waiters ?? []
             }
             for waiter in waiters { waiter.resume() }
-            try? await clock.sleep(for: reconcileInterval)
+            // A sleep only throws when cancelled (shutdown): stop, rather than spin.
+            do { try await clock.sleep(for: reconcileInterval) } catch { break }
         }
         let waiters = reconciled.withLock { waiters -> [CheckedContinuation<Void, Never>] in
             defer { waiters = nil }
@@ -184,7 +185,7 @@ public final class Settler: Service, Sendable {
                 for holdID in due {
                     group.addTask { await self.read(holdID: holdID) }
                 }
-                try? await clock.sleep(for: tick)
+                do { try await clock.sleep(for: tick) } catch { break }
             }
         }
     }

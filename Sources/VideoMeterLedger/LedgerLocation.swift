@@ -34,12 +34,23 @@ public enum LedgerLocation {
         return schemes.contains(text[..<colon].lowercased())
     }
 
-    /// `text` with any password in a URL's user information replaced, for messages.
+    /// `text` with anything that may be a password removed, for messages: in a URL-shaped value,
+    /// the user information (up to the last `@` before the host, whatever it contains) and the
+    /// query string are replaced; a plain file path is returned as it is.
     public static func redacted(_ text: String) -> String {
-        guard let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@") else { return text }
-        let userInfo = text[scheme.upperBound..<at]
-        guard let colon = userInfo.firstIndex(of: ":") else { return text }
-        return String(text[..<colon]) + ":[redacted]" + String(text[at...])
+        guard looksLikeURL(text) else { return text }
+        guard let colon = text.firstIndex(of: ":") else { return text }
+        let scheme = text[..<colon]
+        var rest = text[text.index(after: colon)...]
+        var slashes = ""
+        while rest.hasPrefix("/") { slashes += "/"; rest = rest.dropFirst() }
+        // The authority ends at the first `/`, `?` or `#`; a password may hold `@`: the last one counts.
+        let authorityEnd = rest.firstIndex(where: { "/?#".contains($0) }) ?? rest.endIndex
+        var authority = rest[..<authorityEnd]
+        var path = rest[authorityEnd...]
+        if let at = authority.lastIndex(of: "@") { authority = "[redacted]@" + authority[authority.index(after: at)...] }
+        if let query = path.firstIndex(where: { $0 == "?" || $0 == "#" }) { path = path[..<query] + "?[redacted]" }
+        return "\(scheme):\(slashes)\(authority)\(path)"
     }
 }
 

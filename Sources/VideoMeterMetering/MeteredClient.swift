@@ -182,8 +182,9 @@ public final class MeteredClient: Sendable {
         } catch let error as ProviderError {
             if error.kind == .pollDeadlineExceeded { throw MeteringError.stillRunning(holdID: holdID, taskID: taskID) }
             // 403/404 on our own task: the upstream no longer answers for it. Keep the hold for
-            // review; it expires unless a later reconciliation finds the task.
-            try await shielded { try await self.ledger.markCall(holdID: holdID, .lost) }
+            // review; it expires unless a later reconciliation finds the task. Settled meanwhile
+            // by another reader: that settlement is the outcome.
+            if let settled = try await markLost(holdID) { return settled }
             throw MeteringError.outcomeUnknown(holdID: holdID, detail: "\(error.code): \(error.message)")
         }
         return try await settle(hold, terminal: status, startedAt: startedAt, onEvent: onEvent)
@@ -215,7 +216,7 @@ public final class MeteredClient: Sendable {
         do {
             status = try await upstream.status(taskID: taskID)
         } catch let error as ProviderError where error.kind == .accessDenied || error.kind == .taskNotFound {
-            try await shielded { try await self.ledger.markCall(holdID: holdID, .lost) }
+            if let settled = try await markLost(holdID) { return .settled(settled) }
             throw MeteringError.outcomeUnknown(holdID: holdID, detail: "\(error.code): \(error.message)")
         }
         guard status.state.isTerminal else {
@@ -422,6 +423,17 @@ public final class MeteredClient: Sendable {
             throw MeteringError.callInProgress(key: hold.idempotencyKey, holdID: hold.id)
         }
         return .running(RunningCall(holdID: hold.id, idempotencyKey: hold.idempotencyKey, taskID: taskID, quote: quote))
+    }
+
+    /// Records that a call's outcome is unknown; when another reader settled the hold in the
+    /// meantime, returns that settlement instead (nothing is recorded).
+    func markLost(_ holdID: Int64) async throws -> MeteredOutcome? {
+        do {
+            try await shielded { try await self.ledger.markCall(holdID: holdID, .lost) }
+            return nil
+        } catch let error as LedgerError where error.code == "hold_already_resolved" {
+            return try await outcome(of: try await ledger.hold(id: holdID), replayed: true)
+        }
     }
 
     /// The outcome a hold records.

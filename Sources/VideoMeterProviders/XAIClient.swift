@@ -75,25 +75,61 @@ public struct XAIClient: VideoProvider {
         var request_id: String
     }
 
+    /// A reading, decoded leniently: xAI's schema is looser than its documentation (a finished
+    /// answer may carry only `video.url`; numbers may come as decimals), and a delivered video must
+    /// never become unreadable for want of a diagnostic field.
     private struct StatusResponse: Decodable {
         struct Video: Decodable {
             var url: String?
+            /// Seconds; a decimal figure is rounded half up to whole seconds (the charge is capped
+            /// at the hold whatever it says).
             var duration: Int?
             var respect_moderation: Bool?
+
+            enum CodingKeys: String, CodingKey { case url, duration, respect_moderation }
+
+            init(from decoder: any Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                url = try? container.decodeIfPresent(String.self, forKey: .url)
+                respect_moderation = try? container.decodeIfPresent(Bool.self, forKey: .respect_moderation)
+                if let whole = try? container.decodeIfPresent(Int.self, forKey: .duration) {
+                    duration = whole
+                } else if let text = try? container.decodeIfPresent(Decimal.self, forKey: .duration) {
+                    duration = NSDecimalNumber(decimal: Money.round(text, scale: 0, .halfUp)).intValue
+                }
+            }
         }
         struct Usage: Decodable {
-            /// 10^-10 USD; decoded as an integer.
+            /// 10^-10 USD; decoded as an integer, or not at all (it is a report, never what is charged).
             var cost_in_usd_ticks: Int64?
+
+            enum CodingKeys: String, CodingKey { case cost_in_usd_ticks }
+
+            init(from decoder: any Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                cost_in_usd_ticks = try? container.decodeIfPresent(Int64.self, forKey: .cost_in_usd_ticks)
+            }
         }
         struct Failure: Decodable {
             var code: String?
             var message: String?
         }
-        var status: String
+        var status: String?
         var model: String?
         var video: Video?
         var usage: Usage?
         var error: Failure?
+
+        enum CodingKeys: String, CodingKey { case status, model, video, usage, error }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            status = try container.decodeIfPresent(String.self, forKey: .status)
+            model = try? container.decodeIfPresent(String.self, forKey: .model)
+            video = try? container.decodeIfPresent(Video.self, forKey: .video)
+            usage = try? container.decodeIfPresent(Usage.self, forKey: .usage)
+            error = try? container.decodeIfPresent(Failure.self, forKey: .error)
+        }
     }
 
     /// Creates a generation; returns ``Submission/task(id:)`` with xAI's `request_id`.
@@ -121,7 +157,9 @@ public struct XAIClient: VideoProvider {
         var http = HTTPClientRequest.json(url: baseURL + "/v1/videos/" + taskID, method: .GET, body: nil, idempotencyKey: nil)
         http.headers.add(name: "Authorization", value: "Bearer \(configuration.apiKey.value)")
         let exchange = try await send(http)
-        guard exchange.status == 200 else { throw error(for: exchange) }
+        // xAI answers 202, often with an empty body, while a generation is pending.
+        if exchange.status == 202 { return TaskStatus(id: taskID, requestID: taskID, state: .running) }
+        guard exchange.status == 200 else { throw error(for: exchange, reading: true) }
         guard let decoded = try? JSONDecoder().decode(StatusResponse.self, from: exchange.body) else {
             throw ProviderError(
                 .badResponse, provider: name, message: "\(name) answered 200 for \(taskID) with an unreadable body.", httpStatus: 200)
@@ -132,7 +170,9 @@ public struct XAIClient: VideoProvider {
     /// The task reading an xAI answer stands for.
     private static func reading(_ decoded: StatusResponse, taskID: String, provider: String) throws -> TaskStatus {
         let cost = decoded.usage?.cost_in_usd_ticks
-        switch decoded.status {
+        // A finished answer may carry only the video.
+        let status = decoded.status ?? (decoded.video?.url?.isEmpty == false ? "done" : "pending")
+        switch status {
         case "done":
             let seconds = decoded.video?.duration
             if decoded.video?.respect_moderation == false {
@@ -152,12 +192,12 @@ public struct XAIClient: VideoProvider {
                 reportedCostTicks: cost)
         case "failed", "expired":
             return TaskStatus(
-                id: taskID, requestID: taskID, model: decoded.model, state: decoded.status == "failed" ? .failed : .expired,
+                id: taskID, requestID: taskID, model: decoded.model, state: status == "failed" ? .failed : .expired,
                 failureCode: decoded.error?.code, failureMessage: decoded.error?.message, reportedCostTicks: cost)
         case "pending":
             return TaskStatus(id: taskID, requestID: taskID, model: decoded.model, state: .running, reportedCostTicks: cost)
         default:
-            return TaskStatus(id: taskID, requestID: taskID, model: decoded.model, state: .unrecognized(decoded.status), reportedCostTicks: cost)
+            return TaskStatus(id: taskID, requestID: taskID, model: decoded.model, state: .unrecognized(status), reportedCostTicks: cost)
         }
     }
 
@@ -166,14 +206,15 @@ public struct XAIClient: VideoProvider {
             request, on: httpClient, timeout: configuration.requestTimeout, maxBodyBytes: configuration.maxResponseBytes, provider: name)
     }
 
-    private func error(for exchange: HTTPExchange) -> ProviderError {
+    /// - Parameter reading: a task read, where a 403 means the generation is not this key's.
+    private func error(for exchange: HTTPExchange, reading: Bool = false) -> ProviderError {
         let upstream = exchange.upstreamError
         let detail = configuration.apiKey.redact(upstream.message ?? "")
         let kind: ProviderError.Kind = switch exchange.status {
         case 400, 422: .upstreamInvalidRequest
         case 401: .upstreamUnauthorized
         case 402: .paymentRequired
-        case 403: .forbidden
+        case 403: reading ? .accessDenied : .forbidden
         case 404: .taskNotFound
         case 429: .rateLimited
         case 504: .timeout

@@ -69,6 +69,9 @@ struct ServeCommand: AsyncParsableCommand {
                 catalog: prices, ledger: ledger, providers: upstreams.providers, dialects: Sellers.dialects, logger: logger)
             let app = gateway.makeApplication { port in
                 logger.notice("videometer gateway listening on http://\(host):\(port) (\(upstreams.summary); ledger \(database.resolvedPath))")
+                if let now = ProcessInfo.processInfo.environment[ProcessClock.variable], !now.isEmpty {
+                    logger.warning("\(ProcessClock.variable) is set (\(now)): this gateway dates holds, periods and alerts by that clock, not the machine's; unset it in production")
+                }
             }
             do {
                 try await app.runService()

@@ -37,8 +37,9 @@ struct VideoMeterCommand: AsyncParsableCommand {
             return handler
         }
         do {
-            try ProcessClock.validate()
             var command = try parseAsRoot()
+            // After parsing, so that --help and --version answer whatever the environment holds.
+            try ProcessClock.validate()
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

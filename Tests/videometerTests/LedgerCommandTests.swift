@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import VideoMeterLedger
 
 /// `team`, `budget`, `ledger` and `keys`, run as a user would against a real ledger file.
 @Suite("Ledger commands, run as a user would")
@@ -162,5 +163,19 @@ struct LedgerLocationTests {
             #expect(!result.stderr.contains("s3cret"))
             #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty, "\(location) created something")
         }
+    }
+}
+
+@Suite("Redacting a database URL")
+struct RedactionTests {
+    @Test(arguments: [
+        ("postgres://videometer:s3cret@db.internal:5432/ledger", "postgres://[redacted]@db.internal:5432/ledger"),
+        ("postgres://u:p@ss@host/db", "postgres://[redacted]@host/db"),
+        ("postgresql://host/db?sslmode=require&password=s3cret", "postgresql://host/db?[redacted]"),
+        ("postgres:u:s3cret@host", "postgres:[redacted]@host"),
+        ("./ledger.sqlite", "./ledger.sqlite"),
+    ])
+    func noPasswordSurvives(_ input: String, _ expected: String) {
+        #expect(LedgerLocation.redacted(input) == expected)
     }
 }
