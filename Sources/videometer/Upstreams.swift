@@ -30,7 +30,11 @@ final class Upstreams: Sendable {
         environment: [String: String] = ProcessInfo.processInfo.environment, sandbox: Bool, sandboxLatency: Duration = .seconds(3),
         poll: PollPolicy, logger: Logger
     ) async throws -> Upstreams {
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        // A gateway sends many calls to one upstream at once: 8 connections per host (the client's
+        // default) would queue the rest until their deadline under load.
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 128
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         var providers: [String: any VideoProvider] = [:]
         var sandboxes: [String: Emulator] = [:]
         do {

@@ -10,7 +10,7 @@ import VideoMeterTesting
 /// `videometer serve` as a child process, SIGKILLed while the async calls it created are still
 /// running upstream, restarted: every task the emulator completed is charged exactly once and
 /// nothing else is charged.
-@Suite("The gateway survives kill -9")
+@Suite("The gateway survives kill -9", .serialized)
 struct CrashTests {
     static var binary: URL { VideometerProcess.binary }
 
