@@ -48,7 +48,7 @@ struct CrashTests {
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try VideometerProcess.launch(process)
         let baseURL = "http://127.0.0.1:\(port)"
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {

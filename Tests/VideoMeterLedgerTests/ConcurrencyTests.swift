@@ -45,7 +45,7 @@ import VideoMeterTesting
                 "ledger", "exercise", "--team", "acme", "--count", "\(attempts)", "--amount", "2", "--concurrency", "4",
                 "--key-prefix", "p\(worker)", "--start-file", start, "--db", fixture.path,
             ])
-            try spawned.0.run()
+            try VideometerProcess.launch(spawned.0)
             processes.append(spawned)
         }
         let deadline = ContinuousClock.now + .seconds(60)
@@ -93,7 +93,7 @@ import VideoMeterTesting
             ])
             // Drained while the worker runs, so a full pipe never stalls it outside a commit.
             let output = OutputCollector(out)
-            try process.run()
+            try VideometerProcess.launch(process)
             // Kill at a seeded moment after the worker's first acknowledged operation.
             try await output.waitForFirstLine()
             let delay = 50 + Int(generator.next() % 400)

@@ -11,6 +11,16 @@ public enum VideometerProcess {
         return package.appendingPathComponent(".build/debug/videometer")
     }()
 
+    /// Foundation's `Process.run()` on Linux has crashed (a bad pointer in its memcpy) when tests
+    /// launched children from several threads at once; every launch in the suite goes through
+    /// ``launch(_:)``, one at a time. The children still run concurrently.
+    private static let launching = NSLock()
+
+    /// Starts `process`, never at the same time as another launch of the suite.
+    public static func launch(_ process: Process) throws {
+        try launching.withLock { try process.run() }
+    }
+
     public struct Output: Sendable {
         public var status: Int32
         public var stdout: String
@@ -46,7 +56,7 @@ public enum VideometerProcess {
     /// Runs the binary to its end.
     public static func run(_ arguments: [String], environment overrides: [String: String?] = [:], in directory: URL? = nil) throws -> Output {
         let (process, out, err) = process(arguments, environment: overrides, in: directory)
-        try process.run()
+        try launch(process)
         // Standard error is drained on its own thread (not the cooperative pool), so a child that
         // fills one pipe never stalls while the other is read.
         let errors = DataBox()
@@ -70,7 +80,7 @@ public enum VideometerProcess {
         process.environment = environment(overrides)
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try launch(process)
         return process
     }
 
