@@ -57,17 +57,8 @@ public enum VideometerProcess {
     public static func run(_ arguments: [String], environment overrides: [String: String?] = [:], in directory: URL? = nil) throws -> Output {
         let (process, out, err) = process(arguments, environment: overrides, in: directory)
         try launch(process)
-        // Standard error is drained on its own thread (not the cooperative pool), so a child that
-        // fills one pipe never stalls while the other is read.
-        let errors = DataBox()
-        let drained = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            errors.data = err.fileHandleForReading.readDataToEndOfFile()
-            drained.signal()
-        }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        drained.wait()
-        let stderr = errors.data
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
@@ -84,5 +75,4 @@ public enum VideometerProcess {
         return process
     }
 
-    private final class DataBox: @unchecked Sendable { var data = Data() }
 }
