@@ -28,6 +28,35 @@ extension Catalog {
     /// Validation happens first and in a fixed order (model, prompt, duration, resolution, images),
     /// so the same bad request always gets the same code.
     public func quote(_ request: QuoteRequest, at date: Date) throws(PricingError) -> Quote {
+        let call = try validated(request, at: date)
+        return Self.makeQuote(
+            provider: call.provider, version: call.version, model: call.model, seconds: call.seconds,
+            resolution: call.resolution, fellBack: call.fellBack, images: call.images
+        )
+    }
+
+    /// The figures of ``quote(_:at:)`` from the exact fast path (``ScaledPrices``): the same
+    /// validation and the same totals, without the Decimal lines.
+    public func totals(_ request: QuoteRequest, at date: Date) throws(PricingError) -> QuoteTotals {
+        let call = try validated(request, at: date)
+        return Self.makeTotals(
+            provider: call.provider, version: call.version, model: call.model, seconds: call.seconds,
+            resolution: call.resolution, fellBack: call.fellBack, images: call.images
+        )
+    }
+
+    /// A request checked against the model in force at `date`: what a quote prices.
+    struct ValidatedCall {
+        var provider: ProviderCatalog
+        var version: CatalogVersion
+        var model: ModelEntry
+        var seconds: Int
+        var resolution: String
+        var fellBack: Bool
+        var images: Int
+    }
+
+    func validated(_ request: QuoteRequest, at date: Date) throws(PricingError) -> ValidatedCall {
         let (provider, version, model) = try resolve(model: request.model, provider: request.provider, at: date)
 
         if let prompt = request.prompt {
@@ -44,8 +73,9 @@ extension Catalog {
         var resolution = model.defaultResolution
         var fellBack = false
         if let requested = request.resolution {
-            let normalised = requested.lowercased()
-            if model.resolutions.contains(normalised) {
+            if model.resolutions.contains(requested) {
+                resolution = requested
+            } else if case let normalised = requested.lowercased(), model.resolutions.contains(normalised) {
                 resolution = normalised
             } else if model.unknownResolution == .useDefault {
                 fellBack = true
@@ -56,11 +86,9 @@ extension Catalog {
 
         for url in request.imageURLs where !Self.isImageURL(url) { throw .invalidImageURL(url) }
         if model.requiresImage && request.imageURLs.isEmpty { throw .imageRequired(model: model.id) }
-
-        return Self.makeQuote(
+        return ValidatedCall(
             provider: provider, version: version, model: model, seconds: seconds, resolution: resolution,
-            fellBack: fellBack, images: request.imageURLs.count
-        )
+            fellBack: fellBack, images: request.imageURLs.count)
     }
 
     /// Prices a call that was already validated and held, for its settlement: `seconds` and
@@ -93,6 +121,31 @@ extension Catalog {
     func reprice(
         provider providerCatalog: ProviderCatalog, version: CatalogVersion, entry: ModelEntry, seconds: Int, resolution: String, imageCount: Int
     ) throws(PricingError) -> Quote {
+        let call = try validatedCharge(
+            provider: providerCatalog, version: version, entry: entry, seconds: seconds, resolution: resolution, imageCount: imageCount)
+        return Self.makeQuote(
+            provider: call.provider, version: call.version, model: call.model, seconds: call.seconds,
+            resolution: call.resolution, fellBack: call.fellBack, images: call.images
+        )
+    }
+
+    /// The figures of ``reprice(provider:model:seconds:resolution:imageCount:at:)`` from the exact
+    /// fast path: what a recorded call would cost under the price list in force at `date`.
+    public func repriceTotals(
+        provider: String, model: String, seconds: Int, resolution: String, imageCount: Int, at date: Date
+    ) throws(PricingError) -> QuoteTotals {
+        let (providerCatalog, version, entry) = try resolve(model: model, provider: provider, at: date)
+        let call = try validatedCharge(
+            provider: providerCatalog, version: version, entry: entry, seconds: seconds, resolution: resolution, imageCount: imageCount)
+        return Self.makeTotals(
+            provider: call.provider, version: call.version, model: call.model, seconds: call.seconds,
+            resolution: call.resolution, fellBack: call.fellBack, images: call.images
+        )
+    }
+
+    func validatedCharge(
+        provider: ProviderCatalog, version: CatalogVersion, entry: ModelEntry, seconds: Int, resolution: String, imageCount: Int
+    ) throws(PricingError) -> ValidatedCall {
         if seconds <= 0 { throw .invalidDuration(String(seconds)) }
         if seconds > entry.maxDuration { throw .durationAboveMax(seconds, max: entry.maxDuration, model: entry.id) }
         if seconds < entry.minDuration { throw .durationBelowMin(seconds, min: entry.minDuration, model: entry.id) }
@@ -101,10 +154,36 @@ extension Catalog {
         if !known && entry.unknownResolution == .reject {
             throw .resolutionNotSupported(resolution, model: entry.id, supported: entry.resolutions)
         }
-        return Self.makeQuote(
-            provider: providerCatalog, version: version, model: entry, seconds: seconds,
-            resolution: known ? normalised : entry.defaultResolution, fellBack: !known, images: max(0, imageCount)
-        )
+        return ValidatedCall(
+            provider: provider, version: version, model: entry, seconds: seconds,
+            resolution: known ? normalised : entry.defaultResolution, fellBack: !known, images: max(0, imageCount))
+    }
+
+    /// The totals of a validated call through ``ScaledPrices``; the Decimal engine's figures where
+    /// the prices or a product do not fit `Int64`.
+    static func makeTotals(
+        provider: ProviderCatalog, version: CatalogVersion, model: ModelEntry, seconds: Int, resolution: String,
+        fellBack: Bool, images: Int
+    ) -> QuoteTotals {
+        let rule = version.rounding
+        if let scaled = model.prices.scaled,
+           let priced = scaled.exact(seconds: seconds, resolution: resolution, images: images, tokens: model.prices.tokens),
+           let total = ScaledPrices.round(priced.exact, from: scaled.exactScale, to: version.settlementScale, rule),
+           let display = ScaledPrices.round(priced.exact, from: scaled.exactScale, to: version.displayScale, rule),
+           let worst = seconds == model.maxDuration
+               ? priced : scaled.exact(seconds: model.maxDuration, resolution: resolution, images: images, tokens: model.prices.tokens),
+           let worstTotal = ScaledPrices.round(worst.exact, from: scaled.exactScale, to: version.settlementScale, rule),
+           let worstDisplay = ScaledPrices.round(worst.exact, from: scaled.exactScale, to: version.displayScale, rule)
+        {
+            return QuoteTotals(
+                provider: provider.id, model: model.id, billedSeconds: seconds, resolution: resolution, resolutionFellBack: fellBack,
+                imageCount: images, catalogVersion: version.id, exactUnits: priced.exact, exactScale: scaled.exactScale,
+                totalUnits: total, settlementScale: version.settlementScale, displayUnits: display, displayScale: version.displayScale,
+                worstCaseTotalUnits: worstTotal, worstCaseDisplayUnits: worstDisplay, rounding: rule
+            )
+        }
+        return QuoteTotals(makeQuote(
+            provider: provider, version: version, model: model, seconds: seconds, resolution: resolution, fellBack: fellBack, images: images))
     }
 
     static func makeQuote(

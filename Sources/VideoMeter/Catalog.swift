@@ -66,19 +66,24 @@ public struct FrameSize: Sendable, Equatable {
 /// The price components of one model in one catalog version. All amounts in the catalog currency.
 public struct PriceComponents: Sendable, Equatable {
     /// Upstream price per generated second, by resolution.
-    public var perSecond: [String: Decimal]
+    public var perSecond: [String: Decimal] { didSet { rescale() } }
     /// Upstream price per output token, when the model is priced that way.
-    public var tokens: TokenPricing?
+    public var tokens: TokenPricing? { didSet { rescale() } }
     /// Fee per input image.
-    public var imageFee: Decimal
+    public var imageFee: Decimal { didSet { rescale() } }
     /// Fee per request, added after the margin (the reseller's own fee).
-    public var flatFee: Decimal
+    public var flatFee: Decimal { didSet { rescale() } }
     /// Margin on the upstream cost, in percent (5 = 5 %).
     public var marginPercent: Decimal {
-        didSet { marginFraction = marginPercent / 100 }
+        didSet {
+            marginFraction = marginPercent / 100
+            rescale()
+        }
     }
     /// `marginPercent / 100`, divided once when the catalog is read rather than in every quote.
     public private(set) var marginFraction: Decimal
+    /// The same prices as integers at one scale, for the exact fast path (nil where they do not fit).
+    public private(set) var scaled: ScaledPrices?
 
     public init(perSecond: [String: Decimal], tokens: TokenPricing?, imageFee: Decimal, flatFee: Decimal, marginPercent: Decimal) {
         self.perSecond = perSecond
@@ -87,7 +92,11 @@ public struct PriceComponents: Sendable, Equatable {
         self.flatFee = flatFee
         self.marginPercent = marginPercent
         self.marginFraction = marginPercent / 100
+        self.scaled = nil
+        self.scaled = ScaledPrices(self)
     }
+
+    private mutating func rescale() { scaled = ScaledPrices(self) }
 }
 
 /// A model as one catalog version prices and constrains it.

@@ -40,11 +40,29 @@ let quoteBenchmark = Benchmark(name: "quote", summary: "quotes/s on one thread v
     guard total == expected.total * Decimal(iterations), sink == total, worstSink == 0 else {
         throw BenchmarkError("the engine's totals drifted from \(expected.total)")
     }
+
+    // The exact fast path: the same validation and totals (worst case included) in scaled integers.
+    let fastIterations = 1_000_000
+    var fastTotal: Int64 = 0
+    let fast = try opsPerSecond(iterations: fastIterations) {
+        for _ in 0..<fastIterations {
+            fastTotal &+= try catalog.totals(request, at: date).totalUnits
+        }
+    }
+    let expectedTotals = try catalog.totals(request, at: date)
+    guard expectedTotals.total == expected.total, fastTotal == expectedTotals.totalUnits * Int64(fastIterations) else {
+        throw BenchmarkError("the fast path's totals drifted from \(expected.total)")
+    }
     return [
         Measurement(
             label: "quote (seedance-1.5-pro, 5 s, with worst case)", value: engine, unit: "quotes/s",
             baseline: ("bare Decimal arithmetic", bare), aim: "aim: ratio >= 0.33 (within 3x)"
-        )
+        ),
+        Measurement(
+            label: "quote totals, exact fast path (same request)", value: fast, unit: "quotes/s",
+            baseline: ("bare Decimal arithmetic", bare),
+            aim: "aim: faster than LiteLLM's float calculator (../shared/bench/peer-litellm.sh, ~600,000 calls/s quiet)"
+        ),
     ]
 }
 
