@@ -13,12 +13,13 @@ struct BudgetResponse: Encodable {
     }
 
     struct AlertItem: Encodable {
+        var kind: String
         var thresholdPercent: Int
         var spent: String
         var limit: String
         var createdAt: Int64
         enum CodingKeys: String, CodingKey {
-            case spent, limit
+            case kind, spent, limit
             case thresholdPercent = "threshold_percent"
             case createdAt = "created_at"
         }
@@ -34,9 +35,10 @@ struct BudgetResponse: Encodable {
     var daily: Limit?
     var credit: Limit?
     var alerts: [AlertItem]
+    var forecast: BudgetForecast.Document
 
     enum CodingKeys: String, CodingKey {
-        case team, currency, available, monthly, daily, credit, alerts
+        case team, currency, available, monthly, daily, credit, alerts, forecast
         case timeZone = "time_zone"
         case periodMonth = "period_month"
         case periodDay = "period_day"
@@ -56,7 +58,8 @@ struct BudgetResponse: Encodable {
         daily = status.budget.dailyLimitMicro.map { limit($0, status.dayPostedMicro, status.dayPendingMicro) }
         credit = status.budget.creditMicro.map { limit($0, status.creditPostedMicro, status.creditPendingMicro) }
         alerts = status.alerts.map {
-            AlertItem(thresholdPercent: $0.thresholdPercent, spent: Money.format(micro: $0.spentMicro), limit: Money.format(micro: $0.limitMicro), createdAt: $0.createdAt)
+            AlertItem(kind: $0.kind.rawValue, thresholdPercent: $0.thresholdPercent, spent: Money.format(micro: $0.spentMicro), limit: Money.format(micro: $0.limitMicro), createdAt: $0.createdAt)
         }
+        forecast = status.forecast.document(zoneIdentifier: status.team.timeZone)
     }
 }

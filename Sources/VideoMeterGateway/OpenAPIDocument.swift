@@ -551,7 +551,8 @@ public enum OpenAPIDocument {
           "period_day",
           "available",
           "monthly",
-          "alerts"
+          "alerts",
+          "forecast"
         ],
         "properties": {
           "team": {
@@ -586,6 +587,14 @@ public enum OpenAPIDocument {
             "items": {
               "type": "object",
               "properties": {
+                "kind": {
+                  "type": "string",
+                  "enum": [
+                    "threshold",
+                    "projected_overrun"
+                  ],
+                  "description": "threshold: posted spend reached threshold_percent of the monthly limit; projected_overrun: the month-end forecast first passed the limit (threshold_percent 100)."
+                },
                 "threshold_percent": {
                   "type": "integer"
                 },
@@ -598,6 +607,58 @@ public enum OpenAPIDocument {
                 "created_at": {
                   "type": "integer"
                 }
+              }
+            }
+          },
+          "forecast": {
+            "type": "object",
+            "description": "Where the month's posted spend is heading: the posted spend of the last seven local days of the month (today so far included) over the time they cover, projected to the month's end. A forecast holds and charges nothing.",
+            "required": [
+              "projected_month_end",
+              "run_rate_per_day",
+              "window_start",
+              "projects_overrun",
+              "exhausted_on",
+              "exhausted_at",
+              "daily_exhausted_at"
+            ],
+            "properties": {
+              "projected_month_end": {
+                "type": "string",
+                "description": "Dollars as a decimal string."
+              },
+              "run_rate_per_day": {
+                "type": "string",
+                "description": "Dollars as a decimal string."
+              },
+              "window_start": {
+                "type": "string",
+                "format": "date-time"
+              },
+              "projects_overrun": {
+                "type": "boolean"
+              },
+              "exhausted_on": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "description": "The local date (team zone) the monthly budget runs out at the run rate, or null when it lasts the month."
+              },
+              "exhausted_at": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "format": "date-time"
+              },
+              "daily_exhausted_at": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "format": "date-time",
+                "description": "When today's daily limit runs out at the run rate, or null."
               }
             }
           }

@@ -271,35 +271,66 @@ extension Ledger {
         return (hold, alerts)
     }
 
-    /// Records the thresholds the month's posted spend has reached and that have no alert yet.
+    /// Records the thresholds the month's posted spend has reached and that have no alert yet, and
+    /// a `projected_overrun` alert the first time the month-end forecast passes the monthly limit.
     static func recordAlerts(_ db: Database, hold: Hold, now: Int64) throws -> [Alert] {
         let select = try db.cachedStatement(sql: """
             SELECT b.monthlyLimitMicro, b.alertThresholds,
-                (SELECT postedMicro FROM balance WHERE teamID = b.teamID AND scope = 'month' AND periodKey = ?)
-            FROM budget b WHERE b.teamID = ?
+                (SELECT postedMicro FROM balance WHERE teamID = b.teamID AND scope = 'month' AND periodKey = ?),
+                t.timeZone
+            FROM budget b JOIN team t ON t.id = b.teamID WHERE b.teamID = ?
             """)
         let found = try select.firstRow([hold.periodMonth, hold.teamID]) { row in
-            (limit: row.int64(0), thresholds: row.string(1), spent: row.optionalInt64(2) ?? 0)
+            (limit: row.int64(0), thresholds: row.string(1), spent: row.optionalInt64(2) ?? 0, zone: row.string(3))
         }
-        guard let (limit, thresholds, spent) = found, limit > 0 else { return [] }
+        guard let (limit, thresholds, spent, zone) = found, limit > 0 else { return [] }
+        let insert = try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO alert (teamID, periodMonth, kind, thresholdPercent, limitMicro, spentMicro, projectedMicro, holdID, createdAt)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
         var alerts: [Alert] = []
+        func record(_ kind: Alert.Kind, threshold: Int, projected: MicroUSD?) throws {
+            try insert.execute(arguments: [hold.teamID, hold.periodMonth, kind.rawValue, threshold, limit, spent, projected, hold.id, now])
+            if db.changesCount == 1 {
+                alerts.append(Alert(
+                    id: db.lastInsertedRowID, teamID: hold.teamID, periodMonth: hold.periodMonth, kind: kind, thresholdPercent: threshold,
+                    limitMicro: limit, spentMicro: spent, projectedMicro: projected, holdID: hold.id, createdAt: now))
+            }
+        }
         for threshold in thresholds.split(separator: ",").compactMap({ Int($0) }).sorted() {
             // spent / limit >= threshold / 100, in integers: spent * 100 >= limit * threshold.
             let (lhs, o1) = spent.multipliedReportingOverflow(by: 100)
             let (rhs, o2) = limit.multipliedReportingOverflow(by: MicroUSD(threshold))
             guard !o1, !o2, lhs >= rhs else { break }
-            let insert = try db.cachedStatement(sql: """
-                INSERT OR IGNORE INTO alert (teamID, periodMonth, thresholdPercent, limitMicro, spentMicro, holdID, createdAt)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """)
-            try insert.execute(arguments: [hold.teamID, hold.periodMonth, threshold, limit, spent, hold.id, now])
-            if db.changesCount == 1 {
-                alerts.append(Alert(
-                    id: db.lastInsertedRowID, teamID: hold.teamID, periodMonth: hold.periodMonth, thresholdPercent: threshold,
-                    limitMicro: limit, spentMicro: spent, holdID: hold.id, createdAt: now))
+            try record(.threshold, threshold: threshold, projected: nil)
+        }
+        // The projection only rises when spend is posted, so checking at each posting catches the
+        // first time it passes the limit. Only for the month in progress: a late posting into an
+        // ended month has nothing left to project.
+        let window = ForecastWindows.shared.window(at: now, zoneIdentifier: zone)
+        if window.period.month == hold.periodMonth {
+            let forecast = try forecast(db, teamID: hold.teamID, window: window, now: now, monthlyLimit: limit, postedMicro: spent)
+            if forecast.projectsOverrun {
+                try record(.projectedOverrun, threshold: 100, projected: forecast.projectedMonthEndMicro)
             }
         }
         return alerts
+    }
+
+    /// The forecast of a team's month from its day balances (the window's days, at most seven rows).
+    static func forecast(
+        _ db: Database, teamID: Int64, window: ForecastWindows.Window, now: Int64, monthlyLimit: MicroUSD?, postedMicro: MicroUSD,
+        dailyLimit: MicroUSD? = nil, dayPostedMicro: MicroUSD = 0
+    ) throws -> BudgetForecast {
+        let windowSum = try db.cachedStatement(sql: """
+            SELECT COALESCE(SUM(postedMicro), 0) FROM balance
+            WHERE teamID = ? AND scope = 'day' AND periodKey >= ? AND periodKey <= ?
+            """)
+        let windowPosted = try windowSum.firstRow([teamID, window.firstDay, window.period.day]) { $0.int64(0) } ?? 0
+        return BudgetForecast(
+            now: now, monthEnd: window.period.monthEnd, windowStart: window.start, postedMicro: postedMicro,
+            windowPostedMicro: windowPosted, monthlyLimitMicro: monthlyLimit, dailyLimitMicro: dailyLimit,
+            dayPostedMicro: dayPostedMicro, dayEnd: window.period.dayEnd)
     }
 
     func log(_ alerts: [Alert]) {

@@ -27,7 +27,8 @@ extension Ledger {
     /// - each resolved hold has exactly one usage event, of the same team, with the same held and
     ///   charged amounts and outcome; a pending hold has none;
     /// - each budget's credit equals the sum of its `credit` entries;
-    /// - each alert's spent amount reached its threshold of its limit.
+    /// - each threshold alert's spent amount reached its threshold of its limit; each
+    ///   `projected_overrun` alert's projection passed the limit.
     public func verify() async throws -> VerifyReport {
         try await writer.read { db in try Self.verify(db) }
     }
@@ -229,9 +230,16 @@ extension Ledger {
                 problems.append("team \(teamID): budget credit \(stored.map { Money.format(micro: $0) } ?? "none") differs from the credit journaled (\(journaled.map { Money.format(micro: $0) } ?? "none"))")
             }
         }
-        for row in try Row.fetchAll(db, sql: "SELECT id, teamID, periodMonth, thresholdPercent, limitMicro, spentMicro FROM alert") {
+        for row in try Row.fetchAll(db, sql: "SELECT id, teamID, periodMonth, kind, thresholdPercent, limitMicro, spentMicro, projectedMicro FROM alert") {
             let limit: MicroUSD = row["limitMicro"]
             let spent: MicroUSD = row["spentMicro"]
+            if row["kind"] as String == Alert.Kind.projectedOverrun.rawValue {
+                let projected: MicroUSD? = row["projectedMicro"]
+                if (projected ?? 0) <= limit {
+                    problems.append("alert \(row["id"] as Int64): team \(row["teamID"] as Int64) \(row["periodMonth"] as String) projected_overrun, but the projection \(projected.map { Money.format(micro: $0) } ?? "none") does not pass the limit \(Money.format(micro: limit)) USD")
+                }
+                continue
+            }
             let threshold: Int64 = row["thresholdPercent"]
             let (lhs, o1) = spent.multipliedReportingOverflow(by: 100)
             let (rhs, o2) = limit.multipliedReportingOverflow(by: threshold)

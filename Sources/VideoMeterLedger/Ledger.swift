@@ -153,14 +153,19 @@ public final class Ledger: Sendable {
             let day = try Self.balance(db, teamID: team.id, scope: "day", key: period.day)
             let credit = try Self.balance(db, teamID: team.id, scope: "credit", key: "")
             let alerts = try Alert.fetchAll(db, sql: """
-                SELECT * FROM alert WHERE teamID = ? AND periodMonth = ? ORDER BY thresholdPercent
+                SELECT * FROM alert WHERE teamID = ? AND periodMonth = ? ORDER BY kind DESC, thresholdPercent
                 """, arguments: [team.id, period.month])
+            let window = ForecastWindows.shared.window(at: now, zoneIdentifier: team.timeZone)
+            let forecast = try Self.forecast(
+                db, teamID: team.id, window: window, now: now, monthlyLimit: budget.monthlyLimitMicro, postedMicro: month.posted,
+                dailyLimit: budget.dailyLimitMicro, dayPostedMicro: day.posted)
             return BudgetStatus(
                 team: team, budget: budget, periodMonth: period.month, periodDay: period.day,
                 monthEndsAt: period.monthEnd, dayEndsAt: period.dayEnd,
                 monthPostedMicro: month.posted, monthPendingMicro: month.pending,
                 dayPostedMicro: day.posted, dayPendingMicro: day.pending,
-                creditPostedMicro: credit.posted, creditPendingMicro: credit.pending, alerts: alerts)
+                creditPostedMicro: credit.posted, creditPendingMicro: credit.pending, alerts: alerts,
+                forecast: forecast)
         }
     }
 

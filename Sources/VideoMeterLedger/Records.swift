@@ -253,13 +253,25 @@ public struct Settlement: Sendable, Equatable {
 
 /// A soft-threshold alert (`alert` table): one per team, month and threshold.
 public struct Alert: Sendable, Equatable, Codable, FetchableRecord {
+    /// What raised an alert.
+    public enum Kind: String, Sendable, Codable {
+        /// Posted spend reached `thresholdPercent` of the monthly limit.
+        case threshold
+        /// The month-end projection (``BudgetForecast``) first passed the monthly limit
+        /// (`thresholdPercent` is 100).
+        case projectedOverrun = "projected_overrun"
+    }
+
     public var id: Int64
     public var teamID: Int64
     public var periodMonth: String
+    public var kind: Kind
     public var thresholdPercent: Int
     public var limitMicro: MicroUSD
     /// Posted spend in the month when the threshold was crossed.
     public var spentMicro: MicroUSD
+    /// For `projected_overrun`: the month-end projection when it was recorded.
+    public var projectedMicro: MicroUSD?
     public var holdID: Int64?
     public var createdAt: Int64
 }
@@ -328,6 +340,8 @@ public struct BudgetStatus: Sendable, Equatable {
     public var creditPostedMicro: MicroUSD
     public var creditPendingMicro: MicroUSD
     public var alerts: [Alert]
+    /// The month-end projection from the run rate (``BudgetForecast``).
+    public var forecast: BudgetForecast
 
     public var monthAvailableMicro: MicroUSD { budget.monthlyLimitMicro - monthPostedMicro - monthPendingMicro }
     public var dayAvailableMicro: MicroUSD? { budget.dailyLimitMicro.map { $0 - dayPostedMicro - dayPendingMicro } }

@@ -37,6 +37,9 @@ public struct Charts: Sendable {
     public var plotBottom: Int64 = 192
     public var dayLabelY: Int64 = 208
     public var dayBars: [DayBar] = []
+    /// The days after the forecast's day, each at the forecast's run rate: drawn dashed.
+    public var projectionBars: [DayBar] = []
+    public var hasProjection = false
     public var gridlines: [Gridline] = []
     public var hasDailySpend = false
 
@@ -58,7 +61,8 @@ public struct Charts: Sendable {
 
     init(_ report: TeamReport) {
         let plotHeight = plotBottom - plotTop
-        let peakDay = report.daily.map(\.chargedMicro).max() ?? 0
+        let projected = report.forecast.flatMap { forecast in report.forecastToday.map { (forecast.ratePerDayMicro, $0) } }
+        let peakDay = max(report.daily.map(\.chargedMicro).max() ?? 0, projected?.0 ?? 0)
         hasDailySpend = peakDay > 0
         // The axis tops out at the peak rounded up to a whole cent, so gridline labels are cents.
         let cent = Self.cents.unitMicro
@@ -74,7 +78,14 @@ public struct Charts: Sendable {
                 labelX: x + (slot - gap) / 2, label: String(Int(day.date.suffix(2)) ?? index + 1),
                 date: day.date, charged: Money.format(micro: day.chargedMicro)
             ))
+            if let (rate, today) = projected, index > today, rate > 0 {
+                let height = max(1, rate * plotHeight / axisTop)
+                projectionBars.append(DayBar(
+                    x: x, y: plotBottom - height, width: slot - gap, height: height, labelX: x + (slot - gap) / 2,
+                    label: "", date: day.date, charged: Money.format(micro: rate)))
+            }
         }
+        hasProjection = !projectionBars.isEmpty
         for quarter in Int64(0)...4 {
             let amountMicro = axisTop * quarter / 4
             gridlines.append(Gridline(

@@ -157,6 +157,8 @@ What sellers that report their own cost (xAI) said the calls cost them, in USD t
   svg text { font: 11px -apple-system, "Segoe UI", Roboto, Arial, sans-serif; fill: var(--muted); }
   svg .grid { stroke: var(--rule); stroke-width: 1; }
   svg .day { fill: var(--bar); }
+  svg .projected { fill: none; stroke: var(--bar); stroke-width: 1.5; stroke-dasharray: 4 3; }
+  tr.over td { color: #b3261e; }
   svg .model { fill: var(--bar2); }
   .note { color: var(--muted); font-size: 13px; }
   td.small { color: var(--muted); font-size: 12px; }
@@ -180,6 +182,16 @@ What sellers that report their own cost (xAI) said the calls cost them, in USD t
 {{#isEmpty}}
 <p class="empty">{{emptyMessage}}</p>
 {{/isEmpty}}
+{{#hasForecasts}}
+<h3>Forecast: where each team's month is heading</h3>
+<table>
+  <tr><th>team</th><th class="n">charged so far</th><th class="n">run rate / day</th><th class="n">projected month end</th><th class="n">monthly limit</th><th>budget runs out</th><th>status</th></tr>
+{{#forecasts}}
+  <tr{{#projectsOverrun}} class="over"{{/projectsOverrun}}><td>{{team}}</td><td class="n">{{charged}}</td><td class="n">{{runRatePerDay}}</td><td class="n">{{projectedMonthEnd}}</td><td class="n">{{#monthlyLimit}}{{.}}{{/monthlyLimit}}{{^monthlyLimit}}-{{/monthlyLimit}}</td><td>{{#exhaustedOn}}{{.}}{{/exhaustedOn}}{{^exhaustedOn}}not this month{{/exhaustedOn}}</td><td>{{status}}</td></tr>
+{{/forecasts}}
+</table>
+<p class="note">Run rate: the charged spend of the last seven local days of the month (today so far included) over the time they cover; the daily charts continue it as dashed bars to the month's end. A forecast holds and charges nothing.</p>
+{{/hasForecasts}}
 {{#sections}}
 <section class="team">
 <h2>{{team}}</h2>
@@ -215,6 +227,9 @@ What sellers that report their own cost (xAI) said the calls cost them, in USD t
   <rect class="day" x="{{x}}" y="{{y}}" width="{{width}}" height="{{height}}"><title>{{date}}: {{charged}} USD</title></rect>
   <text x="{{labelX}}" y="{{dayLabelY}}" text-anchor="middle">{{label}}</text>
 {{/dayBars}}
+{{#projectionBars}}
+  <rect class="projected" x="{{x}}" y="{{y}}" width="{{width}}" height="{{height}}"><title>{{date}}: {{charged}} USD projected</title></rect>
+{{/projectionBars}}
 </svg>
 {{^hasDailySpend}}<p class="note">Nothing was charged on any day of this period.</p>{{/hasDailySpend}}
 

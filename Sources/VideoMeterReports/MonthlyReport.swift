@@ -1,5 +1,6 @@
 import Foundation
 import VideoMeter
+import VideoMeterLedger
 
 /// How a metered call ended, as the usage events record it.
 public enum UsageOutcome: String, Sendable, CaseIterable, Codable {
@@ -240,6 +241,14 @@ public struct TeamReport: Sendable {
     /// Per seller that reports its own cost (xAI), what it said the calls cost it beside what
     /// VideoMeter computed, and what it billed for calls the team was not charged for.
     public var sellerCosts: [SellerCost] = []
+    /// Where the month's charged spend is heading, when the report is made during the month (nil
+    /// for a month that has ended or not begun): the run rate of the last seven local days of
+    /// the section's daily spend, as ``BudgetForecast`` defines it.
+    public var forecast: BudgetForecast?
+    /// The local date of ``BudgetForecast/monthlyExhaustedAt``, in the section's zone.
+    public var forecastExhaustedOn: String?
+    /// The index in ``daily`` of the day the forecast was made on.
+    public var forecastToday: Int?
 
     public init(
         team: String, timeZone: String, periodStart: Int64, periodEnd: Int64, lines: [UsageLine],

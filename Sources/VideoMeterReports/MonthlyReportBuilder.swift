@@ -86,18 +86,20 @@ public struct MonthlyReportBuilder: Sendable {
         let override = try timeZone.map { identifier throws(ReportError) in try ReportPeriod.timeZone(named: identifier) }
         let roundings = invoiceRoundings
         let limit = topCallerLimit
+        let generatedAt = Int64((now ?? clock.now()).timeIntervalSince1970.rounded(.down))
         var sections = try await reader.read { db in
             let groups = try Self.periodGroups(db, month: month, team: team, override: override, overrideName: timeZone)
             var sections: [TeamReport] = []
             for group in groups {
-                sections += try Self.sections(db, group, roundings: roundings, topCallerLimit: limit, overridden: timeZone != nil)
+                sections += try Self.sections(
+                    db, group, roundings: roundings, topCallerLimit: limit, overridden: timeZone != nil, now: generatedAt)
             }
             if let detail { try Self.writeUsageDetail(db, groups, detail) }
             return sections
         }
         sections.sort { $0.team < $1.team }
         return MonthlyReport(
-            month: month, timeZoneOverride: timeZone, generatedAt: Int64((now ?? clock.now()).timeIntervalSince1970.rounded(.down)),
+            month: month, timeZoneOverride: timeZone, generatedAt: generatedAt,
             teams: sections, topCallerLimit: topCallerLimit
         )
     }
@@ -295,7 +297,7 @@ public struct MonthlyReportBuilder: Sendable {
     static func alertsSQL(_ group: PeriodGroup) -> String {
         """
         SELECT teamID, thresholdPercent, createdAt, spentMicro FROM alert
-        WHERE teamID IN (\(group.placeholders)) AND periodMonth = ?
+        WHERE teamID IN (\(group.placeholders)) AND periodMonth = ? AND kind = 'threshold'
         ORDER BY thresholdPercent
         """
     }
@@ -338,7 +340,7 @@ public struct MonthlyReportBuilder: Sendable {
     }
 
     static func sections(
-        _ db: Database, _ group: PeriodGroup, roundings: InvoiceRoundings, topCallerLimit: Int, overridden: Bool
+        _ db: Database, _ group: PeriodGroup, roundings: InvoiceRoundings, topCallerLimit: Int, overridden: Bool, now: Int64
     ) throws -> [TeamReport] {
         let window = arguments(group)
         let month = group.period.month.description
@@ -464,6 +466,18 @@ public struct MonthlyReportBuilder: Sendable {
                 note: note
             )
             section.sellerCosts = (sellerCosts[team.id] ?? []).sorted { $0.provider < $1.provider }
+            if let today = period.dayIndex(of: now) {
+                // The month is in progress: project it from the last seven local days of its spend.
+                let first = max(0, today - (BudgetForecast.windowDays - 1))
+                let forecast = BudgetForecast(
+                    now: now * 1000, monthEnd: period.end * 1000, windowStart: period.days[first].start * 1000,
+                    postedMicro: dayCharged.reduce(0, +), windowPostedMicro: dayCharged[first...today].reduce(0, +),
+                    monthlyLimitMicro: team.limits?.monthly)
+                section.forecast = forecast
+                section.forecastToday = today
+                section.forecastExhaustedOn = forecast.monthlyExhaustedAt
+                    .flatMap { period.dayIndex(of: $0 / 1000) }.map { period.days[$0].date }
+            }
             return section
         }
     }

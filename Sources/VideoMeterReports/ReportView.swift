@@ -23,9 +23,39 @@ public struct ReportView: Encodable, Sendable {
     public var showAllTeams: Bool
     /// What the templates loop over: every team, then all teams together when there are several.
     public var sections: [TeamView]
+    /// The month-end forecast of every team whose month is in progress, for the summary at the top.
+    public var forecasts: [ForecastRow]
+    public var hasForecasts: Bool
 
     enum CodingKeys: String, CodingKey {
         case month, timeZone, timeZoneNote, generatedAt, currency, roundingRule, isEmpty, emptyMessage, teams, allTeams
+    }
+
+    /// One team's forecast, preformatted (``BudgetForecast``).
+    public struct ForecastRow: Encodable, Sendable {
+        public var team: String
+        public var charged: String
+        public var monthlyLimit: String?
+        public var projectedMonthEnd: String
+        public var runRatePerDay: String
+        public var windowStart: String
+        public var exhaustedOn: String?
+        public var projectsOverrun: Bool
+        /// `over the limit`, `within the limit`, or `no budget`.
+        public var status: String
+
+        init?(_ report: TeamReport) {
+            guard let forecast = report.forecast else { return nil }
+            team = report.team
+            charged = ReportView.money(forecast.postedMicro)
+            monthlyLimit = forecast.monthlyLimitMicro.map(ReportView.money)
+            projectedMonthEnd = ReportView.money(forecast.projectedMonthEndMicro)
+            runRatePerDay = ReportView.money(forecast.ratePerDayMicro)
+            windowStart = ReportView.iso(forecast.windowStart / 1000)
+            exhaustedOn = report.forecastExhaustedOn
+            projectsOverrun = forecast.projectsOverrun
+            status = forecast.monthlyLimitMicro == nil ? "no budget" : forecast.projectsOverrun ? "over the limit" : "within the limit"
+        }
     }
 
     public init(_ report: MonthlyReport) {
@@ -42,6 +72,8 @@ public struct ReportView: Encodable, Sendable {
         allTeams = TeamView(report.allTeams, topCallerLimit: report.topCallerLimit)
         showAllTeams = report.teams.count > 1
         sections = showAllTeams ? teams + [allTeams] : teams
+        forecasts = report.teams.compactMap(ForecastRow.init)
+        hasForecasts = !forecasts.isEmpty
     }
 
     /// Seconds since 1970 as `2026-11-01T00:00:00Z`, with integer arithmetic (a date formatter per
@@ -188,12 +220,14 @@ public struct TeamView: Encodable, Sendable {
     public var hasAlerts, hasTopCallers, hasOpenItems, hasCatalogVersions, hasInvoiceLines, hasSellerCosts: Bool
     /// Chart geometry for the HTML template (not in the JSON output).
     public var charts: Charts
+    /// The month-end forecast while the month is in progress, else nil (absent from the JSON).
+    public var forecast: ReportView.ForecastRow?
 
     enum CodingKeys: String, CodingKey {
         case team, timeZone, periodStart, periodEnd, note, hasActivity, requests, outcomes
         case succeeded, failed, timedOut, cancelled, expired, rejected, unknown
         case secondsGenerated, charged, upstreamCost, margin, lines, daily, budget, alerts
-        case topCallers, openItems, catalogVersions, invoice, sellerCosts
+        case topCallers, openItems, catalogVersions, invoice, sellerCosts, forecast
     }
 
     init(_ report: TeamReport, topCallerLimit: Int) {
@@ -285,6 +319,7 @@ public struct TeamView: Encodable, Sendable {
             explanation: statement.explanation
         )
         charts = Charts(report)
+        forecast = ReportView.ForecastRow(report)
         hasAlerts = !alerts.isEmpty
         hasTopCallers = !topCallers.isEmpty
         sellerCosts = report.sellerCosts.map { cost in

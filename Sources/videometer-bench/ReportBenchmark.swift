@@ -208,5 +208,53 @@ let reportBenchmark = Benchmark(
     // The ledger's migrations include the indexes that let SQLite stream a team's month (v3).
     let current = try await measure("50 teams in 3 zones, 1,000,000 events")
     let overridden = try await measure("same ledger, --timezone America/New_York", timeZone: "America/New_York")
-    return [current, overridden]
+
+    /// `videometer reprice` of the same month under the catalog in force on 1 December 2026: read
+    /// the charged calls grouped by what prices them (read-only), price each group through the exact
+    /// fast path, total per team and model. Baseline: the grouping query alone in the sqlite3 shell.
+    func measureReprice() async throws -> Measurement {
+        let catalog = try Catalog.bundled()
+        let at = CatalogDate.parse("2026-12-01T00:00:00Z")!
+        var runs: [Double] = []
+        var report: RepriceReport?
+        var calls: [ChargedCalls] = []
+        for _ in 0..<3 {
+            let start = clock.now
+            calls = try await LedgerSnapshot(path: path).chargedCalls(.budgetMonth(month.description))
+            report = RepriceReport(
+                month: month.description, timeZone: nil, pricing: "embedded at 2026-12-01", calls: calls, catalog: catalog, at: at,
+                chargedRoundings: roundings)
+            runs.append(seconds(start.duration(to: clock.now)))
+        }
+        guard let report else { throw BenchmarkError("no reprice run") }
+        // The same groups through the Decimal engine, call by call in aggregate: the totals must agree.
+        var decimalTotal: MicroUSD = 0
+        for group in calls {
+            if let quote = try? catalog.reprice(
+                provider: group.provider, model: group.model, seconds: group.seconds, resolution: group.resolution,
+                imageCount: group.imageCount, at: at) {
+                decimalTotal += quote.totalMicro * group.calls
+            }
+        }
+        let charged = try await ledger.writer.read { db in
+            try MicroUSD.fetchOne(db, sql: "SELECT SUM(chargedMicro) FROM usageEvent WHERE periodMonth = ? AND outcome = 'posted'", arguments: [month.description]) ?? 0
+        }
+        guard report.repricedMicro == decimalTotal, report.chargedMicro + report.unpricedChargedMicro == charged, report.calls > 0 else {
+            throw BenchmarkError("reprice total \(Money.format(micro: report.repricedMicro)) differs from the Decimal engine's \(Money.format(micro: decimalTotal)), or charged \(Money.format(micro: report.chargedMicro)) from the ledger's \(Money.format(micro: charged))")
+        }
+        let query = """
+            BEGIN; SELECT teamID, provider, model, resolution, imageCount, catalogVersion, billedSeconds, seconds, COUNT(*), SUM(chargedMicro)
+            FROM usageEvent INDEXED BY usageEvent_reprice WHERE periodMonth = '\(month)' AND outcome = 'posted'
+            GROUP BY teamID, provider, model, resolution, imageCount, catalogVersion, billedSeconds, seconds; COMMIT;
+            """
+        let startup = try (0..<5).map { _ in try shell("SELECT 1;\n").seconds }.sorted()[2]
+        let shellRuns = try (0..<3).map { _ in try shell(query).seconds }.sorted()
+        print("  (reprice: \(report.calls) charged calls in \(calls.count) groups, charged \(Money.format(micro: report.chargedMicro)) USD, repriced \(Money.format(micro: report.repricedMicro)) USD = the Decimal engine's; runs \(runs.map(format).joined(separator: ", ")) s)")
+        return Measurement(
+            label: "reprice a month (1,000,000 events, all teams)", value: runs.sorted()[1], unit: "s",
+            baseline: ("sqlite3 shell, the grouping query alone, start-up subtracted", max(shellRuns[1] - startup, 0)), aim: "aim: < 1 s"
+        )
+    }
+    let reprice = try await measureReprice()
+    return [current, overridden, reprice]
 }

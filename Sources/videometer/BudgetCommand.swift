@@ -110,15 +110,17 @@ struct BudgetCommand: AsyncParsableCommand {
             var available: String
             var alertThresholds: [Int]
             var alerts: [AlertLine]
+            var forecast: BudgetForecast.Document
 
             enum CodingKeys: String, CodingKey {
-                case team, monthly, daily, credit, available, alerts
+                case team, monthly, daily, credit, available, alerts, forecast
                 case timeZone = "time_zone"
                 case alertThresholds = "alert_thresholds"
             }
         }
 
         struct AlertLine: Encodable {
+            var kind: String
             var threshold: Int
             var spent: String
             var limit: String
@@ -144,12 +146,14 @@ struct BudgetCommand: AsyncParsableCommand {
                          available: f(max(0, status.creditAvailableMicro ?? 0)), period: "all time", periodEnd: "")
                 }
                 let alerts = status.alerts.map {
-                    AlertLine(threshold: $0.thresholdPercent, spent: f($0.spentMicro), limit: f($0.limitMicro), at: isoTimestamp($0.createdAt))
+                    AlertLine(kind: $0.kind.rawValue, threshold: $0.thresholdPercent, spent: f($0.spentMicro), limit: f($0.limitMicro), at: isoTimestamp($0.createdAt))
                 }
+                let forecast = status.forecast.document(zoneIdentifier: zone)
                 if json {
                     try printJSON(Output(
                         team: status.team.name, timeZone: zone, monthly: monthly, daily: daily, credit: credit,
-                        available: f(status.availableMicro), alertThresholds: status.budget.alertThresholds, alerts: alerts))
+                        available: f(status.availableMicro), alertThresholds: status.budget.alertThresholds, alerts: alerts,
+                        forecast: forecast))
                     return
                 }
                 print("team \(status.team.name) (\(zone))")
@@ -159,8 +163,15 @@ struct BudgetCommand: AsyncParsableCommand {
                 if let credit { table.add(["credit", credit.period, credit.limit, credit.posted, credit.pending, credit.available, "-"]) }
                 print(table.render())
                 print("available for a new hold: \(f(status.availableMicro)) USD")
-                let reached = alerts.map { "\($0.threshold)% (at \($0.spent) USD, \($0.at))" }
+                print("forecast: \(forecast.projectedMonthEnd) USD by the end of \(status.periodMonth) at \(forecast.ratePerDay) USD/day "
+                    + "(run rate since \(forecast.windowStart)); monthly budget "
+                    + (forecast.exhaustedOn.map { "runs out on \($0)" } ?? "lasts the month")
+                    + (status.budget.dailyLimitMicro == nil ? "" : "; daily budget " + (forecast.dailyExhaustedAt.map { "runs out at \($0)" } ?? "lasts the day")))
+                let reached = alerts.filter { $0.kind == Alert.Kind.threshold.rawValue }.map { "\($0.threshold)% (at \($0.spent) USD, \($0.at))" }
                 print("alerts at \(status.budget.alertThresholds.map { "\($0)%" }.joined(separator: ", ")); reached this month: \(reached.isEmpty ? "none" : reached.joined(separator: ", "))")
+                if let projected = status.alerts.first(where: { $0.kind == .projectedOverrun }) {
+                    print("projected_overrun recorded \(isoTimestamp(projected.createdAt)): the projection (\(f(projected.projectedMicro ?? 0)) USD) passed the monthly limit")
+                }
             }
         }
     }

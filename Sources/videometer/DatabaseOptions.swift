@@ -38,6 +38,15 @@ struct DatabaseOptions: ParsableArguments {
     }
 }
 
+extension DatabaseOptions {
+    /// Opens an existing ledger read-only, without migrating it: for commands that must not write.
+    func openSnapshot() throws -> LedgerSnapshot {
+        let path = try file()
+        guard FileManager.default.fileExists(atPath: path) else { throw NoLedgerError(path: path) }
+        return try LedgerSnapshot(path: path)
+    }
+}
+
 /// `--db` or `VIDEOMETER_DB` is a URL, not a file.
 struct UnsupportedDatabaseError: CodedError {
     let underlying: LedgerLocationError

@@ -22,7 +22,7 @@ struct VideoMeterCommand: AsyncParsableCommand {
             ReconcileCommand.self,
             PricingCommand.self,
             EmulateCommand.self,
-            ReportCommand.self,
+            ReportCommand.self, RepriceCommand.self,
             TeamCommand.self, BudgetCommand.self, LedgerCommand.self,
             ServeCommand.self, KeysCommand.self, DemoCommand.self,
         ]

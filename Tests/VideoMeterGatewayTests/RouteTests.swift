@@ -160,6 +160,13 @@ struct RouteTests {
             #expect(monthly["limit"] as? String == "5.000000")
             #expect(monthly["posted"] as? String == "0.420000")
             #expect(monthly["pending"] as? String == "0.000000")
+            // The forecast (exact figures: ForecastTests, RepriceCommandTests on a fixed clock):
+            // 0.42 posted today projects at least 0.42, and 5.00 lasts at that pace or runs out later.
+            let forecast = try #require(budget.json["forecast"] as? [String: Any])
+            let projected = try #require((forecast["projected_month_end"] as? String).flatMap { Decimal(string: $0) })
+            #expect(projected >= Decimal(string: "0.42")!)
+            #expect(forecast.keys.contains("exhausted_on"))
+            #expect(forecast["projects_overrun"] as? Bool == (projected > 5))
             let other = try await gw.get("/v1/budget", key: marketing)
             #expect(other.json["team"] as? String == "marketing")
             #expect(other.json["available"] as? String == "1.000000")

@@ -87,25 +87,37 @@ import VideoMeter
             let hold = try await fixture.ledger.hold(request(key, amount: amount)).hold
             try await fixture.ledger.post(holdID: hold.id, amount: amount)
         }
+        /// The threshold alerts; the forecast's `projected_overrun` alerts are checked apart.
+        func thresholdAlerts() async throws -> [Alert] {
+            try await fixture.ledger.alerts(team: "acme").filter { $0.kind == .threshold }
+        }
         try await spend("a", 4_999_999)
-        #expect(try await fixture.ledger.alerts(team: "acme").isEmpty)
+        #expect(try await thresholdAlerts().isEmpty)
+        // 4.999999 in the 154 hours since Nov 15 projects 4.999999 x (1 + 230 / 154) = 12.467530 by
+        // the month's end: past 10.00, so the forecast's alert comes first, once.
+        var projected = try await fixture.ledger.alerts(team: "acme").filter { $0.kind == .projectedOverrun }
+        #expect(projected.map(\.projectedMicro) == [12_467_530])
+        #expect(projected.map(\.thresholdPercent) == [100])
         try await spend("b", 1)
         try await spend("c", 1_000_000)
-        var alerts = try await fixture.ledger.alerts(team: "acme")
+        var alerts = try await thresholdAlerts()
         #expect(alerts.map(\.thresholdPercent) == [50])
         #expect(alerts.first?.spentMicro == 5_000_000)
         try await spend("d", 4_000_000)
-        alerts = try await fixture.ledger.alerts(team: "acme")
+        alerts = try await thresholdAlerts()
         #expect(alerts.map(\.thresholdPercent) == [50, 80, 100])
         #expect(alerts.map(\.spentMicro) == [5_000_000, 10_000_000, 10_000_000])
         // The next month starts without alerts.
         fixture.clock.set(instant("2026-12-01T00:00:00Z"))
         try await spend("e", 6_000_000)
-        alerts = try await fixture.ledger.alerts(team: "acme")
+        alerts = try await thresholdAlerts()
         #expect(alerts.map { "\($0.periodMonth):\($0.thresholdPercent)" } == ["2026-11:50", "2026-11:80", "2026-11:100", "2026-12:50"])
+        // 6.00 in the month's first instant counts as 6.00 an hour (the one-hour floor) for 744 hours.
+        projected = try await fixture.ledger.alerts(team: "acme").filter { $0.kind == .projectedOverrun }
+        #expect(projected.map { "\($0.periodMonth):\($0.projectedMicro ?? 0)" } == ["2026-11:12467530", "2026-12:4470000000"])
         // Pending amounts do not raise alerts: they count against the limit only.
         _ = try await fixture.ledger.hold(request("f", amount: 4_000_000))
-        #expect(try await fixture.ledger.alerts(team: "acme").count == 4)
+        #expect(try await fixture.ledger.alerts(team: "acme").count == 6)
     }
 
     @Test func badInputIsRefusedAndChangesNothing() async throws {
