@@ -272,6 +272,19 @@ enum LedgerSchema {
                 ALTER TABLE alert_v7 RENAME TO alert;
                 """)
         }
+        // A report in another time zone than the teams' own (`report --timezone`) selects a month
+        // by grant instant, not by the ledger's month stamps. These two indexes replace the plain
+        // `(teamID, createdAt)` ones with the same prefix, carrying the columns that report reads,
+        // so it reads them alone (UsageFold; the holds' posted amounts) instead of a million rows.
+        migrator.registerMigration("v8-instant-indexes") { db in
+            try db.execute(sql: """
+                CREATE INDEX usageEvent_instants ON usageEvent(teamID, createdAt, provider, model, resolution, status,
+                    catalogVersion, outcome, chargedMicro, upstreamCostMicro, billedSeconds, seconds, caller);
+                DROP INDEX usageEvent_team_created;
+                CREATE INDEX hold_team_created_posted ON hold(teamID, createdAt, postedMicro);
+                DROP INDEX hold_team_created;
+                """)
+        }
         return migrator
     }
 }

@@ -24,8 +24,11 @@ let reportBenchmark = Benchmark(
     let teamCount = 50
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("videometer-report-bench-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
+    // VIDEOMETER_BENCH_KEEP=1 keeps the million-event ledger for a closer look (its path is printed).
+    let keep = ProcessInfo.processInfo.environment["VIDEOMETER_BENCH_KEEP"] == "1"
+    defer { if !keep { try? FileManager.default.removeItem(at: directory) } }
     let path = directory.appendingPathComponent("ledger.sqlite").path
+    if keep { print("  (keeping the ledger at \(path))") }
     let month = try ReportMonth(parsing: "2026-11")
     // Calls from Oct 31 00:00 to Dec 1 24:00 UTC, so every zone's month boundaries cut through them.
     let spanStart: Int64 = 1_793_404_800_000 // 2026-10-31T00:00:00Z in milliseconds

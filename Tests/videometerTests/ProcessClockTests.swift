@@ -53,6 +53,16 @@ struct ProcessClockTests {
         #expect(!FileManager.default.fileExists(atPath: db))
     }
 
+    @Test func aFrozenClockStaysAtItsInstantAndAnUnknownModeIsRefused() throws {
+        let frozen = try CLI.run(
+            ["quote", "--model", "grok-imagine-video", "--json"],
+            environment: ["VIDEOMETER_NOW": "2026-11-21T10:00:00Z", "VIDEOMETER_CLOCK": "frozen"])
+        #expect(frozen.status == 0, "\(frozen.stderr)")
+        let refused = try CLI.run(["quote", "--model", "grok-imagine-video"], environment: ["VIDEOMETER_CLOCK": "sometimes"])
+        #expect(refused.status == 64)
+        #expect(refused.stderr.contains("VIDEOMETER_CLOCK 'sometimes' is not 'running' or 'frozen'."))
+    }
+
     @Test func anOffsetClockStartsAtItsInstantAndRunsAtItsBaseRate() {
         let base = ManualWallClock(CatalogDate.parse("2030-01-01T00:00:00Z")!)
         let clock = OffsetWallClock(startingAt: TestClock.start, base: base)

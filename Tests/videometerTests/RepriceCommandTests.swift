@@ -152,14 +152,15 @@ struct RepriceCommandTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let db = directory.appendingPathComponent("ledger.sqlite").path
-        let tenth = ["VIDEOMETER_NOW": "2026-11-10T12:00:00Z"]
+        // Frozen clocks: the run rate depends on the exact instant, to the millisecond.
+        let tenth = ["VIDEOMETER_NOW": "2026-11-10T12:00:00Z", "VIDEOMETER_CLOCK": "frozen"]
         #expect(try CLI.run(["team", "create", "acme", "--db", db], environment: tenth).status == 0)
         #expect(try CLI.run(["budget", "set", "--team", "acme", "--monthly", "10", "--db", db], environment: tenth).status == 0)
         // 3.00 posted on Nov 10 (two postings of 1.50). At the second, the window Nov 4-10 (156 h)
         // projects 3.00 + 3.00 x 492 / 156 = 12.461538: past 10.00, a projected_overrun alert.
         #expect(try CLI.run(["ledger", "exercise", "--team", "acme", "--count", "2", "--amount", "1.5", "--db", db], environment: tenth).status == 0)
 
-        let sixteenth = ["VIDEOMETER_NOW": "2026-11-16T00:00:00Z"]
+        let sixteenth = ["VIDEOMETER_NOW": "2026-11-16T00:00:00Z", "VIDEOMETER_CLOCK": "frozen"]
         let show = try CLI.run(["budget", "show", "--team", "acme", "--json", "--db", db], environment: sixteenth)
         #expect(show.status == 0, "\(show.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
