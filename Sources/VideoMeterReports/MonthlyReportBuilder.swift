@@ -502,7 +502,7 @@ public struct MonthlyReportBuilder: Sendable {
                 let first = max(0, today - (BudgetForecast.windowDays - 1))
                 let forecast = BudgetForecast(
                     now: now * 1000, monthEnd: period.end * 1000, windowStart: period.days[first].start * 1000,
-                    postedMicro: dayCharged.reduce(0, +), windowPostedMicro: dayCharged[first...today].reduce(0, +),
+                    postedMicro: dayCharged[...today].reduce(0, +), windowPostedMicro: dayCharged[first...today].reduce(0, +),
                     monthlyLimitMicro: team.limits?.monthly)
                 section.forecast = forecast
                 section.forecastToday = today
