@@ -55,7 +55,8 @@ public enum UsageFold {
             ORDER BY createdAt
             """)
         let handle = statement.sqliteStatement
-        var texts = TextInterner()
+        // One interner per text column: provider, model, resolution, status, price list, outcome, caller.
+        var texts = Array(repeating: TextInterner(), count: 7)
         var usage: [InternedKey: UsageSums] = [:]
         var callers: [CallerID: CallerSums] = [:]
         for teamID in teamIDs {
@@ -71,25 +72,25 @@ public enum UsageFold {
                 let createdAt = sqlite3_column_int64(handle, 0)
                 while day < dayEnds.count - 1 && createdAt >= dayEnds[day] { day += 1 }
                 let key = InternedKey(
-                    teamID: teamID, day: Int32(day), provider: texts.id(handle, 1), model: texts.id(handle, 2),
-                    resolution: texts.id(handle, 3), status: texts.id(handle, 4), catalogVersion: texts.id(handle, 5),
-                    outcome: texts.id(handle, 6))
+                    teamID: teamID, day: Int32(day), provider: texts[0].id(handle, 1), model: texts[1].id(handle, 2),
+                    resolution: texts[2].id(handle, 3), status: texts[3].id(handle, 4), catalogVersion: texts[4].id(handle, 5),
+                    outcome: texts[5].id(handle, 6))
                 let charged = sqlite3_column_int64(handle, 7)
                 usage[key, default: UsageSums()].add(
                     charged: charged, upstream: sqlite3_column_int64(handle, 8), seconds: sqlite3_column_int64(handle, 9))
-                let caller = CallerID(teamID: teamID, caller: texts.id(handle, 10))
+                let caller = CallerID(teamID: teamID, caller: texts[6].id(handle, 10))
                 callers[caller, default: CallerSums()].add(charged: charged)
             }
         }
         var result = Result(usage: [:], callers: [:])
         for (key, sums) in usage {
             result.usage[UsageKey(
-                teamID: key.teamID, day: Int(key.day), provider: texts.text(key.provider), model: texts.text(key.model),
-                resolution: texts.text(key.resolution), status: texts.text(key.status),
-                catalogVersion: texts.text(key.catalogVersion), outcome: texts.text(key.outcome))] = sums
+                teamID: key.teamID, day: Int(key.day), provider: texts[0].text(key.provider), model: texts[1].text(key.model),
+                resolution: texts[2].text(key.resolution), status: texts[3].text(key.status),
+                catalogVersion: texts[4].text(key.catalogVersion), outcome: texts[5].text(key.outcome))] = sums
         }
         for (key, sums) in callers {
-            result.callers[CallerKey(teamID: key.teamID, caller: key.caller < 0 ? nil : texts.text(key.caller))] = sums
+            result.callers[CallerKey(teamID: key.teamID, caller: key.caller < 0 ? nil : texts[6].text(key.caller))] = sums
         }
         return result
     }
@@ -122,17 +123,22 @@ extension UsageFold.CallerSums {
     }
 }
 
-/// Text column values interned by their bytes: an id per distinct value (-1 for NULL), found by
-/// a hash of the bytes and a byte comparison, without making a `String` for a value seen before.
+/// One text column's values interned by their bytes: an id per distinct value (-1 for NULL),
+/// without making a `String` for a value seen before. A column such as the model has a handful of
+/// values, compared directly; past ``directLimit`` values (callers), a hash of the bytes finds them.
 struct TextInterner {
     private var byHash: [UInt64: [Int32]] = [:]
     private var bytes: [[UInt8]] = []
     private var texts: [String] = []
+    static let directLimit = 16
 
     mutating func id(_ statement: SQLiteStatement, _ column: Int32) -> Int32 {
         guard let pointer = sqlite3_column_text(statement, column) else { return -1 }
         let count = Int(sqlite3_column_bytes(statement, column))
         let buffer = UnsafeBufferPointer(start: pointer, count: count)
+        if texts.count <= Self.directLimit {
+            for (id, known) in bytes.enumerated() where known.count == count && known.elementsEqual(buffer) { return Int32(id) }
+        }
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in buffer { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         if let candidates = byHash[hash] {
