@@ -198,7 +198,12 @@ public struct QuoteTotals: Sendable, Equatable {
     /// The figures of a full quote, for calls the fast path cannot price.
     init(_ quote: Quote) {
         func units(_ value: Decimal, _ scale: Int) -> Int64 {
-            Int64(NSDecimalNumber(decimal: value * Decimal(sign: .plus, exponent: scale, significand: 1)).stringValue)!
+            let text = NSDecimalNumber(decimal: value * Decimal(sign: .plus, exponent: scale, significand: 1)).stringValue
+            guard let units = Int64(text) else {
+                // The catalog's ranges keep a total far below this (at most 1,000 USD a second).
+                preconditionFailure("a total of \(value) USD does not fit in 64 bits at scale \(scale)")
+            }
+            return units
         }
         let exact = ScaledPrices.units(of: quote.exactTotal)
         self.init(
