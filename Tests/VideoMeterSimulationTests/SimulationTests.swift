@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+@_spi(Simulation) import VideoMeterLedger
+@_spi(Simulation) import VideoMeterSimulation
+
+/// The seeds CI runs: a fixed list, so that CI is deterministic.
+let ciSeeds: [UInt64] = Array(1...200)
+let ciSteps = 2000
+
+/// Collects a run's event log.
+final class EventLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    func append(_ line: String) { lock.withLock { lines.append(line) } }
+    var all: [String] { lock.withLock { lines } }
+}
+
+@Suite("Deterministic simulation of the metering loop")
+struct SimulationTests {
+    @Test("Every invariant holds for the CI seeds", arguments: ciSeeds)
+    func ciSeedHolds(seed: UInt64) async throws {
+        let result = try await Simulation.run(SimulationOptions(seed: seed, steps: ciSteps))
+        #expect(result.passed, "\(result.summary)\n\(result.lastEvents.joined(separator: "\n"))")
+    }
+
+    @Test("Each injected bug is caught within the CI seeds, by the invariant it breaks", arguments: [
+        (InjectedBug.doublePost, ["resolve-once"]),
+        (.ignoreLimit, ["budget", "verify"]),
+        (.skipVoid, ["settle"]),
+        (.loseTaskID, ["task-id"]),
+    ])
+    func injectedBugIsCaught(bug: InjectedBug, invariants: [String]) async throws {
+        var caught: SimulationResult?
+        for seed in ciSeeds {
+            let result = try await Simulation.run(SimulationOptions(seed: seed, steps: ciSteps, bug: bug))
+            if !result.passed {
+                caught = result
+                break
+            }
+        }
+        let failure = try #require(caught?.failure, "\(bug.rawValue) was not caught by any CI seed")
+        #expect(invariants.contains(failure.violation.invariant), "\(bug.rawValue) caught as \(failure.violation.invariant): \(failure.violation.detail)")
+    }
+
+    @Test func aSeedReplaysItsEventsExactly() async throws {
+        let first = EventLog(), second = EventLog()
+        let a = try await Simulation.run(SimulationOptions(seed: 7, steps: 600), log: { first.append($0) })
+        let b = try await Simulation.run(SimulationOptions(seed: 7, steps: 600), log: { second.append($0) })
+        #expect(a.summary == b.summary)
+        #expect(first.all == second.all)
+        #expect(first.all.count > 600)
+        let other = try await Simulation.run(SimulationOptions(seed: 8, steps: 600))
+        #expect(other.summary != a.summary)
+    }
+
+    @Test func aFailureReplaysFromItsSeed() async throws {
+        let options = SimulationOptions(seed: 3, steps: ciSteps, bug: .ignoreLimit)
+        let first = try await Simulation.run(options)
+        let again = try await Simulation.run(options)
+        let failure = try #require(first.failure)
+        #expect(again.failure?.step == failure.step)
+        #expect(again.failure?.violation == failure.violation)
+        #expect(again.lastEvents == first.lastEvents)
+    }
+}
