@@ -63,3 +63,22 @@ struct SimulationTests {
         #expect(again.lastEvents == first.lastEvents)
     }
 }
+
+/// Failures the simulator found, kept as regression tests named after the seed that found them
+/// (docs/SIMULATION.md lists each, with its fix).
+@Suite("Simulator regressions")
+struct SimulationRegressionTests {
+    /// A BlockRun video arrived after another process's reconciliation had expired its hold: the
+    /// success was dropped instead of recorded as a late success.
+    @Test func seed1() async throws {
+        let result = try await Simulation.run(SimulationOptions(seed: 1, steps: 300))
+        #expect(result.passed, "\(result.summary)\n\(result.lastEvents.joined(separator: "\n"))")
+    }
+
+    /// The same with an async task: a reading in flight came back `succeeded` after the sweeper
+    /// had expired the hold.
+    @Test func seed7() async throws {
+        let result = try await Simulation.run(SimulationOptions(seed: 7, steps: 300))
+        #expect(result.passed, "\(result.summary)\n\(result.lastEvents.joined(separator: "\n"))")
+    }
+}
