@@ -295,7 +295,18 @@ public final class MeteredClient: Sendable {
             ])
             return outcome
         } catch let error as LedgerError where error.code == "hold_already_resolved" {
-            var outcome = try await self.outcome(of: try await ledger.hold(id: hold.id), replayed: true)
+            let resolved = try await ledger.hold(id: hold.id)
+            var outcome = try await self.outcome(of: resolved, replayed: true)
+            if resolved.state == .expired || resolved.state == .voided {
+                // A sweeper (another process's reconciliation, or this one's) ended the hold while
+                // the video was on its way: the success is late, kept for review, never charged.
+                try await shielded {
+                    _ = try await self.ledger.lateSuccess(
+                        holdID: hold.id, amountMicro: charge.amountMicro, upstreamRequestID: result.upstreamRequestID,
+                        note: "succeeded after the hold was \(resolved.state.rawValue)")
+                }
+                outcome.lateSuccess = true
+            }
             outcome.videoURL = result.videoURL
             outcome.videos = result.videos
             return outcome
