@@ -195,6 +195,7 @@ extension Ledger {
         let select = try db.cachedStatement(sql: "SELECT \(Hold.selection) FROM hold WHERE id = ?")
         guard var hold = try select.firstRow([holdID], Hold.init(columns:)) else { throw LedgerError.unknownHold(holdID) }
         let state: HoldState = repost && hold.state == .posted ? .pending : hold.state
+        let reposted = state != hold.state
         var machine = HoldStateMachine(holdID: hold.id, state: state, heldMicro: hold.amountMicro, deadline: hold.deadline)
         guard let action = try machine.apply(event, now: now) else { return (nil, []) }
 
@@ -206,7 +207,7 @@ extension Ledger {
             }
         }()
         // The hold state machine has checked the money; the call's lifecycle checks the status.
-        var call = CallLifecycle(holdID: hold.id, status: state == hold.state ? hold.callStatus : .running)
+        var call = CallLifecycle(holdID: hold.id, status: reposted ? .running : hold.callStatus)
         guard case .settle(let status) = try call.apply(.ended(requested)) else {
             throw LedgerError.illegalCallTransition(holdID: hold.id, from: hold.callStatus, event: "settled")
         }
@@ -260,8 +261,9 @@ extension Ledger {
             try addToBalance(db, teamID: hold.teamID, scope: "credit", key: "", posted: action.postedMicro, pending: -hold.amountMicro)
         }
 
+        // A repost (the injected double-post bug) has its usage event already: one per hold.
         let insertUsage = try db.cachedStatement(sql: """
-            INSERT INTO usageEvent (holdID, teamID, idempotencyKey, provider, model, resolution, seconds, billedSeconds,
+            INSERT\(reposted ? " OR IGNORE" : "") INTO usageEvent (holdID, teamID, idempotencyKey, provider, model, resolution, seconds, billedSeconds,
                 imageCount, status, outcome, heldMicro, chargedMicro, upstreamCostMicro, marginMicro, flatFeeMicro, catalogVersion,
                 latencyMs, upstreamTaskID, upstreamRequestID, periodMonth, periodDay, createdAt, finishedAt, caller, sellerCostTicks)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

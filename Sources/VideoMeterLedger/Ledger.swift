@@ -62,6 +62,11 @@ public final class Ledger: Sendable {
             guard level == 2 else { throw DatabaseError(message: "could not set synchronous = FULL (got \(level ?? -1))") }
         }
         try LedgerSchema.migrator.migrate(pool)
+        if bug == .doublePost {
+            // The rule "a hold resolves once" has two guards: the state machines and this unique
+            // index. The injected bug breaks both, or the second post would only fail.
+            try pool.write { db in try db.execute(sql: "DROP INDEX IF EXISTS journalEntry_resolution") }
+        }
         self.writer = pool
         self.clock = clock
         self.logger = logger

@@ -86,18 +86,17 @@ final class Oracle {
     func followJournal() throws -> [(holdID: Int64, kind: String)] {
         let lastID = entries.last?.id ?? 0
         let (fresh, count, balances) = try reader.read { db in
-            let fresh = try Row.fetchAll(db, sql: """
+            let fresh = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT id, kind, teamID, holdID, amountMicro, releasedMicro, periodMonth, periodDay, creditLimitMicro
                 FROM journalEntry WHERE id > ? ORDER BY id
-                """, arguments: [lastID]).map { row in
+                """), arguments: [lastID]).map { row in
                 Entry(
                     id: row[0], kind: row[1], teamID: row[2], holdID: row[3], amount: row[4], released: row[5],
                     month: row[6], day: row[7], creditLimit: row[8])
             }
-            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journalEntry") ?? 0
-            let balances = try Row.fetchAll(db, sql: "SELECT teamID, scope, periodKey, postedMicro, pendingMicro FROM balance").map { row in
-                (WindowKey(teamID: row[0], scope: row[1], key: row[2]), Sums(posted: row[3], pending: row[4]))
-            }
+            let count = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM journalEntry")) ?? 0
+            let balances = try Row.fetchAll(db.cachedStatement(sql: "SELECT teamID, scope, periodKey, postedMicro, pendingMicro FROM balance"))
+                .map { row in (WindowKey(teamID: row[0], scope: row[1], key: row[2]), Sums(posted: row[3], pending: row[4])) }
             return (fresh, count, balances)
         }
         guard count == entries.count + fresh.count else {
@@ -141,9 +140,19 @@ final class Oracle {
             }
         }
 
-        // Balances equal the journal, and every window stays within its limit.
+        // Balances equal the journal, and every window stays within its limit: a quick pass, then,
+        // only when something is wrong, a pass in window order to name the first problem.
         var stored: [WindowKey: Sums] = [:]
         for (key, value) in balances { stored[key] = value }
+        if stored.count == sums.count, stored.allSatisfy({ key, actual in
+            guard actual == sums[key], actual.pending >= 0 else { return false }
+            let used = actual.posted + actual.pending
+            if used == 0 { return true }
+            guard let limit = allowed[key] else { return false }
+            return limit.map { used <= $0 } ?? true
+        }) {
+            return resolved
+        }
         for key in Set(stored.keys).union(sums.keys).sorted() {
             let expected = sums[key] ?? Sums()
             let actual = stored[key] ?? Sums()
@@ -179,6 +188,28 @@ final class Oracle {
             let changed = zip(stored, entries).first { $0 != $1 }.map { "entry \($0.1.id)" } ?? "the entry count"
             throw Violation(invariant: "journal", detail: "the journal changed in place: \(changed) differs from what was first read")
         }
+    }
+
+    /// The hold with that id, as stored now.
+    func hold(id: Int64) throws -> Hold {
+        try reader.read { db in
+            guard let hold = try Hold.fetchOne(db.cachedStatement(sql: "SELECT * FROM hold WHERE id = ?"), arguments: [id]) else {
+                throw Violation(invariant: "journal", detail: "the journal names hold \(id), which the hold table lacks")
+            }
+            return hold
+        }
+    }
+
+    /// The hold taken under an idempotency key, if any.
+    func hold(key: String) throws -> Hold? {
+        try reader.read { db in
+            try Hold.fetchOne(db.cachedStatement(sql: "SELECT * FROM hold WHERE idempotencyKey = ?"), arguments: [key])
+        }
+    }
+
+    /// The holds a late success is recorded for.
+    func lateSuccessHolds() throws -> Set<Int64> {
+        try reader.read { db in Set(try Int64.fetchAll(db.cachedStatement(sql: "SELECT holdID FROM lateSuccess"))) }
     }
 
     // MARK: - Charges against the upstream's truth

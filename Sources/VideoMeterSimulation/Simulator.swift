@@ -57,6 +57,8 @@ final class Simulator {
     let quiet = Logger(label: "videometer.sim", factory: { _ in SwiftLogNoOpLogHandler() })
 
     var teams: [SimulatedTeam] = []
+    /// Each team's current period, recomputed only when time leaves its day.
+    var periods: [BudgetPeriod?] = []
     var processes: [SimulatedProcess] = []
     var incarnations = 0
     var jobs: [Int: (incarnation: Int, holdID: Int64?)] = [:]
@@ -180,10 +182,14 @@ final class Simulator {
     /// Tells the oracle the limits in force now, for the windows current now.
     func updateLimits() {
         let now = world.seconds * 1000
-        for team in teams {
-            oracle.limitsInForce(
-                teamID: team.id, period: BudgetPeriod.containing(now, in: team.zone), monthly: team.monthly, daily: team.daily,
-                credit: team.credit)
+        if periods.count != teams.count { periods = Array(repeating: nil, count: teams.count) }
+        for (index, team) in teams.enumerated() {
+            var period = periods[index]
+            if period.map({ now < $0.dayStart || now >= $0.dayEnd }) ?? true {
+                period = BudgetPeriod.containing(now, in: team.zone)
+                periods[index] = period
+            }
+            oracle.limitsInForce(teamID: team.id, period: period!, monthly: team.monthly, daily: team.daily, credit: team.credit)
         }
     }
 
@@ -204,8 +210,8 @@ final class Simulator {
         updateLimits()
         let runnable = runnableJobs()
         var action = draws.pick([
-            (220, Action.call), (50, .retry), (80, .poll), (40, .duplicatePoll), (30, .finish), (340, .advance), (100, .tick),
-            (30, .longTick), (10, .boundary), (40, .reconcile), (20, .budget), (10, .crash), (20, .armCrash),
+            (220, Action.call), (50, .retry), (80, .poll), (50, .duplicatePoll), (30, .finish), (360, .advance), (100, .tick),
+            (8, .longTick), (5, .boundary), (40, .reconcile), (20, .budget), (10, .crash), (20, .armCrash),
         ])
         // Keep the number of calls in flight bounded: past a dozen, move one of them on.
         if runnable.count > 12, [.call, .retry, .poll, .duplicatePoll, .finish].contains(action) { action = .advance }
@@ -216,7 +222,7 @@ final class Simulator {
         case .advance:
             if runnable.isEmpty { tick(seconds: draws.int64(1...90)) } else { await advance(draws.element(runnable)) }
         case .tick: tick(seconds: draws.int64(1...90))
-        case .longTick: tick(seconds: draws.int64(300...4 * 3600))
+        case .longTick: tick(seconds: draws.int64(300...3 * 3600))
         case .boundary: jumpToBoundary()
         case .reconcile: await reconcile(on: draws.element(processes))
         case .budget: try await changeBudget()
@@ -483,7 +489,7 @@ final class Simulator {
     func check(deliveries: [(key: String, index: Int)]) async throws {
         let now = world.seconds
         for (holdID, kind) in try oracle.followJournal() {
-            let hold = try await observer.hold(id: holdID)
+            let hold = try oracle.hold(id: holdID)
             try oracle.checkResolution(hold, kind: kind, record: upstream.calls[hold.idempotencyKey], tasks: upstream.tasks, now: now)
         }
         let survived = deliveries.compactMap { key, index -> (CallRecord, Delivery)? in
@@ -491,9 +497,9 @@ final class Simulator {
             return (callRecord, callRecord.deliveries[index])
         }
         if !survived.isEmpty {
-            let late = Set(try await observer.lateSuccesses().map(\.holdID))
+            let late = try oracle.lateSuccessHolds()
             for (callRecord, delivery) in survived {
-                let hold = try await observer.hold(idempotencyKey: callRecord.key)
+                let hold = try oracle.hold(key: callRecord.key)
                 try oracle.checkDelivery(delivery, record: callRecord, hold: hold, lateSuccesses: late)
             }
         }
