@@ -64,8 +64,8 @@ final class Oracle {
 
     // MARK: - Limits
 
-    /// Records the limits in force now for the windows current now; a window keeps the highest
-    /// limit it has seen (a lowered limit refuses new holds but does not undo old ones).
+    /// Records the limits in force now for the windows current now; a month or day keeps the
+    /// highest limit it has seen (a lowered limit refuses new holds but does not undo old ones).
     func limitsInForce(teamID: Int64, period: BudgetPeriod, monthly: MicroUSD, daily: MicroUSD?, credit: MicroUSD?) {
         func raise(_ key: WindowKey, _ limit: MicroUSD?) {
             switch allowed[key] {
@@ -76,7 +76,9 @@ final class Oracle {
         }
         raise(WindowKey(teamID: teamID, scope: "month", key: period.month), monthly)
         raise(WindowKey(teamID: teamID, scope: "day", key: period.day), daily)
-        raise(WindowKey(teamID: teamID, scope: "credit", key: ""), credit)
+        // Credit only grows, and only holds granted while the team has credit count against it:
+        // its limit is the credit now (a team without credit has no credit window).
+        allowed[WindowKey(teamID: teamID, scope: "credit", key: "")] = .some(credit)
     }
 
     // MARK: - The journal, step by step

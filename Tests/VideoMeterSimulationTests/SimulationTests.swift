@@ -65,20 +65,26 @@ struct SimulationTests {
 }
 
 /// Failures the simulator found, kept as regression tests named after the seed that found them
-/// (docs/SIMULATION.md lists each, with its fix).
+/// (docs/SIMULATION.md lists each, with its fix). A seed's schedule belongs to the simulator's
+/// version: each test also checks that its seed still reaches the path that broke, so a change to
+/// the simulator that moves the seed elsewhere fails here instead of silently testing nothing.
 @Suite("Simulator regressions")
 struct SimulationRegressionTests {
     /// A BlockRun video arrived after another process's reconciliation had expired its hold: the
     /// success was dropped instead of recorded as a late success.
     @Test func seed1() async throws {
-        let result = try await Simulation.run(SimulationOptions(seed: 1, steps: 300))
+        let log = EventLog()
+        let result = try await Simulation.run(SimulationOptions(seed: 1, steps: 300), log: { log.append($0) })
         #expect(result.passed, "\(result.summary)\n\(result.lastEvents.joined(separator: "\n"))")
+        #expect(log.all.contains { $0.contains("expired (expired), charged 0.000000, replayed, late success") })
     }
 
     /// The same with an async task: a reading in flight came back `succeeded` after the sweeper
     /// had expired the hold.
     @Test func seed7() async throws {
-        let result = try await Simulation.run(SimulationOptions(seed: 7, steps: 300))
+        let log = EventLog()
+        let result = try await Simulation.run(SimulationOptions(seed: 7, steps: 300), log: { log.append($0) })
         #expect(result.passed, "\(result.summary)\n\(result.lastEvents.joined(separator: "\n"))")
+        #expect(log.all.contains { $0.contains("expired (expired), charged 0.000000, replayed, late success") })
     }
 }
