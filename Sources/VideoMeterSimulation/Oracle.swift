@@ -56,6 +56,8 @@ final class Oracle {
     private var resolutions: [Int64: String] = [:]
     /// The highest limit in force while each window was current (nil: no limit applied).
     private var allowed: [WindowKey: MicroUSD?] = [:]
+    /// Each team's limits as the simulator last set them: a hold granted now must fit them.
+    private var limitsNow: [Int64: (monthly: MicroUSD, daily: MicroUSD?, credit: MicroUSD?)] = [:]
 
     init(reader: any DatabaseReader, catalog: Catalog) {
         self.reader = reader
@@ -74,6 +76,7 @@ final class Oracle {
             case .some(.some(let old)): allowed[key] = .some(limit.map { max($0, old) })
             }
         }
+        limitsNow[teamID] = (monthly, daily, credit)
         raise(WindowKey(teamID: teamID, scope: "month", key: period.month), monthly)
         raise(WindowKey(teamID: teamID, scope: "day", key: period.day), daily)
         // Credit only grows, and only holds granted while the team has credit count against it:
@@ -117,6 +120,17 @@ final class Oracle {
                 guard grants[holdID] == nil else { throw Violation(invariant: "journal", detail: "hold \(holdID) granted twice") }
                 var keys = [WindowKey(teamID: entry.teamID, scope: "month", key: month), WindowKey(teamID: entry.teamID, scope: "day", key: day)]
                 if entry.creditLimit != nil { keys.append(WindowKey(teamID: entry.teamID, scope: "credit", key: "")) }
+                // Granted now, so it must fit the limits the simulator has set, whatever the
+                // ledger recorded with it.
+                if let limits = limitsNow[entry.teamID] {
+                    for key in keys {
+                        let limit = key.scope == "month" ? limits.monthly : key.scope == "day" ? limits.daily : limits.credit
+                        let used = (sums[key]?.posted ?? 0) + (sums[key]?.pending ?? 0) + entry.amount
+                        if let limit, used > limit {
+                            throw Violation(invariant: "budget", detail: "hold \(holdID) granted: \(key.label) posted + pending \(Money.format(micro: used)) > limit \(Money.format(micro: limit)) USD")
+                        }
+                    }
+                }
                 for key in keys { sums[key, default: Sums()].pending += entry.amount }
                 grants[holdID] = Grant(teamID: entry.teamID, amount: entry.amount, keys: keys)
             case "post", "void", "expire":
