@@ -3,9 +3,20 @@ import Testing
 @_spi(Simulation) import VideoMeterLedger
 @_spi(Simulation) import VideoMeterSimulation
 
-/// The seeds CI runs: a fixed list, so that CI is deterministic.
-let ciSeeds: [UInt64] = Array(1...200)
-let ciSteps = 2000
+/// The seeds and steps of the seed sweep, a fixed list so that a run is deterministic. The
+/// suite's default keeps it to seconds (the whole suite runs twice in CI); `.ci/run` runs the full
+/// sweep once with `VIDEOMETER_SIM_SEEDS=1-200 VIDEOMETER_SIM_STEPS=2000`.
+let ciSeeds: [UInt64] = {
+    guard let range = ProcessInfo.processInfo.environment["VIDEOMETER_SIM_SEEDS"] else { return Array(1...10) }
+    let parts = range.split(separator: "-").compactMap { UInt64($0) }
+    precondition(parts.count == 2 && parts[0] <= parts[1], "VIDEOMETER_SIM_SEEDS must be a range such as 1-200")
+    return Array(parts[0]...parts[1])
+}()
+let ciSteps: Int = ProcessInfo.processInfo.environment["VIDEOMETER_SIM_STEPS"].flatMap { Int($0) } ?? 1000
+
+/// The seeds and steps within which every injected bug must be caught: the full sweep's.
+let bugSeeds: [UInt64] = Array(1...200)
+let bugSteps = 2000
 
 /// Collects a run's event log.
 final class EventLog: @unchecked Sendable {
@@ -31,8 +42,8 @@ struct SimulationTests {
     ])
     func injectedBugIsCaught(bug: InjectedBug, invariants: [String]) async throws {
         var caught: SimulationResult?
-        for seed in ciSeeds {
-            let result = try await Simulation.run(SimulationOptions(seed: seed, steps: ciSteps, bug: bug))
+        for seed in bugSeeds {
+            let result = try await Simulation.run(SimulationOptions(seed: seed, steps: bugSteps, bug: bug))
             if !result.passed {
                 caught = result
                 break
@@ -54,7 +65,7 @@ struct SimulationTests {
     }
 
     @Test func aFailureReplaysFromItsSeed() async throws {
-        let options = SimulationOptions(seed: 3, steps: ciSteps, bug: .ignoreLimit)
+        let options = SimulationOptions(seed: 3, steps: bugSteps, bug: .ignoreLimit)
         let first = try await Simulation.run(options)
         let again = try await Simulation.run(options)
         let failure = try #require(first.failure)
