@@ -216,7 +216,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VideoMeterSimulationTests",
-            dependencies: ["VideoMeterSimulation", "VideoMeterLedger", "videometer-sim"],
+            dependencies: ["VideoMeterSimulation", "VideoMeterLedger", "VideoMeterTesting", "videometer-sim"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -203,7 +203,7 @@ final class SimulatedUpstream {
         case .task, .drop:
             let id = nextID()
             let outcome = draws.pick([
-                (600, TaskState.succeeded), (100, .succeeded), (140, .failed), (80, .cancelled), (80, .expired),
+                (700, TaskState.succeeded), (140, .failed), (80, .cancelled), (80, .expired),
             ])
             let shorter = outcome == .succeeded && draws.chance(150)
             // Most tasks take minutes; some outlast the hold (3 h), so that success arrives late.

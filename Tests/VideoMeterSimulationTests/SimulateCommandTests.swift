@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VideoMeterTesting
 
 /// The `videometer-sim` binary, run as a user runs it.
 enum SimBinary {
@@ -10,9 +11,6 @@ enum SimBinary {
         return package.appendingPathComponent(".build/debug/videometer-sim")
     }()
 
-    /// Foundation's `Process.run()` has crashed on Linux when several threads launched at once.
-    static let launching = NSLock()
-
     static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = url
@@ -20,7 +18,9 @@ enum SimBinary {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        try launching.withLock { try process.run() }
+        // Through the suite's one launcher: Foundation's `Process.run()` has crashed on Linux when
+        // tests launched children from several threads at once, in any test target.
+        try VideometerProcess.launch(process)
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
