@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "VideoMeterSellers", targets: ["VideoMeterSellers"]),
         .executable(name: "videometer", targets: ["videometer"]),
         .executable(name: "videometer-bench", targets: ["videometer-bench"]),
+        .executable(name: "videometer-sim", targets: ["videometer-sim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -153,6 +154,25 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The deterministic simulation of the metering loop (docs/SIMULATION.md).
+        .target(
+            name: "VideoMeterSimulation",
+            dependencies: [
+                "VideoMeter", "VideoMeterCatalog", "VideoMeterLedger", "VideoMeterProviders", "VideoMeterMetering",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "videometer-sim",
+            dependencies: [
+                "VideoMeterSimulation", "VideoMeterLedger",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // What the test targets share: the suite's clock and a runner for the built binary.
         .target(
             name: "VideoMeterTesting",
@@ -192,6 +212,11 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "VideoMeterSimulationTests",
+            dependencies: ["VideoMeterSimulation", "VideoMeterLedger", "VideoMeterTesting", "videometer-sim"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

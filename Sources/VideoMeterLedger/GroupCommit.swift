@@ -17,11 +17,14 @@ final class GroupCommit: @unchecked Sendable {
     private var stopped = false
     /// The most operations one transaction carries.
     private let maximumBatch: Int
+    /// The simulated process this writer belongs to (the simulator's crash switch); nil in production.
+    private let life: ProcessLife?
 
     /// Starts the committing thread. It blocks in SQLite (lock waits, fsync) instead of a task of the
     /// cooperative pool, and batches whatever arrived while it was busy.
-    init(writer: any DatabaseWriter, maximumBatch: Int = 1024) {
+    init(writer: any DatabaseWriter, maximumBatch: Int = 1024, life: ProcessLife? = nil) {
         self.writer = writer
+        self.life = life
         self.maximumBatch = maximumBatch
         let thread = Thread { [self] in self.run() }
         thread.name = "videometer.ledger.commit"
@@ -38,7 +41,8 @@ final class GroupCommit: @unchecked Sendable {
 
     /// Runs `operation` in the next transaction and returns its result once that has committed.
     func perform<T: Sendable>(_ operation: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+        try life?.admitWrite()
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let pending = Operation(body: operation, continuation: continuation)
             condition.lock()
             queue.append(pending)

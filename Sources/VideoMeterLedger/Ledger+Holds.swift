@@ -29,12 +29,16 @@ extension Ledger {
         }
         let now = nowMilliseconds
         let periods = self.periods
+        let enforceLimits = bug != .ignoreLimit
         return try await commits.perform { db in
-            try Self.grant(request, now: now, periods: periods, db)
+            try Self.grant(request, now: now, periods: periods, enforceLimits: enforceLimits, db)
         }
     }
 
-    static func grant(_ request: HoldRequest, now: Int64, periods: PeriodCache, _ db: Database) throws -> HoldReceipt {
+    /// - Parameter enforceLimits: false only when the simulator injects ``InjectedBug/ignoreLimit``.
+    static func grant(
+        _ request: HoldRequest, now: Int64, periods: PeriodCache, enforceLimits: Bool = true, _ db: Database
+    ) throws -> HoldReceipt {
         let team = try team(named: request.team, db)
         let existing = try db.cachedStatement(sql: "SELECT \(Hold.selection) FROM hold WHERE idempotencyKey = ?")
         if let first = try existing.firstRow([request.idempotencyKey], Hold.init(columns:)) {
@@ -60,18 +64,18 @@ extension Ledger {
         let amount = request.amountMicro
 
         let monthAvailable = budget.monthly - budget.monthUsed
-        guard amount <= monthAvailable else {
+        guard amount <= monthAvailable || !enforceLimits else {
             throw LedgerError.budgetExceeded(limit: .monthly, limitMicro: budget.monthly, availableMicro: monthAvailable)
         }
         if let daily = budget.daily {
             let dayAvailable = daily - budget.dayUsed
-            guard amount <= dayAvailable else {
+            guard amount <= dayAvailable || !enforceLimits else {
                 throw LedgerError.budgetExceeded(limit: .daily, limitMicro: daily, availableMicro: dayAvailable)
             }
         }
         if let credit = budget.credit {
             let creditAvailable = credit - budget.creditUsed
-            guard amount <= creditAvailable else {
+            guard amount <= creditAvailable || !enforceLimits else {
                 throw LedgerError.budgetExceeded(limit: .credit, limitMicro: credit, availableMicro: creditAvailable)
             }
         }
@@ -127,8 +131,9 @@ extension Ledger {
     @discardableResult
     public func post(holdID: Int64, amount: MicroUSD, settlement: Settlement = Settlement()) async throws -> Hold {
         let now = nowMilliseconds
+        let repost = bug == .doublePost
         let (hold, alerts) = try await commits.perform { db in
-            try Self.resolve(holdID: holdID, event: .post(amountMicro: amount), settlement: settlement, now: now, db)
+            try Self.resolve(holdID: holdID, event: .post(amountMicro: amount), settlement: settlement, now: now, repost: repost, db)
         }
         log(alerts)
         return hold!
@@ -181,12 +186,17 @@ extension Ledger {
 
     /// Applies one event to a hold inside the current transaction: journal entry, hold row,
     /// balances, usage event, alerts. Returns nil when the sweeper finds the hold not yet due.
+    ///
+    /// - Parameter repost: true only when the simulator injects ``InjectedBug/doublePost``: a posted
+    ///   hold is treated as pending, so a second post charges it again.
     static func resolve(
-        holdID: Int64, event: HoldStateMachine.Event, settlement: Settlement, now: Int64, _ db: Database
+        holdID: Int64, event: HoldStateMachine.Event, settlement: Settlement, now: Int64, repost: Bool = false, _ db: Database
     ) throws -> (Hold?, [Alert]) {
         let select = try db.cachedStatement(sql: "SELECT \(Hold.selection) FROM hold WHERE id = ?")
         guard var hold = try select.firstRow([holdID], Hold.init(columns:)) else { throw LedgerError.unknownHold(holdID) }
-        var machine = HoldStateMachine(holdID: hold.id, state: hold.state, heldMicro: hold.amountMicro, deadline: hold.deadline)
+        let state: HoldState = repost && hold.state == .posted ? .pending : hold.state
+        let reposted = state != hold.state
+        var machine = HoldStateMachine(holdID: hold.id, state: state, heldMicro: hold.amountMicro, deadline: hold.deadline)
         guard let action = try machine.apply(event, now: now) else { return (nil, []) }
 
         let requested: CallStatus = settlement.status ?? {
@@ -197,7 +207,7 @@ extension Ledger {
             }
         }()
         // The hold state machine has checked the money; the call's lifecycle checks the status.
-        var call = CallLifecycle(holdID: hold.id, status: hold.callStatus)
+        var call = CallLifecycle(holdID: hold.id, status: reposted ? .running : hold.callStatus)
         guard case .settle(let status) = try call.apply(.ended(requested)) else {
             throw LedgerError.illegalCallTransition(holdID: hold.id, from: hold.callStatus, event: "settled")
         }
@@ -251,8 +261,9 @@ extension Ledger {
             try addToBalance(db, teamID: hold.teamID, scope: "credit", key: "", posted: action.postedMicro, pending: -hold.amountMicro)
         }
 
+        // A repost (the injected double-post bug) has its usage event already: one per hold.
         let insertUsage = try db.cachedStatement(sql: """
-            INSERT INTO usageEvent (holdID, teamID, idempotencyKey, provider, model, resolution, seconds, billedSeconds,
+            INSERT\(reposted ? " OR IGNORE" : "") INTO usageEvent (holdID, teamID, idempotencyKey, provider, model, resolution, seconds, billedSeconds,
                 imageCount, status, outcome, heldMicro, chargedMicro, upstreamCostMicro, marginMicro, flatFeeMicro, catalogVersion,
                 latencyMs, upstreamTaskID, upstreamRequestID, periodMonth, periodDay, createdAt, finishedAt, caller, sellerCostTicks)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

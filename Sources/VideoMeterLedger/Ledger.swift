@@ -29,6 +29,8 @@ public final class Ledger: Sendable {
     let logger: Logger
     let commits: GroupCommit
     let periods = PeriodCache()
+    /// A rule broken on purpose by the simulator; nil everywhere else.
+    let bug: InjectedBug?
 
     /// The largest amount or limit the ledger accepts: one billion dollars, far from overflow.
     public static let maximumMicro: MicroUSD = 1_000_000_000_000_000
@@ -37,10 +39,14 @@ public final class Ledger: Sendable {
     ///
     /// - Parameters:
     ///   - busyTimeout: how long a write waits for another process's transaction, in seconds.
-    public init(
+    public convenience init(
         path: String, clock: any WallClock = SystemWallClock(),
         logger: Logger = Logger(label: "videometer.ledger"), busyTimeout: TimeInterval = 30
     ) throws {
+        try self.init(path: path, clock: clock, logger: logger, busyTimeout: busyTimeout, bug: nil, life: nil)
+    }
+
+    init(path: String, clock: any WallClock, logger: Logger, busyTimeout: TimeInterval, bug: InjectedBug?, life: ProcessLife?) throws {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var configuration = Configuration()
@@ -56,10 +62,16 @@ public final class Ledger: Sendable {
             guard level == 2 else { throw DatabaseError(message: "could not set synchronous = FULL (got \(level ?? -1))") }
         }
         try LedgerSchema.migrator.migrate(pool)
+        if bug == .doublePost {
+            // The rule "a hold resolves once" has two guards: the state machines and this unique
+            // index. The injected bug breaks both, or the second post would only fail.
+            try pool.write { db in try db.execute(sql: "DROP INDEX IF EXISTS journalEntry_resolution") }
+        }
         self.writer = pool
         self.clock = clock
         self.logger = logger
-        self.commits = GroupCommit(writer: pool)
+        self.bug = bug
+        self.commits = GroupCommit(writer: pool, life: life)
     }
 
     deinit {

@@ -34,9 +34,9 @@ extension MeteredClient {
         var report = ReconcileReport()
         let open = try await ledger.holdsAwaitingReconciliation()
         try await withThrowingTaskGroup(of: ReconcileItem.self) { group in
-            // At most `maxConcurrentReads` task readings at a time, however many holds are open.
+            // At most `reconcileConcurrency` task readings at a time, however many holds are open.
             var pending = open.makeIterator()
-            for _ in 0..<Self.maxConcurrentReads {
+            for _ in 0..<configuration.reconcileConcurrency {
                 guard let hold = pending.next() else { break }
                 group.addTask { await self.reconcile(hold, waitFor: waitFor) }
             }
@@ -101,9 +101,6 @@ extension MeteredClient {
 
     /// How old a held, never-sent async call must be before reconciliation voids it.
     static let neverSentGraceSeconds: Double = 60
-
-    /// Task readings a reconciliation pass keeps in flight at most.
-    static let maxConcurrentReads = 64
 
     enum ReconcileItem: Sendable {
         case settled(MeteredOutcome)

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import VideoMeter
-import VideoMeterLedger
+@_spi(Simulation) import VideoMeterLedger
 import VideoMeterProviders
 
 /// Puts every generation call through quote -> hold -> send -> settle.
@@ -26,11 +26,19 @@ public final class MeteredClient: Sendable {
         public var asyncHoldTimeout: Duration
         /// How async tasks are polled.
         public var pollPolicy: PollPolicy
+        /// How many task readings a reconciliation pass keeps in flight at most (1: one after the
+        /// other, in hold order, as the deterministic simulator needs).
+        public var reconcileConcurrency: Int
 
-        public init(syncHoldTimeout: Duration = .seconds(900), asyncHoldTimeout: Duration = .seconds(3 * 3600), pollPolicy: PollPolicy = PollPolicy()) {
+        public init(
+            syncHoldTimeout: Duration = .seconds(900), asyncHoldTimeout: Duration = .seconds(3 * 3600), pollPolicy: PollPolicy = PollPolicy(),
+            reconcileConcurrency: Int = 64
+        ) {
+            precondition(reconcileConcurrency >= 1, "a reconciliation reads at least one task at a time")
             self.syncHoldTimeout = syncHoldTimeout
             self.asyncHoldTimeout = asyncHoldTimeout
             self.pollPolicy = pollPolicy
+            self.reconcileConcurrency = reconcileConcurrency
         }
     }
 
@@ -45,15 +53,29 @@ public final class MeteredClient: Sendable {
     /// Holds whose request is being sent by this process right now (so reconciliation does not
     /// mistake them for calls a crash left behind).
     let sending = HoldRegistry()
+    /// A rule broken on purpose by the simulator; nil everywhere else.
+    let bug: InjectedBug?
 
     /// - Parameters:
     ///   - providers: one client per catalog provider id (`blockrun`, `worldrouter`).
     ///   - clock: the wall clock calls are priced and stamped at; the ledger's unless told otherwise.
     ///   - waitClock: the clock polling waits on.
-    public init(
+    public convenience init(
         catalog: Catalog, ledger: Ledger, providers: [String: any VideoProvider], clock: (any WallClock)? = nil, waitClock: AnyClock = .continuous,
         configuration: Configuration = Configuration(), logger: Logger = Logger(label: "videometer.metering")
     ) {
+        self.init(
+            catalog: catalog, ledger: ledger, providers: providers, clock: clock, waitClock: waitClock, configuration: configuration,
+            logger: logger, injecting: nil)
+    }
+
+    /// A metered client for the simulator: `bug` breaks one of the metered client's rules
+    /// (``InjectedBug/skipVoid`` or ``InjectedBug/loseTaskID``; the others are the ledger's).
+    @_spi(Simulation) public init(
+        catalog: Catalog, ledger: Ledger, providers: [String: any VideoProvider], clock: (any WallClock)?, waitClock: AnyClock,
+        configuration: Configuration, logger: Logger, injecting bug: InjectedBug?
+    ) {
+        self.bug = bug
         self.catalog = catalog
         self.ledger = ledger
         self.providers = providers
@@ -152,7 +174,9 @@ public final class MeteredClient: Sendable {
             return .settled(try await settleSuccess(hold, result: result, reportedSeconds: result.durationSeconds, reportedResolution: result.resolution, startedAt: startedAt, onEvent: onEvent))
         case .task(let taskID):
             // Written before any polling, so that a restart resumes this task.
-            try await shielded { try await self.ledger.markSubmitted(holdID: hold.id, upstreamTaskID: taskID) }
+            if bug != .loseTaskID {
+                try await shielded { try await self.ledger.markSubmitted(holdID: hold.id, upstreamTaskID: taskID) }
+            }
             await onEvent(.submitted(taskID: taskID))
             logger.debug("task created", metadata: ["hold.id": "\(hold.id)", "task.id": "\(taskID)"])
             return .running(RunningCall(holdID: hold.id, idempotencyKey: key, taskID: taskID, quote: quote))
@@ -271,7 +295,18 @@ public final class MeteredClient: Sendable {
             ])
             return outcome
         } catch let error as LedgerError where error.code == "hold_already_resolved" {
-            var outcome = try await self.outcome(of: try await ledger.hold(id: hold.id), replayed: true)
+            let resolved = try await ledger.hold(id: hold.id)
+            var outcome = try await self.outcome(of: resolved, replayed: true)
+            if resolved.state == .expired || resolved.state == .voided {
+                // A sweeper (another process's reconciliation, or this one's) ended the hold while
+                // the video was on its way: the success is late, kept for review, never charged.
+                try await shielded {
+                    _ = try await self.ledger.lateSuccess(
+                        holdID: hold.id, amountMicro: charge.amountMicro, upstreamRequestID: result.upstreamRequestID,
+                        note: "succeeded after the hold was \(resolved.state.rawValue)")
+                }
+                outcome.lateSuccess = true
+            }
             outcome.videoURL = result.videoURL
             outcome.videos = result.videos
             return outcome
@@ -323,6 +358,7 @@ public final class MeteredClient: Sendable {
                 return expired
             }
         }
+        if bug == .skipVoid { return try await outcome(of: hold, replayed: false) }
         do {
             let voided = try await shielded {
                 try await self.ledger.void(holdID: hold.id, settlement: Settlement(

@@ -1,0 +1,327 @@
+import Foundation
+import GRDB
+import VideoMeter
+import VideoMeterLedger
+
+/// An invariant that did not hold.
+public struct Violation: Error, Sendable, Equatable {
+    /// The invariant's short name (`budget`, `journal`, `charge`, `verify`, ...).
+    public var invariant: String
+    public var detail: String
+}
+
+/// Checks the ledger against the limits in force and against what the upstream really did.
+///
+/// It follows the journal as it grows (each step reads only the new entries), keeps its own sums
+/// of it, and compares them with the ledger's balances; the full `verify` runs every few steps and
+/// at the end.
+final class Oracle {
+    struct WindowKey: Hashable, Comparable {
+        var teamID: Int64
+        var scope: String
+        var key: String
+        static func < (a: Self, b: Self) -> Bool { (a.teamID, a.scope, a.key) < (b.teamID, b.scope, b.key) }
+        var label: String { "team \(teamID) \(scope) \(key.isEmpty ? "(all time)" : key)" }
+    }
+
+    struct Sums: Equatable {
+        var posted: MicroUSD = 0
+        var pending: MicroUSD = 0
+    }
+
+    /// One journal entry as first read, to prove later that it never changed.
+    struct Entry: Equatable {
+        var id: Int64
+        var kind: String
+        var teamID: Int64
+        var holdID: Int64?
+        var amount: MicroUSD
+        var released: MicroUSD
+        var month: String?
+        var day: String?
+        var creditLimit: MicroUSD?
+    }
+
+    private struct Grant {
+        var teamID: Int64
+        var amount: MicroUSD
+        var keys: [WindowKey]
+    }
+
+    let reader: any DatabaseReader
+    let catalog: Catalog
+    private(set) var entries: [Entry] = []
+    private var sums: [WindowKey: Sums] = [:]
+    private var grants: [Int64: Grant] = [:]
+    private var resolutions: [Int64: String] = [:]
+    /// The highest limit in force while each window was current (nil: no limit applied).
+    private var allowed: [WindowKey: MicroUSD?] = [:]
+    /// Each team's limits as the simulator last set them: a hold granted now must fit them.
+    private var limitsNow: [Int64: (monthly: MicroUSD, daily: MicroUSD?, credit: MicroUSD?)] = [:]
+
+    init(reader: any DatabaseReader, catalog: Catalog) {
+        self.reader = reader
+        self.catalog = catalog
+    }
+
+    // MARK: - Limits
+
+    /// Records the limits in force now for the windows current now; a month or day keeps the
+    /// highest limit it has seen (a lowered limit refuses new holds but does not undo old ones).
+    func limitsInForce(teamID: Int64, period: BudgetPeriod, monthly: MicroUSD, daily: MicroUSD?, credit: MicroUSD?) {
+        func raise(_ key: WindowKey, _ limit: MicroUSD?) {
+            switch allowed[key] {
+            case .none: allowed[key] = .some(limit)
+            case .some(.none): break
+            case .some(.some(let old)): allowed[key] = .some(limit.map { max($0, old) })
+            }
+        }
+        limitsNow[teamID] = (monthly, daily, credit)
+        raise(WindowKey(teamID: teamID, scope: "month", key: period.month), monthly)
+        raise(WindowKey(teamID: teamID, scope: "day", key: period.day), daily)
+        // Credit only grows, and only holds granted while the team has credit count against it:
+        // its limit is the credit now (a team without credit has no credit window).
+        allowed[WindowKey(teamID: teamID, scope: "credit", key: "")] = .some(credit)
+    }
+
+    // MARK: - The journal, step by step
+
+    /// Reads the entries appended since the last step, checks them and the balances, and returns
+    /// the holds they resolve (with the kind of resolution).
+    func followJournal() throws -> [(holdID: Int64, kind: String)] {
+        let lastID = entries.last?.id ?? 0
+        let (fresh, count, balances) = try reader.read { db in
+            let fresh = try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT id, kind, teamID, holdID, amountMicro, releasedMicro, periodMonth, periodDay, creditLimitMicro
+                FROM journalEntry WHERE id > ? ORDER BY id
+                """), arguments: [lastID]).map { row in
+                Entry(
+                    id: row[0], kind: row[1], teamID: row[2], holdID: row[3], amount: row[4], released: row[5],
+                    month: row[6], day: row[7], creditLimit: row[8])
+            }
+            let count = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM journalEntry")) ?? 0
+            let balances = try Row.fetchAll(db.cachedStatement(sql: "SELECT teamID, scope, periodKey, postedMicro, pendingMicro FROM balance"))
+                .map { row in (WindowKey(teamID: row[0], scope: row[1], key: row[2]), Sums(posted: row[3], pending: row[4])) }
+            return (fresh, count, balances)
+        }
+        guard count == entries.count + fresh.count else {
+            throw Violation(invariant: "journal", detail: "the journal has \(count) entries, but \(entries.count) were seen before and \(fresh.count) are new: an entry was removed")
+        }
+        var resolved: [(Int64, String)] = []
+        for entry in fresh {
+            entries.append(entry)
+            switch entry.kind {
+            case "credit":
+                break
+            case "hold":
+                guard let holdID = entry.holdID, let month = entry.month, let day = entry.day else {
+                    throw Violation(invariant: "journal", detail: "entry \(entry.id): a hold entry without its hold or periods")
+                }
+                guard grants[holdID] == nil else { throw Violation(invariant: "journal", detail: "hold \(holdID) granted twice") }
+                var keys = [WindowKey(teamID: entry.teamID, scope: "month", key: month), WindowKey(teamID: entry.teamID, scope: "day", key: day)]
+                if entry.creditLimit != nil { keys.append(WindowKey(teamID: entry.teamID, scope: "credit", key: "")) }
+                // Granted now, so it must fit the limits the simulator has set, whatever the
+                // ledger recorded with it.
+                if let limits = limitsNow[entry.teamID] {
+                    for key in keys {
+                        let limit = key.scope == "month" ? limits.monthly : key.scope == "day" ? limits.daily : limits.credit
+                        let used = (sums[key]?.posted ?? 0) + (sums[key]?.pending ?? 0) + entry.amount
+                        if let limit, used > limit {
+                            throw Violation(invariant: "budget", detail: "hold \(holdID) granted: \(key.label) posted + pending \(Money.format(micro: used)) > limit \(Money.format(micro: limit)) USD")
+                        }
+                    }
+                }
+                for key in keys { sums[key, default: Sums()].pending += entry.amount }
+                grants[holdID] = Grant(teamID: entry.teamID, amount: entry.amount, keys: keys)
+            case "post", "void", "expire":
+                guard let holdID = entry.holdID, let grant = grants[holdID] else {
+                    throw Violation(invariant: "journal", detail: "entry \(entry.id): a \(entry.kind) of a hold never granted")
+                }
+                if let first = resolutions[holdID] {
+                    throw Violation(invariant: "resolve-once", detail: "hold \(holdID) resolved twice: \(first), then \(entry.kind) (entry \(entry.id))")
+                }
+                guard entry.amount >= 0, entry.amount <= grant.amount, entry.amount + entry.released == grant.amount,
+                      entry.kind == "post" || entry.amount == 0
+                else {
+                    throw Violation(invariant: "journal", detail: "entry \(entry.id): \(entry.kind) of hold \(holdID) moves \(entry.amount) + \(entry.released) of \(grant.amount) held")
+                }
+                resolutions[holdID] = entry.kind
+                for key in grant.keys {
+                    sums[key, default: Sums()].pending -= grant.amount
+                    sums[key, default: Sums()].posted += entry.amount
+                }
+                resolved.append((holdID, entry.kind))
+            default:
+                throw Violation(invariant: "journal", detail: "entry \(entry.id): unknown kind \(entry.kind)")
+            }
+        }
+
+        // Balances equal the journal, and every window stays within its limit: a quick pass, then,
+        // only when something is wrong, a pass in window order to name the first problem.
+        var stored: [WindowKey: Sums] = [:]
+        for (key, value) in balances { stored[key] = value }
+        if stored.count == sums.count, stored.allSatisfy({ key, actual in
+            guard actual == sums[key], actual.pending >= 0 else { return false }
+            let used = actual.posted + actual.pending
+            if used == 0 { return true }
+            guard let limit = allowed[key] else { return false }
+            return limit.map { used <= $0 } ?? true
+        }) {
+            return resolved
+        }
+        for key in Set(stored.keys).union(sums.keys).sorted() {
+            let expected = sums[key] ?? Sums()
+            let actual = stored[key] ?? Sums()
+            guard expected == actual else {
+                throw Violation(invariant: "balances", detail: "\(key.label): stored posted \(Money.format(micro: actual.posted)) / pending \(Money.format(micro: actual.pending)), the journal sums to \(Money.format(micro: expected.posted)) / \(Money.format(micro: expected.pending))")
+            }
+            guard actual.pending >= 0 else { throw Violation(invariant: "balances", detail: "\(key.label): negative pending amount") }
+            let used = actual.posted + actual.pending
+            if used == 0 { continue }
+            guard let limit = allowed[key] else {
+                throw Violation(invariant: "budget", detail: "\(key.label): \(Money.format(micro: used)) used in a window in which no limit was ever in force")
+            }
+            if let limit, used > limit {
+                throw Violation(invariant: "budget", detail: "\(key.label): posted + pending \(Money.format(micro: used)) > limit \(Money.format(micro: limit)) USD")
+            }
+        }
+        return resolved
+    }
+
+    /// The journal's entries are still the ones first read (nothing edited in place).
+    func checkAppendOnly() throws {
+        let stored = try reader.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, kind, teamID, holdID, amountMicro, releasedMicro, periodMonth, periodDay, creditLimitMicro
+                FROM journalEntry WHERE id <= ? ORDER BY id
+                """, arguments: [entries.last?.id ?? 0]).map { row in
+                Entry(
+                    id: row[0], kind: row[1], teamID: row[2], holdID: row[3], amount: row[4], released: row[5],
+                    month: row[6], day: row[7], creditLimit: row[8])
+            }
+        }
+        guard stored == entries else {
+            let changed = zip(stored, entries).first { $0 != $1 }.map { "entry \($0.1.id)" } ?? "the entry count"
+            throw Violation(invariant: "journal", detail: "the journal changed in place: \(changed) differs from what was first read")
+        }
+    }
+
+    /// The hold with that id, as stored now.
+    func hold(id: Int64) throws -> Hold {
+        try reader.read { db in
+            guard let hold = try Hold.fetchOne(db.cachedStatement(sql: "SELECT * FROM hold WHERE id = ?"), arguments: [id]) else {
+                throw Violation(invariant: "journal", detail: "the journal names hold \(id), which the hold table lacks")
+            }
+            return hold
+        }
+    }
+
+    /// The hold taken under an idempotency key, if any.
+    func hold(key: String) throws -> Hold? {
+        try reader.read { db in
+            try Hold.fetchOne(db.cachedStatement(sql: "SELECT * FROM hold WHERE idempotencyKey = ?"), arguments: [key])
+        }
+    }
+
+    /// The holds a late success is recorded for.
+    func lateSuccessHolds() throws -> Set<Int64> {
+        try reader.read { db in Set(try Int64.fetchAll(db.cachedStatement(sql: "SELECT holdID FROM lateSuccess"))) }
+    }
+
+    // MARK: - Charges against the upstream's truth
+
+    /// What a call the upstream completed for `seconds` must be charged: the price of those
+    /// seconds at the rates of the price list stored on the hold, never more than held.
+    func expectedCharge(for hold: Hold, seconds: Int) throws -> MicroUSD {
+        let quote = try catalog.reprice(
+            provider: hold.provider, model: hold.model, seconds: seconds, resolution: hold.resolution, imageCount: hold.imageCount,
+            version: hold.catalogVersion)
+        return min(quote.totalMicro, hold.amountMicro)
+    }
+
+    /// Checks a hold the journal just resolved against the call record of its key.
+    func checkResolution(_ hold: Hold, kind: String, record: CallRecord?, tasks: [String: UpstreamTask], now: Int64) throws {
+        guard let record else {
+            throw Violation(invariant: "charge", detail: "hold \(hold.id) has key \(hold.idempotencyKey), which no caller used")
+        }
+        if let quoted = record.quotedMicro, quoted != hold.amountMicro {
+            throw Violation(invariant: "charge", detail: "hold \(hold.id) (\(record.key)) holds \(Money.format(micro: hold.amountMicro)), the quote was \(Money.format(micro: quoted)) USD")
+        }
+        switch kind {
+        case "post":
+            guard let seconds = record.generatedSeconds else {
+                throw Violation(invariant: "charge", detail: "hold \(hold.id) (\(record.key)) charged \(Money.format(micro: hold.postedMicro)) USD, but the upstream completed no billable call for it")
+            }
+            if record.style == .sync, !record.videoDelivered {
+                throw Violation(invariant: "charge", detail: "hold \(hold.id) (\(record.key)) charged for a video that was never delivered")
+            }
+            if record.style == .async, let taskID = record.taskID, let task = tasks[taskID], task.finishesAt > now {
+                throw Violation(invariant: "charge", detail: "hold \(hold.id) (\(record.key)) charged before its task \(taskID) succeeded")
+            }
+            let expected = try expectedCharge(for: hold, seconds: seconds)
+            guard hold.postedMicro == expected else {
+                throw Violation(invariant: "charge", detail: "hold \(hold.id) (\(record.key)) charged \(Money.format(micro: hold.postedMicro)) USD for \(seconds) s reported; the quote's price is \(Money.format(micro: expected)) USD")
+            }
+        case "void":
+            if let seconds = record.generatedSeconds {
+                throw Violation(invariant: "charge", detail: "hold \(hold.id) (\(record.key)) voided, but the upstream completed the call (\(seconds) s)")
+            }
+        default:
+            break
+        }
+    }
+
+    /// Checks what an answer that a surviving process received implies for its hold, at the end of
+    /// the step in which it arrived.
+    func checkDelivery(_ delivery: Delivery, record: CallRecord, hold: Hold?, lateSuccesses: Set<Int64>) throws {
+        let label = "\(record.key) (\(delivery.kind))"
+        guard let hold else {
+            throw Violation(invariant: "lifecycle", detail: "the upstream answered \(label) but the ledger has no hold for it")
+        }
+        let beforeDeadline = delivery.time * 1000 < hold.deadline
+        switch delivery.kind {
+        case .taskCreated(let id):
+            if hold.state == .pending, hold.upstreamTaskID != id {
+                throw Violation(invariant: "task-id", detail: "hold \(hold.id): task \(id) was created and its id delivered, but the hold records \(hold.upstreamTaskID ?? "no task id")")
+            }
+        case .video, .terminal(.succeeded):
+            if beforeDeadline {
+                guard hold.state == .posted else {
+                    throw Violation(invariant: "charge", detail: "hold \(hold.id): \(label) arrived before the deadline, but the hold is \(hold.state.rawValue)")
+                }
+            } else {
+                guard hold.state != .posted || hold.resolvedAt.map({ $0 < hold.deadline }) == true else {
+                    throw Violation(invariant: "charge", detail: "hold \(hold.id): charged after its deadline")
+                }
+                if hold.state != .posted && !lateSuccesses.contains(hold.id) {
+                    throw Violation(invariant: "late-success", detail: "hold \(hold.id): \(label) arrived after the hold's deadline and was not recorded as a late success")
+                }
+            }
+        case .terminal:
+            if hold.state == .pending {
+                throw Violation(invariant: "settle", detail: "hold \(hold.id): the task ended (\(delivery.kind)) and a process read it, but the hold is still pending")
+            }
+        case .refused(let code):
+            // Voided; or expired, when the refusal came after the deadline and a sweeper got there first.
+            if hold.state != .voided && (beforeDeadline || hold.state != .expired) {
+                throw Violation(invariant: "settle", detail: "hold \(hold.id): the upstream refused the call (\(code)), but the hold is \(hold.state.rawValue)")
+            }
+        case .dropped:
+            if hold.state == .posted || hold.state == .voided {
+                throw Violation(invariant: "settle", detail: "hold \(hold.id): the answer was lost, the outcome unknown, yet the hold is \(hold.state.rawValue)")
+            }
+        }
+    }
+}
+
+extension Delivery.Kind: CustomStringConvertible {
+    var description: String {
+        switch self {
+        case .video(let seconds): "video of \(seconds) s"
+        case .refused(let code): "refused \(code)"
+        case .dropped: "answer dropped"
+        case .taskCreated(let id): "task \(id) created"
+        case .terminal(let state): "task \(state.rawValue)"
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import ArgumentParser
+import Foundation
+import Logging
+@_spi(Simulation) import VideoMeterLedger
+@_spi(Simulation) import VideoMeterSimulation
+
+/// `videometer-sim`: runs the deterministic simulation of the metering loop for one seed or a
+/// range of seeds, and stops at the first invariant that fails.
+@main
+struct SimulateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "videometer-sim",
+        abstract: "Simulate the metering loop deterministically: callers, upstream faults, crashes and clock jumps from one seed.",
+        discussion: """
+            Each seed drives teams, callers, the upstream's answers and faults, process crashes and \
+            virtual time against the real ledger and metered client, and checks the invariants after \
+            every step (docs/SIMULATION.md). Exit status: 0 when every invariant held for every \
+            seed; 1 at the first violation (its seed, step, invariant and last events are printed); \
+            64 for bad arguments. The same arguments print the same standard output; timings go to \
+            standard error.
+            """
+    )
+
+    @Option(help: "Run this one seed.")
+    var seed: UInt64?
+
+    @Option(help: ArgumentHelp("Run every seed of an inclusive range, e.g. 1-200.", valueName: "A-B"))
+    var seeds: String?
+
+    @Option(help: "Steps per seed, before the drain and the final reconciliation.")
+    var steps: Int = 2000
+
+    @Option(help: ArgumentHelp(
+        "The ledger's SQLite file, which must not exist yet (kept afterwards, for `videometer ledger verify --db`); only with --seed. Default: a temporary file, removed after the run.",
+        valueName: "PATH_OR_URL"))
+    var ledger: String?
+
+    @Option(help: ArgumentHelp(
+        "Break one rule on purpose, to show the checks catch it: \(InjectedBug.allCases.map(\.rawValue).joined(separator: ", ")).",
+        valueName: "BUG"))
+    var inject: String?
+
+    @Option(help: "Run the full ledger verify every N steps (and always at the end).")
+    var verifyEvery: Int = 100
+
+    @Flag(help: "Print every event of every seed as it happens.")
+    var verbose = false
+
+    func validate() throws {
+        _ = try seedRange()
+        guard steps >= 0 else { throw ValidationError("--steps must be 0 or more (got \(steps)).") }
+        guard verifyEvery >= 1 else { throw ValidationError("--verify-every must be 1 or more (got \(verifyEvery)).") }
+        _ = try bug()
+        if let ledger {
+            do {
+                _ = try LedgerLocation.resolveFile(flag: ledger, environment: [:])
+            } catch {
+                throw ValidationError("\(error.code): --ledger \(error.message.replacingOccurrences(of: "give --db (or VIDEOMETER_DB)", with: "give --ledger")) The simulator accepts a SQLite file path (or nothing, for a temporary file).")
+            }
+            guard seeds == nil else { throw ValidationError("--ledger takes one seed's ledger: use it with --seed, not --seeds.") }
+            guard !FileManager.default.fileExists(atPath: ledger) else {
+                throw ValidationError("--ledger \(ledger) exists already; the simulator starts from an empty ledger, give a new path.")
+            }
+        }
+    }
+
+    func seedRange() throws -> ClosedRange<UInt64> {
+        switch (seed, seeds) {
+        case (let seed?, nil):
+            return seed...seed
+        case (nil, let range?):
+            let parts = range.split(separator: "-", omittingEmptySubsequences: false)
+            guard parts.count == 2, let first = UInt64(parts[0]), let last = UInt64(parts[1]) else {
+                throw ValidationError("--seeds '\(range)' is not a range such as 1-200.")
+            }
+            guard first <= last else { throw ValidationError("--seeds '\(range)' is empty: the first seed is above the last.") }
+            return first...last
+        case (nil, nil):
+            throw ValidationError("Give --seed S or --seeds A-B.")
+        case (_?, _?):
+            throw ValidationError("Give --seed or --seeds, not both.")
+        }
+    }
+
+    func bug() throws -> InjectedBug? {
+        guard let inject else { return nil }
+        guard let bug = InjectedBug(rawValue: inject) else {
+            throw ValidationError("--inject '\(inject)' is not a bug the simulator knows: \(InjectedBug.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        return bug
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
+        let range = try seedRange()
+        let bug = try bug()
+        let started = ContinuousClock.now
+        var stepsRun = 0
+        for seed in range {
+            let options = SimulationOptions(seed: seed, steps: steps, ledgerPath: ledger, bug: bug, verifyEvery: verifyEvery)
+            let printer: @Sendable (String) -> Void = { line in print(line) }
+            let result = try await Simulation.run(options, log: verbose ? printer : nil)
+            print(result.summary)
+            stepsRun += steps
+            if let failure = result.failure {
+                print("seed: \(seed)")
+                print("step: \(failure.step)")
+                print("invariant: \(failure.violation.invariant)")
+                print("detail: \(failure.violation.detail)")
+                print("last events:")
+                for event in result.lastEvents { print("  \(event)") }
+                print("replay: videometer-sim --seed \(seed) --steps \(steps)\(bug.map { " --inject \($0.rawValue)" } ?? "") --verbose")
+                reportTiming(since: started, steps: stepsRun)
+                throw ExitCode(1)
+            }
+        }
+        if range.count > 1 { print("all \(range.count) seeds passed (\(range.lowerBound)-\(range.upperBound), \(steps) steps each)") }
+        reportTiming(since: started, steps: stepsRun)
+    }
+
+    func reportTiming(since start: ContinuousClock.Instant, steps: Int) {
+        let elapsed = start.duration(to: .now)
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let rate = seconds > 0 ? Int(Double(steps) / seconds) : 0
+        FileHandle.standardError.write(Data("\(steps) steps in \(String(format: "%.2f", seconds)) s (\(rate) steps/s)\n".utf8))
+    }
+}
