@@ -11,7 +11,7 @@ import VideoMeterLedgerPostgres
 ///
 /// PostgreSQL refuses to run as root; as root the directory is given to the `postgres` user and
 /// both commands run through `runuser -u postgres --`. The server is stopped (`pg_ctl stop -m
-/// immediate`) by an `atexit` handler when the test process ends normally. If the process is
+/// immediate`) and its directory removed by an `atexit` handler when the test process ends normally. If the process is
 /// killed instead, the server keeps running on its port with its data under
 /// `/tmp/videometer-pg-*`; it holds only throwaway test databases, and `pg_ctl -D <dir>/data stop`
 /// (or a reboot) ends it.
@@ -24,7 +24,10 @@ actor PostgresTestServer {
     static let binaries = "/usr/lib/postgresql/15/bin"
     static let password = "videometer-test-password"
 
-    private var base: Result<PostgresLedger.Configuration, any Error>?
+    /// The server's start, run once on a thread of its own: initdb and pg_ctl block for seconds,
+    /// which on the cooperative pool (two threads on a two-core machine) would stall every other
+    /// test's timers and sockets.
+    private var starting: Task<Result<PostgresLedger.Configuration, any Error>, Never>?
     private var databases = 0
 
     /// Whether a missing server fails the test rather than skipping its PostgreSQL case.
@@ -32,7 +35,7 @@ actor PostgresTestServer {
 
     /// A configuration for a new, empty database of its own, or nil when PostgreSQL cases are skipped.
     func freshDatabase() async throws -> PostgresLedger.Configuration? {
-        guard var configuration = try server() else { return nil }
+        guard var configuration = try await server() else { return nil }
         databases += 1
         let name = "vm_\(ProcessInfo.processInfo.processIdentifier)_\(databases)_\(UUID().uuidString.prefix(8).lowercased())"
         try await Self.execute("CREATE DATABASE \(name)", on: configuration)
@@ -41,9 +44,17 @@ actor PostgresTestServer {
     }
 
     /// The server's configuration (database `postgres`), starting it on first use.
-    func server() throws -> PostgresLedger.Configuration? {
-        if base == nil { base = Result { try Self.start() } }
-        switch base! {
+    func server() async throws -> PostgresLedger.Configuration? {
+        if starting == nil {
+            starting = Task {
+                await withCheckedContinuation { continuation in
+                    let thread = Thread { continuation.resume(returning: Result { try PostgresTestServer.start() }) }
+                    thread.name = "videometer.tests.postgres-start"
+                    thread.start()
+                }
+            }
+        }
+        switch await starting!.value {
         case .success(let configuration):
             return configuration
         case .failure(let error as Unavailable):
@@ -87,6 +98,7 @@ actor PostgresTestServer {
     // MARK: - The throwaway server
 
     nonisolated(unsafe) private static var stopArguments: [String]?
+    nonisolated(unsafe) private static var serverDirectory: String?
 
     private static func start() throws -> PostgresLedger.Configuration {
         let environment = ProcessInfo.processInfo.environment
@@ -119,9 +131,11 @@ actor PostgresTestServer {
             "start",
         ])
         stopArguments = prefix + [pgctl, "-D", data, "-m", "immediate", "-w", "stop"]
+        serverDirectory = root
         atexit {
             guard let arguments = PostgresTestServer.stopArguments else { return }
             try? PostgresTestServer.run(arguments)
+            if let directory = PostgresTestServer.serverDirectory { try? FileManager.default.removeItem(atPath: directory) }
         }
         return PostgresLedger.Configuration(
             host: "127.0.0.1", port: port, username: "postgres", password: password, database: "postgres", tls: .disable)
@@ -153,24 +167,28 @@ actor PostgresTestServer {
         }
     }
 
-    /// A loopback port nothing listens on now.
+    /// A loopback port nothing listens on now, below the kernel's ephemeral range (32768 and up on
+    /// Linux): other tests take "a closed port" by binding port 0 and closing it, and a server
+    /// started on such a port would answer them instead of the refusal they expect.
     static func freePort() throws -> Int {
+        for _ in 0..<200 {
+            let candidate = Int.random(in: 20_000..<32_000)
+            if try canBind(candidate) { return candidate }
+        }
+        throw Unavailable(reason: "no free loopback port between 20000 and 32000")
+    }
+
+    private static func canBind(_ port: Int) throws -> Bool {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw Unavailable(reason: "no socket for a free port") }
         defer { close(socket) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
+        address.sin_port = UInt16(port).bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0 else { throw Unavailable(reason: "could not bind a loopback port") }
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
-        }
-        guard named == 0 else { throw Unavailable(reason: "could not read the bound port") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        return bound == 0
     }
 }
