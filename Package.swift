@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .library(name: "VideoMeter", targets: ["VideoMeter"]),
         .library(name: "VideoMeterLedger", targets: ["VideoMeterLedger"]),
+        .library(name: "VideoMeterLedgerPostgres", targets: ["VideoMeterLedgerPostgres"]),
         .library(name: "VideoMeterProviders", targets: ["VideoMeterProviders"]),
         .library(name: "VideoMeterMetering", targets: ["VideoMeterMetering"]),
         .library(name: "VideoMeterEmulator", targets: ["VideoMeterEmulator"]),
@@ -31,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Pricing core: money, catalog, quotes. Foundation only, no I/O.
@@ -50,6 +52,17 @@ let package = Package(
                 "VideoMeter",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The same ledger contract on one PostgreSQL database shared by several processes.
+        .target(
+            name: "VideoMeterLedgerPostgres",
+            dependencies: [
+                "VideoMeter",
+                "VideoMeterLedger",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -142,6 +155,7 @@ let package = Package(
                 "VideoMeter",
                 "VideoMeterCatalog",
                 "VideoMeterLedger",
+                "VideoMeterLedgerPostgres",
                 "VideoMeterProviders",
                 "VideoMeterMetering",
                 "VideoMeterEmulator",
@@ -186,7 +200,11 @@ let package = Package(
         .testTarget(name: "VideoMeterTests", dependencies: ["VideoMeter", "VideoMeterCatalog"], swiftSettings: swiftSettings),
         .testTarget(
             name: "VideoMeterLedgerTests",
-            dependencies: ["VideoMeterLedger", "VideoMeterTesting", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "VideoMeterLedger", "VideoMeterLedgerPostgres", "VideoMeterTesting",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -87,20 +87,21 @@ public struct BudgetForecast: Sendable, Equatable {
 /// The run-rate window of a forecast in a zone: today's period and the start of the seven local
 /// days ending today (clipped to the month). Memoised per zone and day: the calendar is consulted
 /// once a day per zone, not at every posting.
-final class ForecastWindows: @unchecked Sendable {
-    struct Window: Sendable {
-        var period: BudgetPeriod
-        var start: Int64
+public final class ForecastWindows: @unchecked Sendable {
+    public struct Window: Sendable {
+        public var period: BudgetPeriod
+        public var start: Int64
         /// The local date (`YYYY-MM-DD`) of the window's first day.
-        var firstDay: String
+        public var firstDay: String
     }
 
-    static let shared = ForecastWindows()
+    /// The one memo every store shares.
+    public static let shared = ForecastWindows()
 
     private let lock = NSLock()
     private var windows: [String: Window] = [:]
 
-    func window(at instant: Int64, zoneIdentifier: String) -> Window {
+    public func window(at instant: Int64, zoneIdentifier: String) -> Window {
         lock.lock()
         if let cached = windows[zoneIdentifier], cached.period.contains(instant) {
             lock.unlock()

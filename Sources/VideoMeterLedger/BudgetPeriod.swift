@@ -41,12 +41,15 @@ func milliseconds(_ date: Date) -> Int64 {
 }
 
 /// Remembers the current period per time zone, so a hold does not recompute calendars.
-final class PeriodCache: @unchecked Sendable {
+public final class PeriodCache: @unchecked Sendable {
     private let lock = NSLock()
     private var periods: [String: BudgetPeriod] = [:]
     private var zones: [String: TimeZone] = [:]
 
-    func period(at instant: Int64, zoneIdentifier: String) -> BudgetPeriod {
+    public init() {}
+
+    /// The period containing `instant` (milliseconds since 1970) in the zone (UTC if unknown).
+    public func period(at instant: Int64, zoneIdentifier: String) -> BudgetPeriod {
         lock.lock(); defer { lock.unlock() }
         if let cached = periods[zoneIdentifier], cached.contains(instant) { return cached }
         let zone = zones[zoneIdentifier] ?? TimeZone(identifier: zoneIdentifier) ?? TimeZone(identifier: "UTC")!

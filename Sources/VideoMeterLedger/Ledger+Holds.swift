@@ -8,25 +8,7 @@ extension Ledger {
     /// the checks). The same idempotency key with the same fingerprint and team returns the first
     /// hold, whatever its state now, with `replayed == true`.
     public func hold(_ request: HoldRequest) async throws -> HoldReceipt {
-        guard request.amountMicro > 0, request.amountMicro <= Self.maximumMicro else {
-            throw LedgerError.invalidAmount("A hold must be more than 0 and at most \(Money.format(micro: Self.maximumMicro)) USD.")
-        }
-        guard request.timeoutSeconds > 0, request.timeoutSeconds <= 366 * 86_400 else {
-            throw LedgerError.invalidAmount("A hold's timeout must be between 1 second and a year.")
-        }
-        guard !request.idempotencyKey.isEmpty else { throw LedgerError.invalidAmount("A hold needs an idempotency key.") }
-        guard request.seconds >= 0, request.imageCount >= 0 else {
-            throw LedgerError.invalidAmount("Seconds and image count cannot be negative.")
-        }
-        guard (0...Self.maximumMicro).contains(request.upstreamCostMicro), (0...Self.maximumMicro).contains(request.flatFeeMicro),
-              abs(request.marginMicro) <= Self.maximumMicro
-        else {
-            throw LedgerError.invalidAmount("The upstream cost and flat fee cannot be negative, nor any figure above \(Money.format(micro: Self.maximumMicro)) USD.")
-        }
-        guard request.upstreamCostMicro + request.marginMicro + request.flatFeeMicro == request.amountMicro else {
-            throw LedgerError.invalidAmount(
-                "The upstream cost, margin and flat fee (\(request.upstreamCostMicro) + \(request.marginMicro) + \(request.flatFeeMicro)) must add up to the amount held (\(request.amountMicro) micro-USD).")
-        }
+        try LedgerRules.validate(request)
         let now = nowMilliseconds
         let periods = self.periods
         let enforceLimits = bug != .ignoreLimit
@@ -62,26 +44,14 @@ extension Ledger {
         }
         guard let budget else { throw LedgerError.noBudget(team.name) }
         let amount = request.amountMicro
-
-        let monthAvailable = budget.monthly - budget.monthUsed
-        guard amount <= monthAvailable || !enforceLimits else {
-            throw LedgerError.budgetExceeded(limit: .monthly, limitMicro: budget.monthly, availableMicro: monthAvailable)
-        }
-        if let daily = budget.daily {
-            let dayAvailable = daily - budget.dayUsed
-            guard amount <= dayAvailable || !enforceLimits else {
-                throw LedgerError.budgetExceeded(limit: .daily, limitMicro: daily, availableMicro: dayAvailable)
-            }
-        }
-        if let credit = budget.credit {
-            let creditAvailable = credit - budget.creditUsed
-            guard amount <= creditAvailable || !enforceLimits else {
-                throw LedgerError.budgetExceeded(limit: .credit, limitMicro: credit, availableMicro: creditAvailable)
-            }
-        }
+        let admission = BudgetAdmission(
+            monthlyLimitMicro: budget.monthly, dailyLimitMicro: budget.daily, creditLimitMicro: budget.credit,
+            monthUsedMicro: budget.monthUsed, dayUsedMicro: budget.dayUsed, creditUsedMicro: budget.creditUsed)
+        // The simulator's `ignore-limit` bug skips the check, nothing else.
+        if enforceLimits { try admission.admit(amount) }
 
         let deadline = now + request.timeoutSeconds * 1000
-        let countsAgainstCredit = budget.credit != nil
+        let countsAgainstCredit = admission.countsAgainstCredit
         let insertHold = try db.cachedStatement(sql: """
             INSERT INTO hold (teamID, idempotencyKey, fingerprint, amountMicro, provider, model, resolution, seconds,
                 imageCount, catalogVersion, quoteJSON, upstreamCostMicro, marginMicro, flatFeeMicro, upstreamTaskID, upstreamRequestID,
@@ -194,36 +164,17 @@ extension Ledger {
     ) throws -> (Hold?, [Alert]) {
         let select = try db.cachedStatement(sql: "SELECT \(Hold.selection) FROM hold WHERE id = ?")
         guard var hold = try select.firstRow([holdID], Hold.init(columns:)) else { throw LedgerError.unknownHold(holdID) }
-        let state: HoldState = repost && hold.state == .posted ? .pending : hold.state
-        let reposted = state != hold.state
-        var machine = HoldStateMachine(holdID: hold.id, state: state, heldMicro: hold.amountMicro, deadline: hold.deadline)
-        guard let action = try machine.apply(event, now: now) else { return (nil, []) }
-
-        let requested: CallStatus = settlement.status ?? {
-            switch action.entryKind {
-            case .post: return .succeeded
-            case .expire: return .expired
-            default: return .failed
-            }
-        }()
-        // The hold state machine has checked the money; the call's lifecycle checks the status.
-        var call = CallLifecycle(holdID: hold.id, status: reposted ? .running : hold.callStatus)
-        guard case .settle(let status) = try call.apply(.ended(requested)) else {
-            throw LedgerError.illegalCallTransition(holdID: hold.id, from: hold.callStatus, event: "settled")
+        // The simulator's `double-post` bug treats a posted hold as pending (and its call as running),
+        // so a second post charges it again.
+        let reposted = repost && hold.state == .posted
+        var planned = hold
+        if reposted {
+            planned.state = .pending
+            planned.callStatus = .running
         }
-        let upstreamRequestID = settlement.upstreamRequestID ?? hold.upstreamRequestID
-        // The charged amount by the quote's lines (ChargeSplit): what the metered client repriced,
-        // else the hold's split shared out; nothing for a void or an expiry.
-        let split: ChargeSplit
-        if action.entryKind == .post {
-            split = settlement.split ?? hold.split.share(postedMicro: action.postedMicro, heldMicro: hold.amountMicro)
-            guard split.totalMicro == action.postedMicro, split.upstreamCostMicro >= 0, split.flatFeeMicro >= 0 else {
-                throw LedgerError.invalidAmount(
-                    "A charge's upstream cost, margin and flat fee must add up to the amount posted (\(action.postedMicro) micro-USD).")
-            }
-        } else {
-            split = .zero
-        }
+        guard let plan = try HoldSettlement.plan(hold: planned, event: event, settlement: settlement, now: now) else { return (nil, []) }
+        let action = plan.action, split = plan.split, status = plan.callStatus
+        let upstreamRequestID = plan.upstreamRequestID
 
         let insertEntry = try db.cachedStatement(sql: """
             INSERT INTO journalEntry (kind, teamID, holdID, idempotencyKey, amountMicro, releasedMicro, periodMonth,
@@ -235,25 +186,16 @@ extension Ledger {
             action.releasedMicro, hold.periodMonth, hold.periodDay, hold.catalogVersion, split.upstreamCostMicro, split.marginMicro,
             split.flatFeeMicro, hold.upstreamTaskID, upstreamRequestID, now,
         ])
-        let billedSeconds: Int? = action.entryKind == .post ? settlement.billedSeconds ?? hold.seconds : nil
         let update = try db.cachedStatement(sql: """
             UPDATE hold SET state = ?, postedMicro = ?, callStatus = ?, upstreamRequestID = ?, resolvedAt = ?, billedSeconds = ?,
                 sellerCostTicks = ?, videoURL = ?
             WHERE id = ?
             """)
-        let videoURL = action.entryKind == .post ? settlement.videoURL : nil
         try update.execute(arguments: [
-            action.nextState.rawValue, action.postedMicro, status.rawValue, upstreamRequestID, now, billedSeconds,
-            settlement.sellerCostTicks, videoURL, hold.id,
+            action.nextState.rawValue, action.postedMicro, status.rawValue, upstreamRequestID, now, plan.billedSeconds,
+            plan.sellerCostTicks, plan.videoURL, hold.id,
         ])
-        hold.sellerCostTicks = settlement.sellerCostTicks
-        hold.videoURL = videoURL
-        hold.state = action.nextState
-        hold.postedMicro = action.postedMicro
-        hold.billedSeconds = billedSeconds
-        hold.callStatus = status
-        hold.upstreamRequestID = upstreamRequestID
-        hold.resolvedAt = now
+        hold = plan.applied(to: hold, now: now)
 
         try addToBalance(db, teamID: hold.teamID, scope: "month", key: hold.periodMonth, posted: action.postedMicro, pending: -hold.amountMicro)
         try addToBalance(db, teamID: hold.teamID, scope: "day", key: hold.periodDay, posted: action.postedMicro, pending: -hold.amountMicro)
@@ -299,30 +241,21 @@ extension Ledger {
             INSERT OR IGNORE INTO alert (teamID, periodMonth, kind, thresholdPercent, limitMicro, spentMicro, projectedMicro, holdID, createdAt)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        // A late posting into an ended month has nothing left to project.
+        let window = ForecastWindows.shared.window(at: now, zoneIdentifier: zone)
+        let forecast = window.period.month == hold.periodMonth
+            ? try forecast(db, teamID: hold.teamID, window: window, now: now, monthlyLimit: limit, postedMicro: spent) : nil
         var alerts: [Alert] = []
-        func record(_ kind: Alert.Kind, threshold: Int, projected: MicroUSD?) throws {
-            try insert.execute(arguments: [hold.teamID, hold.periodMonth, kind.rawValue, threshold, limit, spent, projected, hold.id, now])
+        for candidate in AlertRule(limitMicro: limit, storedThresholds: thresholds).candidates(spentMicro: spent, forecast: forecast) {
+            try insert.execute(arguments: [
+                hold.teamID, hold.periodMonth, candidate.kind.rawValue, candidate.thresholdPercent, limit, spent, candidate.projectedMicro,
+                hold.id, now,
+            ])
             if db.changesCount == 1 {
                 alerts.append(Alert(
-                    id: db.lastInsertedRowID, teamID: hold.teamID, periodMonth: hold.periodMonth, kind: kind, thresholdPercent: threshold,
-                    limitMicro: limit, spentMicro: spent, projectedMicro: projected, holdID: hold.id, createdAt: now))
-            }
-        }
-        for threshold in thresholds.split(separator: ",").compactMap({ Int($0) }).sorted() {
-            // spent / limit >= threshold / 100, in integers: spent * 100 >= limit * threshold.
-            let (lhs, o1) = spent.multipliedReportingOverflow(by: 100)
-            let (rhs, o2) = limit.multipliedReportingOverflow(by: MicroUSD(threshold))
-            guard !o1, !o2, lhs >= rhs else { break }
-            try record(.threshold, threshold: threshold, projected: nil)
-        }
-        // The projection only rises when spend is posted, so checking at each posting catches the
-        // first time it passes the limit. Only for the month in progress: a late posting into an
-        // ended month has nothing left to project.
-        let window = ForecastWindows.shared.window(at: now, zoneIdentifier: zone)
-        if window.period.month == hold.periodMonth {
-            let forecast = try forecast(db, teamID: hold.teamID, window: window, now: now, monthlyLimit: limit, postedMicro: spent)
-            if forecast.projectsOverrun {
-                try record(.projectedOverrun, threshold: 100, projected: forecast.projectedMonthEndMicro)
+                    id: db.lastInsertedRowID, teamID: hold.teamID, periodMonth: hold.periodMonth, kind: candidate.kind,
+                    thresholdPercent: candidate.thresholdPercent, limitMicro: limit, spentMicro: spent,
+                    projectedMicro: candidate.projectedMicro, holdID: hold.id, createdAt: now))
             }
         }
         return alerts

@@ -33,7 +33,7 @@ public final class Ledger: Sendable {
     let bug: InjectedBug?
 
     /// The largest amount or limit the ledger accepts: one billion dollars, far from overflow.
-    public static let maximumMicro: MicroUSD = 1_000_000_000_000_000
+    public static let maximumMicro: MicroUSD = LedgerRules.maximumMicro
 
     /// Opens (creating and migrating if needed) the ledger at `path`.
     ///
@@ -85,9 +85,7 @@ public final class Ledger: Sendable {
     /// Creates a team; `timeZone` must be an IANA identifier (periods follow it).
     @discardableResult
     public func createTeam(name: String, timeZone: String = "UTC") async throws -> Team {
-        let name = name.trimmingCharacters(in: .whitespaces)
-        guard !name.isEmpty else { throw LedgerError.invalidAmount("A team needs a non-empty name.") }
-        guard TimeZone(identifier: timeZone) != nil else { throw LedgerError.invalidTimeZone(timeZone) }
+        let name = try LedgerRules.teamName(name, timeZone: timeZone)
         let now = nowMilliseconds
         return try await commits.perform { db in
             if try Row.fetchOne(db, sql: "SELECT 1 FROM team WHERE name = ?", arguments: [name]) != nil {
@@ -113,29 +111,12 @@ public final class Ledger: Sendable {
     /// Creates or changes a team's budget; a credit top-up is journaled. Returns the budget.
     @discardableResult
     public func setBudget(team name: String, _ settings: BudgetSettings) async throws -> Budget {
-        try Self.validate(limit: settings.monthlyLimitMicro, what: "monthly limit")
-        if case .some(.some(let daily)) = settings.dailyLimitMicro { try Self.validate(limit: daily, what: "daily limit") }
-        if let topUp = settings.creditTopUpMicro {
-            try Self.validate(limit: topUp, what: "credit")
-            guard topUp > 0 else { throw LedgerError.invalidAmount("A credit top-up must be more than 0.") }
-        }
-        if let thresholds = settings.alertThresholds { try Self.validate(thresholds: thresholds) }
+        try LedgerRules.validate(settings)
         let now = nowMilliseconds
         return try await commits.perform { db in
             let team = try Self.team(named: name, db)
-            let existing = try Self.budget(teamID: team.id, db)
-            var budget = existing ?? Budget(
-                teamID: team.id, monthlyLimitMicro: 0, dailyLimitMicro: nil, creditMicro: nil,
-                alertThresholds: BudgetSettings.defaultThresholds)
-            budget.monthlyLimitMicro = settings.monthlyLimitMicro
-            if let daily = settings.dailyLimitMicro { budget.dailyLimitMicro = daily }
-            if let thresholds = settings.alertThresholds { budget.alertThresholds = thresholds }
+            let budget = try LedgerRules.budget(try Self.budget(teamID: team.id, db), teamID: team.id, applying: settings)
             if let topUp = settings.creditTopUpMicro {
-                let total = (budget.creditMicro ?? 0) + topUp
-                guard total <= Self.maximumMicro else {
-                    throw LedgerError.invalidAmount("The team's credit would pass \(Money.format(micro: Self.maximumMicro)) USD.")
-                }
-                budget.creditMicro = total
                 try db.execute(sql: """
                     INSERT INTO journalEntry (kind, teamID, amountMicro, createdAt) VALUES ('credit', ?, ?, ?)
                     """, arguments: [team.id, topUp, now])
@@ -192,20 +173,7 @@ public final class Ledger: Sendable {
     // MARK: - Shared helpers
 
     static func validate(limit: MicroUSD, what: String) throws {
-        guard limit >= 0 else { throw LedgerError.invalidAmount("The \(what) cannot be negative.") }
-        guard limit <= maximumMicro else {
-            throw LedgerError.invalidAmount("The \(what) cannot be more than \(Money.format(micro: maximumMicro)) USD.")
-        }
-    }
-
-    static func validate(thresholds: [Int]) throws {
-        guard !thresholds.isEmpty else { throw LedgerError.invalidThresholds("Give at least one alert threshold, e.g. 50,80,100.") }
-        for value in thresholds where !(1...1000).contains(value) {
-            throw LedgerError.invalidThresholds("Alert threshold \(value) is not a percentage between 1 and 1000.")
-        }
-        guard Set(thresholds).count == thresholds.count else {
-            throw LedgerError.invalidThresholds("Alert thresholds must not repeat.")
-        }
+        try LedgerRules.validate(limit: limit, what: what)
     }
 
     static func team(from row: Row) -> Team {
@@ -224,7 +192,7 @@ public final class Ledger: Sendable {
     static func budget(teamID: Int64, _ db: Database) throws -> Budget? {
         let statement = try db.cachedStatement(sql: "SELECT * FROM budget WHERE teamID = ?")
         guard let row = try Row.fetchOne(statement, arguments: [teamID]) else { return nil }
-        let thresholds = (row["alertThresholds"] as String).split(separator: ",").compactMap { Int($0) }
+        let thresholds = AlertRule.thresholds(stored: row["alertThresholds"])
         return Budget(
             teamID: teamID, monthlyLimitMicro: row["monthlyLimitMicro"], dailyLimitMicro: row["dailyLimitMicro"],
             creditMicro: row["creditMicro"], alertThresholds: thresholds)

@@ -10,6 +10,15 @@ public struct Team: Sendable, Equatable, Codable {
     public var timeZone: String
     /// Milliseconds since 1970.
     public var createdAt: Int64
+
+    public init(
+        id: Int64, name: String, timeZone: String, createdAt: Int64
+    ) {
+        self.id = id
+        self.name = name
+        self.timeZone = timeZone
+        self.createdAt = createdAt
+    }
 }
 
 /// What `budget set` changes. `nil` leaves a setting as it was (for a new budget: no daily limit,
@@ -42,6 +51,16 @@ public struct Budget: Sendable, Equatable, Codable {
     /// All prepaid credit ever added; `nil` when the team has no credit limit.
     public var creditMicro: MicroUSD?
     public var alertThresholds: [Int]
+
+    public init(
+        teamID: Int64, monthlyLimitMicro: MicroUSD, dailyLimitMicro: MicroUSD?, creditMicro: MicroUSD?, alertThresholds: [Int]
+    ) {
+        self.teamID = teamID
+        self.monthlyLimitMicro = monthlyLimitMicro
+        self.dailyLimitMicro = dailyLimitMicro
+        self.creditMicro = creditMicro
+        self.alertThresholds = alertThresholds
+    }
 }
 
 /// Everything a hold records about the call it pays for. The caller computes `fingerprint` from
@@ -144,6 +163,42 @@ public struct Hold: Sendable, Equatable, Codable {
     /// The delivered video of a posted call (v5), as the upstream gave it.
     public var videoURL: String? = nil
 
+    public init(
+        id: Int64, teamID: Int64, idempotencyKey: String, fingerprint: String, amountMicro: MicroUSD, postedMicro: MicroUSD, state: HoldState, callStatus: CallStatus, provider: String, model: String, resolution: String, seconds: Int, imageCount: Int, catalogVersion: String, quoteJSON: String, upstreamCostMicro: MicroUSD, marginMicro: MicroUSD, upstreamTaskID: String?, upstreamRequestID: String?, periodMonth: String, periodDay: String, countsAgainstCredit: Bool, createdAt: Int64, deadline: Int64, submittedAt: Int64?, resolvedAt: Int64?, caller: String? = nil, billedSeconds: Int? = nil, flatFeeMicro: MicroUSD = 0, sellerCostTicks: Int64? = nil, videoURL: String? = nil
+    ) {
+        self.id = id
+        self.teamID = teamID
+        self.idempotencyKey = idempotencyKey
+        self.fingerprint = fingerprint
+        self.amountMicro = amountMicro
+        self.postedMicro = postedMicro
+        self.state = state
+        self.callStatus = callStatus
+        self.provider = provider
+        self.model = model
+        self.resolution = resolution
+        self.seconds = seconds
+        self.imageCount = imageCount
+        self.catalogVersion = catalogVersion
+        self.quoteJSON = quoteJSON
+        self.upstreamCostMicro = upstreamCostMicro
+        self.marginMicro = marginMicro
+        self.upstreamTaskID = upstreamTaskID
+        self.upstreamRequestID = upstreamRequestID
+        self.periodMonth = periodMonth
+        self.periodDay = periodDay
+        self.countsAgainstCredit = countsAgainstCredit
+        self.createdAt = createdAt
+        self.deadline = deadline
+        self.submittedAt = submittedAt
+        self.resolvedAt = resolvedAt
+        self.caller = caller
+        self.billedSeconds = billedSeconds
+        self.flatFeeMicro = flatFeeMicro
+        self.sellerCostTicks = sellerCostTicks
+        self.videoURL = videoURL
+    }
+
     /// The held amount by the quote's lines. On a hold granted before v4 whose price list had a
     /// flat fee, the fee is inside the margin: the parts still add up to the amount or less.
     public var split: ChargeSplit {
@@ -217,6 +272,13 @@ extension Hold {
 public struct HoldReceipt: Sendable, Equatable {
     public var hold: Hold
     public var replayed: Bool
+
+    public init(
+        hold: Hold, replayed: Bool
+    ) {
+        self.hold = hold
+        self.replayed = replayed
+    }
 }
 
 /// What the metering layer knows when a call finishes; copied into the call's usage event.
@@ -274,6 +336,21 @@ public struct Alert: Sendable, Equatable, Codable, FetchableRecord {
     public var projectedMicro: MicroUSD?
     public var holdID: Int64?
     public var createdAt: Int64
+
+    public init(
+        id: Int64, teamID: Int64, periodMonth: String, kind: Kind, thresholdPercent: Int, limitMicro: MicroUSD, spentMicro: MicroUSD, projectedMicro: MicroUSD?, holdID: Int64?, createdAt: Int64
+    ) {
+        self.id = id
+        self.teamID = teamID
+        self.periodMonth = periodMonth
+        self.kind = kind
+        self.thresholdPercent = thresholdPercent
+        self.limitMicro = limitMicro
+        self.spentMicro = spentMicro
+        self.projectedMicro = projectedMicro
+        self.holdID = holdID
+        self.createdAt = createdAt
+    }
 }
 
 /// A task that succeeded upstream after its hold was voided or expired (`lateSuccess` table):
@@ -288,6 +365,20 @@ public struct LateSuccess: Sendable, Equatable, Codable, FetchableRecord {
     public var upstreamRequestID: String?
     public var note: String?
     public var detectedAt: Int64
+
+    public init(
+        id: Int64, holdID: Int64, teamID: Int64, holdState: String, amountMicro: MicroUSD, upstreamTaskID: String?, upstreamRequestID: String?, note: String?, detectedAt: Int64
+    ) {
+        self.id = id
+        self.holdID = holdID
+        self.teamID = teamID
+        self.holdState = holdState
+        self.amountMicro = amountMicro
+        self.upstreamTaskID = upstreamTaskID
+        self.upstreamRequestID = upstreamRequestID
+        self.note = note
+        self.detectedAt = detectedAt
+    }
 }
 
 /// One row per finished metered call (`usageEvent` table), what monthly reports read.
@@ -322,6 +413,38 @@ public struct UsageEvent: Sendable, Equatable, Codable, FetchableRecord {
     public var finishedAt: Int64
     /// Who asked for the call, copied from its hold (`nil`: not recorded).
     public var caller: String?
+
+    public init(
+        id: Int64, holdID: Int64, teamID: Int64, idempotencyKey: String, provider: String, model: String, resolution: String, seconds: Int, billedSeconds: Int?, imageCount: Int, status: String, outcome: String, heldMicro: MicroUSD, chargedMicro: MicroUSD, upstreamCostMicro: MicroUSD, marginMicro: MicroUSD, flatFeeMicro: MicroUSD = 0, sellerCostTicks: Int64? = nil, catalogVersion: String, latencyMs: Int64?, upstreamTaskID: String?, upstreamRequestID: String?, periodMonth: String, periodDay: String, createdAt: Int64, finishedAt: Int64, caller: String?
+    ) {
+        self.id = id
+        self.holdID = holdID
+        self.teamID = teamID
+        self.idempotencyKey = idempotencyKey
+        self.provider = provider
+        self.model = model
+        self.resolution = resolution
+        self.seconds = seconds
+        self.billedSeconds = billedSeconds
+        self.imageCount = imageCount
+        self.status = status
+        self.outcome = outcome
+        self.heldMicro = heldMicro
+        self.chargedMicro = chargedMicro
+        self.upstreamCostMicro = upstreamCostMicro
+        self.marginMicro = marginMicro
+        self.flatFeeMicro = flatFeeMicro
+        self.sellerCostTicks = sellerCostTicks
+        self.catalogVersion = catalogVersion
+        self.latencyMs = latencyMs
+        self.upstreamTaskID = upstreamTaskID
+        self.upstreamRequestID = upstreamRequestID
+        self.periodMonth = periodMonth
+        self.periodDay = periodDay
+        self.createdAt = createdAt
+        self.finishedAt = finishedAt
+        self.caller = caller
+    }
 }
 
 /// A team's budget in its current period, as `budget show` prints it.
@@ -342,6 +465,25 @@ public struct BudgetStatus: Sendable, Equatable {
     public var alerts: [Alert]
     /// The month-end projection from the run rate (``BudgetForecast``).
     public var forecast: BudgetForecast
+
+    public init(
+        team: Team, budget: Budget, periodMonth: String, periodDay: String, monthEndsAt: Int64, dayEndsAt: Int64, monthPostedMicro: MicroUSD, monthPendingMicro: MicroUSD, dayPostedMicro: MicroUSD, dayPendingMicro: MicroUSD, creditPostedMicro: MicroUSD, creditPendingMicro: MicroUSD, alerts: [Alert], forecast: BudgetForecast
+    ) {
+        self.team = team
+        self.budget = budget
+        self.periodMonth = periodMonth
+        self.periodDay = periodDay
+        self.monthEndsAt = monthEndsAt
+        self.dayEndsAt = dayEndsAt
+        self.monthPostedMicro = monthPostedMicro
+        self.monthPendingMicro = monthPendingMicro
+        self.dayPostedMicro = dayPostedMicro
+        self.dayPendingMicro = dayPendingMicro
+        self.creditPostedMicro = creditPostedMicro
+        self.creditPendingMicro = creditPendingMicro
+        self.alerts = alerts
+        self.forecast = forecast
+    }
 
     public var monthAvailableMicro: MicroUSD { budget.monthlyLimitMicro - monthPostedMicro - monthPendingMicro }
     public var dayAvailableMicro: MicroUSD? { budget.dailyLimitMicro.map { $0 - dayPostedMicro - dayPendingMicro } }

@@ -12,6 +12,7 @@ LoggingSystem.bootstrap { label in
 let benchmarks: [Benchmark] = [
     quoteBenchmark,
     ledgerBenchmark,
+    postgresLedgerBenchmark,
     meteringBenchmark,
     reportBenchmark,
     gatewayBenchmark,

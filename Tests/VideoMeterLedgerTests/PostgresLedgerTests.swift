@@ -1,0 +1,78 @@
+import Foundation
+import PostgresNIO
+import Testing
+import VideoMeter
+import VideoMeterLedgerPostgres
+import VideoMeterTesting
+@testable import VideoMeterLedger
+
+/// What only the PostgreSQL store has: a server to reach, credentials, migrations shared by
+/// processes. Each bad input is a clear error that writes nothing.
+@Suite struct PostgresLedgerTests {
+    @Test func aWrongPasswordIsRefusedWithItsOwnCode() async throws {
+        guard var configuration = try await PostgresTestServer.shared.freshDatabase() else { return }
+        configuration.password = "not-the-password"
+        let error = await #expect(throws: PostgresLedgerError.self) {
+            _ = try await PostgresLedger.open(configuration, clock: TestClock.manualWallClock())
+        }
+        #expect(error?.code == "ledger_authentication_failed")
+        #expect(error?.message.contains("not-the-password") == false)
+    }
+
+    @Test func anUnreachableServerIsReportedQuickly() async throws {
+        guard try await PostgresTestServer.shared.server() != nil else { return }
+        let port = try PostgresTestServer.freePort()
+        let configuration = PostgresLedger.Configuration(
+            host: "127.0.0.1", port: port, username: "postgres", password: "x", database: "videometer", tls: .disable,
+            connectTimeout: .seconds(2))
+        let started = ContinuousClock.now
+        let error = await #expect(throws: PostgresLedgerError.self) {
+            _ = try await PostgresLedger.open(configuration, clock: TestClock.manualWallClock())
+        }
+        #expect(error?.code == "ledger_unavailable")
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+
+    @Test func aDatabaseWrittenByANewerVersionIsRefusedAndLeftAsItWas() async throws {
+        guard let configuration = try await PostgresTestServer.shared.freshDatabase() else { return }
+        let ledger = try await PostgresLedger.open(configuration, clock: TestClock.manualWallClock())
+        try await ledger.createTeam(name: "acme", timeZone: "UTC")
+        await ledger.close()
+        try await PostgresTestServer.execute(
+            "INSERT INTO ledgerMigration (identifier, appliedAt) VALUES ('pg-v99-from-the-future', 0)", on: configuration)
+        let error = await #expect(throws: PostgresLedgerError.self) {
+            _ = try await PostgresLedger.open(configuration, clock: TestClock.manualWallClock())
+        }
+        #expect(error?.code == "ledger_schema_newer")
+        #expect(error?.message.contains("pg-v99-from-the-future") == true)
+        // Nothing was written: the migrations and the team are as they were.
+        try await PostgresTestServer.execute("DELETE FROM ledgerMigration WHERE identifier = 'pg-v99-from-the-future'", on: configuration)
+        let reopened = try await PostgresLedger.open(configuration, clock: TestClock.manualWallClock())
+        #expect(try await reopened.teams().map(\.name) == ["acme"])
+        await reopened.close()
+    }
+
+    @Test func severalProcessesMayMigrateOneDatabaseAtOnce() async throws {
+        guard let configuration = try await PostgresTestServer.shared.freshDatabase() else { return }
+        let ledgers = try await withThrowingTaskGroup(of: PostgresLedger.self) { group in
+            for _ in 0..<4 { group.addTask { try await PostgresLedger.open(configuration, clock: TestClock.manualWallClock()) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        try await ledgers[0].createTeam(name: "acme", timeZone: "UTC")
+        #expect(try await ledgers[3].team(named: "acme").name == "acme")
+        for ledger in ledgers { await ledger.close() }
+    }
+
+    @Test func aURLIsReadAndABadOneRefused() throws {
+        let configuration = try PostgresLedger.Configuration(url: "postgres://meter:p%40ss@db.internal:6543/ledger?sslmode=require")
+        #expect(configuration.host == "db.internal")
+        #expect(configuration.port == 6543)
+        #expect(configuration.username == "meter")
+        #expect(configuration.password == "p@ss")
+        #expect(configuration.database == "ledger")
+        #expect(configuration.tls == .require)
+        for bad in ["mysql://a@b/c", "postgres://db.internal/ledger", "postgres://a@b", "postgres://a@b/c?sslmode=sometimes"] {
+            #expect(throws: PostgresLedgerError.self, "\(bad)") { _ = try PostgresLedger.Configuration(url: bad) }
+        }
+    }
+}
