@@ -279,11 +279,15 @@ extension Ledger {
 
     func log(_ alerts: [Alert]) {
         for alert in alerts {
-            logger.warning("budget threshold reached", metadata: [
-                "team.id": "\(alert.teamID)", "alert.threshold": "\(alert.thresholdPercent)",
+            var metadata: Logger.Metadata = [
+                "team.id": "\(alert.teamID)", "alert.kind": "\(alert.kind.rawValue)", "alert.threshold": "\(alert.thresholdPercent)",
                 "budget.month": "\(alert.periodMonth)", "budget.spent": "\(Money.format(micro: alert.spentMicro))",
                 "budget.limit": "\(Money.format(micro: alert.limitMicro))",
-            ])
+            ]
+            if let projected = alert.projectedMicro { metadata["budget.projected"] = "\(Money.format(micro: projected))" }
+            let message: Logger.Message = alert.kind == .projectedOverrun
+                ? "budget projected to pass its monthly limit by the month's end" : "budget threshold reached"
+            logger.warning(message, metadata: metadata)
         }
     }
 }

@@ -57,8 +57,8 @@ import VideoMeterTesting
         FileManager.default.createFile(atPath: start, contents: nil)
         var holds = 0, refusals = 0
         for (process, out, err) in processes {
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let text = String(decoding: readToEnd(out.fileHandleForReading), as: UTF8.self)
+            let errors = String(decoding: readToEnd(err.fileHandleForReading), as: UTF8.self)
             process.waitUntilExit()
             #expect(process.terminationStatus == 0, "\(errors)")
             for line in text.split(separator: "\n") {
@@ -137,7 +137,7 @@ final class OutputCollector: @unchecked Sendable {
     init(_ pipe: Pipe) {
         handle = pipe.fileHandleForReading
         handle.readabilityHandler = { [weak self] handle in
-            let chunk = handle.availableData
+            let chunk = readAvailable(handle)
             guard let self, !chunk.isEmpty else { return }
             self.lock.withLock { self.data.append(chunk) }
         }
@@ -154,7 +154,7 @@ final class OutputCollector: @unchecked Sendable {
     /// Everything written, once the process has exited.
     func finish() -> Data {
         handle.readabilityHandler = nil
-        let rest = handle.readDataToEndOfFile()
+        let rest = readToEnd(handle)
         return lock.withLock { data + rest }
     }
 }

@@ -130,7 +130,9 @@ import VideoMeterTesting
     }
 
     @Test func connectionRefusedMeansNothingWasSent() async throws {
-        let port = try await closedPort()
+        let closed = try closedPort()
+        let port = closed.port
+        defer { withExtendedLifetime(closed) {} }
         let error = await providerError {
             try await blockRun("http://127.0.0.1:\(port)").submit(GenerationRequest(model: "xai/grok-imagine-video", prompt: "p"), idempotencyKey: "k")
         }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Glibc
 import NIOCore
 import NIOPosix
 import Testing
@@ -72,14 +73,38 @@ func getJSON(_ url: String) async throws -> (status: Int, object: [String: Any])
     return (Int(response.status.code), object)
 }
 
-/// A port with nothing listening: bound, then closed.
-func closedPort() async throws -> Int {
-    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-        .bind(host: "127.0.0.1", port: 0).get()
-    let port = channel.localAddress!.port!
-    try await channel.close()
-    return port
+/// A loopback port that refuses connections for as long as this value lives: a socket bound to it
+/// that never listens. Binding and closing a port would free it for the next server any test in
+/// the process starts on port 0, which then answered (or hung) instead of refusing.
+final class ClosedPort: Sendable {
+    let port: Int
+    private let socket: Int32
+
+    init() throws {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { throw ClosedPortError() }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
+        }
+        guard bound else {
+            close(socket)
+            throw ClosedPortError()
+        }
+        self.socket = socket
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(socket) }
 }
+
+struct ClosedPortError: Error {}
+
+func closedPort() throws -> ClosedPort { try ClosedPort() }
 
 /// A server that reads a request and closes the connection without answering.
 final class DroppingServer: Sendable {

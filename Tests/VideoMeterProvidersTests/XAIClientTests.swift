@@ -125,7 +125,9 @@ import VideoMeterTesting
     }
 
     @Test func anUnreachableUpstreamWasNeverSent() async throws {
-        let port = try await closedPort()
+        let closed = try closedPort()
+        let port = closed.port
+        defer { withExtendedLifetime(closed) {} }
         let error = await providerError {
             try await xai("http://127.0.0.1:\(port)").submit(GenerationRequest(model: "grok-imagine-video", prompt: "p"), idempotencyKey: "k")
         }

@@ -21,8 +21,8 @@ enum SimBinary {
         // Through the suite's one launcher: Foundation's `Process.run()` has crashed on Linux when
         // tests launched children from several threads at once, in any test target.
         try VideometerProcess.launch(process)
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        let stdout = readToEnd(out.fileHandleForReading)
+        let stderr = readToEnd(err.fileHandleForReading)
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
     }

@@ -57,8 +57,8 @@ public enum VideometerProcess {
     public static func run(_ arguments: [String], environment overrides: [String: String?] = [:], in directory: URL? = nil) throws -> Output {
         let (process, out, err) = process(arguments, environment: overrides, in: directory)
         try launch(process)
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        let stdout = readToEnd(out.fileHandleForReading)
+        let stderr = readToEnd(err.fileHandleForReading)
         process.waitUntilExit()
         return Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
@@ -75,4 +75,35 @@ public enum VideometerProcess {
         return process
     }
 
+}
+
+/// Reads a pipe to its end with `read(2)`, retrying when a signal interrupts it.
+///
+/// Foundation's `readDataToEndOfFile()` stops the process with a `try!` when `read` fails with
+/// `EINTR`, and a child process ending anywhere in the test process (a `videometer`, `pg_ctl`)
+/// can deliver the `SIGCHLD` that interrupts it.
+public func readToEnd(_ handle: FileHandle) -> Data {
+    var data = Data()
+    var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    let descriptor = handle.fileDescriptor
+    while true {
+        let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        if count > 0 {
+            data.append(contentsOf: buffer[0..<count])
+        } else if count == 0 || errno != EINTR {
+            return data
+        }
+    }
+}
+
+/// What a readable pipe holds now (empty at its end), with `read(2)`, retrying on `EINTR`:
+/// Foundation's `availableData` stops the process on an interrupted read, as
+/// ``readToEnd(_:)`` explains.
+public func readAvailable(_ handle: FileHandle) -> Data {
+    var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    while true {
+        let count = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+        if count >= 0 { return Data(buffer[0..<count]) }
+        if errno != EINTR { return Data() }
+    }
 }
