@@ -128,19 +128,28 @@ import VideoMeterTesting
     }
 }
 
-/// Collects what a child process writes to a pipe while it runs.
+/// Collects what a child process writes to a pipe while it runs, on a thread of its own that
+/// reads with `read(2)` until the pipe ends. No `readabilityHandler`: its dispatch source can
+/// outlive the pipe's descriptor, and libdispatch then crashed on the reused number.
 final class OutputCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var data = Data()
-    private let handle: FileHandle
+    private var ended = false
 
     init(_ pipe: Pipe) {
-        handle = pipe.fileHandleForReading
-        handle.readabilityHandler = { [weak self] handle in
-            let chunk = readAvailable(handle)
-            guard let self, !chunk.isEmpty else { return }
-            self.lock.withLock { self.data.append(chunk) }
+        let handle = pipe.fileHandleForReading
+        let thread = Thread { [self] in
+            while true {
+                let chunk = readAvailable(handle)
+                if chunk.isEmpty {
+                    lock.withLock { ended = true }
+                    return
+                }
+                lock.withLock { data.append(chunk) }
+            }
         }
+        thread.name = "test.output-collector"
+        thread.start()
     }
 
     /// Waits (up to 60 s) until a whole line has arrived.
@@ -151,10 +160,10 @@ final class OutputCollector: @unchecked Sendable {
         }
     }
 
-    /// Everything written, once the process has exited.
+    /// Everything written, once the process has exited and the pipe has ended (up to 60 s).
     func finish() -> Data {
-        handle.readabilityHandler = nil
-        let rest = readToEnd(handle)
-        return lock.withLock { data + rest }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !lock.withLock({ ended }) && ContinuousClock.now < deadline { usleep(1_000) }
+        return lock.withLock { data }
     }
 }
