@@ -105,13 +105,6 @@ public struct LedgerSnapshot: Sendable {
             return order.map { merged[$0]! }
         }
     }
-
-    /// Every team's name and time zone, by name.
-    public func teams() async throws -> [Team] {
-        try await reader.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM team ORDER BY name").map(Ledger.team(from:))
-        }
-    }
 }
 
 /// Why a ledger cannot be opened read-only.

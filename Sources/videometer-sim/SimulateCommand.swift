@@ -119,9 +119,11 @@ struct SimulateCommand: AsyncParsableCommand {
     }
 
     func reportTiming(since start: ContinuousClock.Instant, steps: Int) {
-        let elapsed = start.duration(to: .now)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let rate = seconds > 0 ? Int(Double(steps) / seconds) : 0
-        FileHandle.standardError.write(Data("\(steps) steps in \(String(format: "%.2f", seconds)) s (\(rate) steps/s)\n".utf8))
+        // Whole milliseconds, integer arithmetic: a timing line, printed on standard error only.
+        let elapsed = start.duration(to: .now).components
+        let milliseconds = max(elapsed.seconds * 1000 + elapsed.attoseconds / 1_000_000_000_000_000, 0)
+        let rate = milliseconds > 0 ? Int64(steps) * 1000 / milliseconds : 0
+        let shown = "\(milliseconds / 1000).\(String(repeating: "0", count: 3 - String(milliseconds % 1000).count))\(milliseconds % 1000)"
+        FileHandle.standardError.write(Data("\(steps) steps in \(shown) s (\(rate) steps/s)\n".utf8))
     }
 }
