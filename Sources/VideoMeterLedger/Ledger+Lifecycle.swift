@@ -7,9 +7,18 @@ extension Ledger {
     /// Records that the call was sent and, when known, the upstream's task and request ids. The
     /// metering layer calls this before it starts polling, so a restarted process can resume.
     /// Refused (`illegal_call_transition`) once the call is running, unknown or ended.
+    ///
+    /// One exception: a task id for an *expired* hold that has none is recorded (the ids only; the
+    /// hold stays expired, nothing is charged). That is the answer to a create that outlived its
+    /// hold; with the id on the hold, reconciliation finds the task's success as a late success
+    /// instead of losing it. A voided hold still refuses (`hold_already_resolved`): its call was
+    /// never sent.
     public func markSubmitted(holdID: Int64, upstreamTaskID: String?, upstreamRequestID: String? = nil) async throws {
         let now = nowMilliseconds
         try await commits.perform { db in
+            if let upstreamTaskID, try Self.recordTaskIDOfExpiredHold(holdID, upstreamTaskID: upstreamTaskID, upstreamRequestID: upstreamRequestID, db) {
+                return
+            }
             let hold = try Self.pendingHold(holdID, db)
             var call = CallLifecycle(holdID: hold.id, status: hold.callStatus)
             _ = try call.apply(.sent)
@@ -133,6 +142,17 @@ extension Ledger {
             let team = try Self.team(named: name, db)
             return try UsageEvent.fetchAll(db, sql: "SELECT * FROM usageEvent WHERE teamID = ? ORDER BY id", arguments: [team.id])
         }
+    }
+
+    /// Writes a late-arriving task id on an expired hold that has none; false (nothing written)
+    /// for any other hold.
+    static func recordTaskIDOfExpiredHold(_ holdID: Int64, upstreamTaskID: String, upstreamRequestID: String?, _ db: Database) throws -> Bool {
+        let update = try db.cachedStatement(sql: """
+            UPDATE hold SET upstreamTaskID = ?, upstreamRequestID = COALESCE(?, upstreamRequestID)
+            WHERE id = ? AND state = 'expired' AND upstreamTaskID IS NULL
+            """)
+        try update.execute(arguments: [upstreamTaskID, upstreamRequestID, holdID])
+        return db.changesCount > 0
     }
 
     /// The hold with that id, read by position (the fast path of every hold read).
