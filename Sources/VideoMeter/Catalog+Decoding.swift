@@ -487,8 +487,35 @@ public enum CatalogDate {
 
     /// ISO 8601 in UTC, to the second unless `fractionalSeconds` (milliseconds) is asked for.
     public static func format(_ date: Date, fractionalSeconds: Bool = false) -> String {
+        // Every metered call stamps its quote: to the second, the civil date is computed here
+        // rather than by a new ICU formatter per call (same text, tested against the formatter).
+        if !fractionalSeconds, let text = formatToTheSecond(date.timeIntervalSince1970) { return text }
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = fractionalSeconds ? [.withInternetDateTime, .withFractionalSeconds] : [.withInternetDateTime]
         return formatter.string(from: date)
+    }
+
+    /// `yyyy-MM-ddTHH:mm:ssZ` for the second containing `interval` (seconds since 1970), for
+    /// years 1601 to 9999 (before 1582 the formatter writes Julian dates); nil outside them.
+    static func formatToTheSecond(_ interval: TimeInterval) -> String? {
+        guard interval.isFinite, interval >= -11_644_473_600, interval < 253_402_300_800 else { return nil }
+        let seconds = Int64(interval.rounded(.down))
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let inDay = seconds - days * 86_400
+        // Days to the proleptic Gregorian civil date (Howard Hinnant's days_from_civil, inverted).
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        func padded(_ value: Int64, _ width: Int) -> String {
+            let text = String(value)
+            return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+        }
+        return "\(padded(year, 4))-\(padded(month, 2))-\(padded(day, 2))T\(padded(inDay / 3600, 2)):\(padded(inDay / 60 % 60, 2)):\(padded(inDay % 60, 2))Z"
     }
 }

@@ -141,9 +141,9 @@ extension Ledger {
     public func expireDue(now date: Date? = nil) async throws -> [Hold] {
         let now = date.map(milliseconds) ?? nowMilliseconds
         return try await commits.perform { db in
-            let due = try Int64.fetchAll(db, sql: """
+            let due = try Int64.fetchAll(db.cachedStatement(sql: """
                 SELECT id FROM hold WHERE state = 'pending' AND deadline <= ? ORDER BY deadline, id
-                """, arguments: [now])
+                """), arguments: [now])
             var expired: [Hold] = []
             for id in due {
                 let (hold, _) = try Self.resolve(

@@ -7,16 +7,25 @@ extension Ledger {
     /// Records that the call was sent and, when known, the upstream's task and request ids. The
     /// metering layer calls this before it starts polling, so a restarted process can resume.
     /// Refused (`illegal_call_transition`) once the call is running, unknown or ended.
+    ///
+    /// One exception: a task id for an *expired* hold that has none is recorded (the ids only; the
+    /// hold stays expired, nothing is charged). That is the answer to a create that outlived its
+    /// hold; with the id on the hold, reconciliation finds the task's success as a late success
+    /// instead of losing it. A voided hold still refuses (`hold_already_resolved`): its call was
+    /// never sent.
     public func markSubmitted(holdID: Int64, upstreamTaskID: String?, upstreamRequestID: String? = nil) async throws {
         let now = nowMilliseconds
         try await commits.perform { db in
+            if let upstreamTaskID, try Self.recordTaskIDOfExpiredHold(holdID, upstreamTaskID: upstreamTaskID, upstreamRequestID: upstreamRequestID, db) {
+                return
+            }
             let hold = try Self.pendingHold(holdID, db)
             var call = CallLifecycle(holdID: hold.id, status: hold.callStatus)
             _ = try call.apply(.sent)
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE hold SET callStatus = 'submitted', upstreamTaskID = COALESCE(?, upstreamTaskID),
                     upstreamRequestID = COALESCE(?, upstreamRequestID), submittedAt = ? WHERE id = ?
-                """, arguments: [upstreamTaskID, upstreamRequestID, now, hold.id])
+                """).execute(arguments: [upstreamTaskID, upstreamRequestID, now, hold.id])
         }
     }
 
@@ -33,7 +42,7 @@ extension Ledger {
             }
             switch try call.apply(event) {
             case .record(let status):
-                try db.execute(sql: "UPDATE hold SET callStatus = ? WHERE id = ?", arguments: [status.rawValue, hold.id])
+                try db.cachedStatement(sql: "UPDATE hold SET callStatus = ? WHERE id = ?").execute(arguments: [status.rawValue, hold.id])
             case .none, .settle:
                 break
             }
@@ -50,19 +59,18 @@ extension Ledger {
         try Self.validate(limit: amountMicro, what: "late success amount")
         let now = nowMilliseconds
         let record = try await commits.perform { db -> LateSuccess in
-            let select = try db.cachedStatement(sql: "SELECT * FROM hold WHERE id = ?")
-            guard let hold = try Hold.fetchOne(select, arguments: [holdID]) else { throw LedgerError.unknownHold(holdID) }
+            guard let hold = try Self.hold(id: holdID, db) else { throw LedgerError.unknownHold(holdID) }
             guard hold.state == .voided || hold.state == .expired else {
                 throw LedgerError.holdNotCancelled(holdID: holdID, state: hold.state)
             }
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT OR IGNORE INTO lateSuccess (holdID, teamID, holdState, amountMicro, upstreamTaskID, upstreamRequestID, note, detectedAt)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [
+                """).execute(arguments: [
                     hold.id, hold.teamID, hold.state.rawValue, amountMicro, hold.upstreamTaskID,
                     upstreamRequestID ?? hold.upstreamRequestID, note, now,
                 ])
-            return try LateSuccess.fetchOne(db, sql: "SELECT * FROM lateSuccess WHERE holdID = ?", arguments: [hold.id])!
+            return try LateSuccess.fetchOne(db.cachedStatement(sql: "SELECT * FROM lateSuccess WHERE holdID = ?"), arguments: [hold.id])!
         }
         logger.warning("late success recorded for review", metadata: [
             "hold.id": "\(holdID)", "team.id": "\(record.teamID)", "hold.state": "\(record.holdState)",
@@ -72,15 +80,24 @@ extension Ledger {
 
     /// Every late success, oldest first.
     public func lateSuccesses() async throws -> [LateSuccess] {
-        try await writer.read { db in try LateSuccess.fetchAll(db, sql: "SELECT * FROM lateSuccess ORDER BY id") }
+        try await writer.read { db in
+            // By position, not through Codable: reconciliation reads them all on every pass.
+            try db.cachedStatement(sql: """
+                SELECT id, holdID, teamID, holdState, amountMicro, upstreamTaskID, upstreamRequestID, note, detectedAt
+                FROM lateSuccess ORDER BY id
+                """).allRows([]) { row in
+                LateSuccess(
+                    id: row.int64(0), holdID: row.int64(1), teamID: row.int64(2), holdState: row.string(3), amountMicro: row.int64(4),
+                    upstreamTaskID: row.optionalString(5), upstreamRequestID: row.optionalString(6), note: row.optionalString(7),
+                    detectedAt: row.int64(8))
+            }
+        }
     }
 
     /// The hold with that id, or `unknown_hold`.
     public func hold(id: Int64) async throws -> Hold {
         try await writer.read { db in
-            guard let hold = try Hold.fetchOne(db, sql: "SELECT * FROM hold WHERE id = ?", arguments: [id]) else {
-                throw LedgerError.unknownHold(id)
-            }
+            guard let hold = try Self.hold(id: id, db) else { throw LedgerError.unknownHold(id) }
             return hold
         }
     }
@@ -88,7 +105,7 @@ extension Ledger {
     /// The hold taken under an idempotency key, if any.
     public func hold(idempotencyKey: String) async throws -> Hold? {
         try await writer.read { db in
-            try Hold.fetchOne(db, sql: "SELECT * FROM hold WHERE idempotencyKey = ?", arguments: [idempotencyKey])
+            try db.cachedStatement(sql: "SELECT \(Hold.selection) FROM hold WHERE idempotencyKey = ?").firstRow([idempotencyKey], Hold.init(columns:))
         }
     }
 
@@ -96,9 +113,10 @@ extension Ledger {
     public func holds(state: HoldState? = nil) async throws -> [Hold] {
         try await writer.read { db in
             if let state {
-                return try Hold.fetchAll(db, sql: "SELECT * FROM hold WHERE state = ? ORDER BY id", arguments: [state.rawValue])
+                return try db.cachedStatement(sql: "SELECT \(Hold.selection) FROM hold WHERE state = ? ORDER BY id")
+                    .allRows([state.rawValue], Hold.init(columns:))
             }
-            return try Hold.fetchAll(db, sql: "SELECT * FROM hold ORDER BY id")
+            return try db.cachedStatement(sql: "SELECT \(Hold.selection) FROM hold ORDER BY id").allRows([], Hold.init(columns:))
         }
     }
 
@@ -111,10 +129,10 @@ extension Ledger {
     /// whose call ended in `unknown` (sent, no answer).
     public func holdsAwaitingReconciliation() async throws -> [Hold] {
         try await writer.read { db in
-            try Hold.fetchAll(db, sql: """
-                SELECT * FROM hold WHERE state = 'pending' AND (upstreamTaskID IS NOT NULL OR callStatus = 'unknown')
+            try db.cachedStatement(sql: """
+                SELECT \(Hold.selection) FROM hold WHERE state = 'pending' AND (upstreamTaskID IS NOT NULL OR callStatus = 'unknown')
                 ORDER BY id
-                """)
+                """).allRows([], Hold.init(columns:))
         }
     }
 
@@ -124,6 +142,22 @@ extension Ledger {
             let team = try Self.team(named: name, db)
             return try UsageEvent.fetchAll(db, sql: "SELECT * FROM usageEvent WHERE teamID = ? ORDER BY id", arguments: [team.id])
         }
+    }
+
+    /// Writes a late-arriving task id on an expired hold that has none; false (nothing written)
+    /// for any other hold.
+    static func recordTaskIDOfExpiredHold(_ holdID: Int64, upstreamTaskID: String, upstreamRequestID: String?, _ db: Database) throws -> Bool {
+        let update = try db.cachedStatement(sql: """
+            UPDATE hold SET upstreamTaskID = ?, upstreamRequestID = COALESCE(?, upstreamRequestID)
+            WHERE id = ? AND state = 'expired' AND upstreamTaskID IS NULL
+            """)
+        try update.execute(arguments: [upstreamTaskID, upstreamRequestID, holdID])
+        return db.changesCount > 0
+    }
+
+    /// The hold with that id, read by position (the fast path of every hold read).
+    static func hold(id: Int64, _ db: Database) throws -> Hold? {
+        try db.cachedStatement(sql: "SELECT \(Hold.selection) FROM hold WHERE id = ?").firstRow([id], Hold.init(columns:))
     }
 
     static func pendingHold(_ holdID: Int64, _ db: Database) throws -> Hold {

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Logging
 import VideoMeter
 
@@ -81,4 +82,17 @@ extension Ledger {
 
     /// The bug this instance was opened with, if any.
     @_spi(Simulation) public var injectedBug: InjectedBug? { bug }
+}
+
+extension Ledger {
+    /// The hold with that id, read in the caller's transaction: the simulator's oracle reads
+    /// holds after every step, in the same way as the ledger does.
+    @_spi(Simulation) public static func simulationHold(id: Int64, _ db: Database) throws -> Hold? {
+        try hold(id: id, db)
+    }
+
+    /// The hold taken under an idempotency key, read in the caller's transaction.
+    @_spi(Simulation) public static func simulationHold(idempotencyKey: String, _ db: Database) throws -> Hold? {
+        try db.cachedStatement(sql: "SELECT \(Hold.selection) FROM hold WHERE idempotencyKey = ?").firstRow([idempotencyKey], Hold.init(columns:))
+    }
 }

@@ -23,6 +23,25 @@ extension Statement {
         }
     }
 
+    /// Runs this (cached) query with `arguments` and reads every row by column position.
+    func allRows<T>(_ arguments: StatementArguments, _ read: (Columns) -> T) throws -> [T] {
+        try setArguments(arguments)
+        defer { sqlite3_reset(sqliteStatement) }
+        var rows: [T] = []
+        while true {
+            let code = sqlite3_step(sqliteStatement)
+            switch code {
+            case SQLITE_ROW:
+                rows.append(read(Columns(statement: sqliteStatement)))
+            case SQLITE_DONE:
+                return rows
+            default:
+                let message = String(cString: sqlite3_errmsg(sqlite3_db_handle(sqliteStatement)))
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: sql)
+            }
+        }
+    }
+
     /// The current row of a stepped statement, read by column position (0-based).
     struct Columns {
         let statement: SQLiteStatement

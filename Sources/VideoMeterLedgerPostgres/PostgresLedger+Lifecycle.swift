@@ -7,6 +7,14 @@ extension PostgresLedger {
     public func markSubmitted(holdID: Int64, upstreamTaskID: String?, upstreamRequestID: String? = nil) async throws {
         let now = nowMilliseconds
         try await write { connection in
+            // A create that outlived its hold: its task id goes on the expired hold, for the late
+            // success check (as in the SQLite ledger); the hold stays expired.
+            if let upstreamTaskID, try await connection.first("""
+                UPDATE hold SET upstreamTaskID = \(upstreamTaskID), upstreamRequestID = COALESCE(\(upstreamRequestID), upstreamRequestID)
+                WHERE id = \(holdID) AND state = 'expired' AND upstreamTaskID IS NULL RETURNING id
+                """, self.logger) != nil {
+                return
+            }
             let hold = try await Self.pendingHold(holdID, connection, self.logger)
             var call = CallLifecycle(holdID: hold.id, status: hold.callStatus)
             _ = try call.apply(.sent)

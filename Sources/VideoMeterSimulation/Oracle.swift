@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import VideoMeter
-import VideoMeterLedger
+@_spi(Simulation) import VideoMeterLedger
 
 /// An invariant that did not hold.
 public struct Violation: Error, Sendable, Equatable {
@@ -52,6 +52,8 @@ final class Oracle {
     let catalog: Catalog
     private(set) var entries: [Entry] = []
     private var sums: [WindowKey: Sums] = [:]
+    /// The sums of all windows together.
+    private var totals = Sums()
     private var grants: [Int64: Grant] = [:]
     private var resolutions: [Int64: String] = [:]
     /// The highest limit in force while each window was current (nil: no limit applied).
@@ -86,11 +88,30 @@ final class Oracle {
 
     // MARK: - The journal, step by step
 
-    /// Reads the entries appended since the last step, checks them and the balances, and returns
-    /// the holds they resolve (with the kind of resolution).
-    func followJournal() throws -> [(holdID: Int64, kind: String)] {
+    /// What the oracle reads after a step, in one read transaction (one snapshot): the journal
+    /// entries appended since the last step, the balance rows of the windows they touch, the
+    /// balance table's count and totals, the holds they resolve, and the holds (with their late
+    /// success records) of the keys that got answers.
+    struct Reading {
+        var fresh: [Entry]
+        var journalCount: Int
+        var balances: [WindowKey: Sums]
+        var balanceCount: Int
+        var balanceTotals: Sums
+        var holdsByID: [Int64: Hold]
+        var holdsByKey: [String: Hold]
+        var lateSuccesses: Set<Int64>
+    }
+
+    /// Reads what changed since the last step, and the holds of `keys`.
+    ///
+    /// The cost of a step does not grow with the ledger's history: the new entries, the balance
+    /// rows of the windows they touch (compared exactly), and the balance table's count and totals
+    /// (compared with the oracle's, so a change to any other window shows at once).
+    /// ``checkBalances()`` compares every window, row by row, with the full `verify`.
+    func read(keys: [String]) throws -> Reading {
         let lastID = entries.last?.id ?? 0
-        let (fresh, count, balances) = try reader.read { db in
+        return try reader.read { db in
             let fresh = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT id, kind, teamID, holdID, amountMicro, releasedMicro, periodMonth, periodDay, creditLimitMicro
                 FROM journalEntry WHERE id > ? ORDER BY id
@@ -99,27 +120,77 @@ final class Oracle {
                     id: row[0], kind: row[1], teamID: row[2], holdID: row[3], amount: row[4], released: row[5],
                     month: row[6], day: row[7], creditLimit: row[8])
             }
-            let count = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM journalEntry")) ?? 0
-            let balances = try Row.fetchAll(db.cachedStatement(sql: "SELECT teamID, scope, periodKey, postedMicro, pendingMicro FROM balance"))
-                .map { row in (WindowKey(teamID: row[0], scope: row[1], key: row[2]), Sums(posted: row[3], pending: row[4])) }
-            return (fresh, count, balances)
+            let journalCount = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM journalEntry")) ?? 0
+            var touched = Set<WindowKey>()
+            var granted: [Int64: [WindowKey]] = [:]
+            var holdsByID: [Int64: Hold] = [:]
+            for entry in fresh {
+                guard let holdID = entry.holdID else { continue }
+                if entry.kind == "hold" {
+                    let keys = Self.windows(of: entry)
+                    granted[holdID] = keys
+                    touched.formUnion(keys)
+                } else {
+                    touched.formUnion(granted[holdID] ?? grants[holdID]?.keys ?? [])
+                    holdsByID[holdID] = try Ledger.simulationHold(id: holdID, db)
+                }
+            }
+            let balance = try db.cachedStatement(sql: """
+                SELECT postedMicro, pendingMicro FROM balance WHERE teamID = ? AND scope = ? AND periodKey = ?
+                """)
+            var balances: [WindowKey: Sums] = [:]
+            for key in touched {
+                if let row = try Row.fetchOne(balance, arguments: [key.teamID, key.scope, key.key]) {
+                    balances[key] = Sums(posted: row[0], pending: row[1])
+                }
+            }
+            let totals = try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT COUNT(*), COALESCE(SUM(postedMicro), 0), COALESCE(SUM(pendingMicro), 0) FROM balance
+                """))!
+            var holdsByKey: [String: Hold] = [:]
+            var lateSuccesses = Set<Int64>()
+            let late = try db.cachedStatement(sql: "SELECT 1 FROM lateSuccess WHERE holdID = ?")
+            for key in keys where holdsByKey[key] == nil {
+                guard let hold = try Ledger.simulationHold(idempotencyKey: key, db) else { continue }
+                holdsByKey[key] = hold
+                if try Row.fetchOne(late, arguments: [hold.id]) != nil { lateSuccesses.insert(hold.id) }
+            }
+            return Reading(
+                fresh: fresh, journalCount: journalCount, balances: balances, balanceCount: totals[0],
+                balanceTotals: Sums(posted: totals[1], pending: totals[2]), holdsByID: holdsByID, holdsByKey: holdsByKey,
+                lateSuccesses: lateSuccesses)
         }
+    }
+
+    /// The windows a hold entry counts in: its month and day, and the credit when it counts
+    /// against it.
+    static func windows(of entry: Entry) -> [WindowKey] {
+        guard let month = entry.month, let day = entry.day else { return [] }
+        var keys = [WindowKey(teamID: entry.teamID, scope: "month", key: month), WindowKey(teamID: entry.teamID, scope: "day", key: day)]
+        if entry.creditLimit != nil { keys.append(WindowKey(teamID: entry.teamID, scope: "credit", key: "")) }
+        return keys
+    }
+
+    /// Checks the new journal entries of `reading` and the balances, and returns the holds they
+    /// resolve (with the kind of resolution).
+    func followJournal(_ reading: Reading) throws -> [(holdID: Int64, kind: String)] {
+        let fresh = reading.fresh, count = reading.journalCount
         guard count == entries.count + fresh.count else {
             throw Violation(invariant: "journal", detail: "the journal has \(count) entries, but \(entries.count) were seen before and \(fresh.count) are new: an entry was removed")
         }
         var resolved: [(Int64, String)] = []
+        var touched = Set<WindowKey>()
         for entry in fresh {
             entries.append(entry)
             switch entry.kind {
             case "credit":
                 break
             case "hold":
-                guard let holdID = entry.holdID, let month = entry.month, let day = entry.day else {
+                guard let holdID = entry.holdID, entry.month != nil, entry.day != nil else {
                     throw Violation(invariant: "journal", detail: "entry \(entry.id): a hold entry without its hold or periods")
                 }
                 guard grants[holdID] == nil else { throw Violation(invariant: "journal", detail: "hold \(holdID) granted twice") }
-                var keys = [WindowKey(teamID: entry.teamID, scope: "month", key: month), WindowKey(teamID: entry.teamID, scope: "day", key: day)]
-                if entry.creditLimit != nil { keys.append(WindowKey(teamID: entry.teamID, scope: "credit", key: "")) }
+                let keys = Self.windows(of: entry)
                 // Granted now, so it must fit the limits the simulator has set, whatever the
                 // ledger recorded with it.
                 if let limits = limitsNow[entry.teamID] {
@@ -131,7 +202,11 @@ final class Oracle {
                         }
                     }
                 }
-                for key in keys { sums[key, default: Sums()].pending += entry.amount }
+                for key in keys {
+                    sums[key, default: Sums()].pending += entry.amount
+                    totals.pending += entry.amount
+                    touched.insert(key)
+                }
                 grants[holdID] = Grant(teamID: entry.teamID, amount: entry.amount, keys: keys)
             case "post", "void", "expire":
                 guard let holdID = entry.holdID, let grant = grants[holdID] else {
@@ -149,6 +224,9 @@ final class Oracle {
                 for key in grant.keys {
                     sums[key, default: Sums()].pending -= grant.amount
                     sums[key, default: Sums()].posted += entry.amount
+                    totals.pending -= grant.amount
+                    totals.posted += entry.amount
+                    touched.insert(key)
                 }
                 resolved.append((holdID, entry.kind))
             default:
@@ -156,19 +234,36 @@ final class Oracle {
             }
         }
 
-        // Balances equal the journal, and every window stays within its limit: a quick pass, then,
-        // only when something is wrong, a pass in window order to name the first problem.
+        // The windows the new entries touched, row by row; every other window through the table's
+        // count and totals. Only when something is wrong does the full pass run, to name it.
+        let rows = reading.balances
+        let stored = (count: reading.balanceCount, sums: reading.balanceTotals)
+        let touchedHold = touched.allSatisfy { key in
+            guard let actual = rows[key], actual == sums[key], actual.pending >= 0 else { return false }
+            return fits(key, actual)
+        }
+        if touchedHold && stored.count == sums.count && stored.sums == totals { return resolved }
+        try checkBalances()
+        throw Violation(invariant: "balances", detail: "the balance table has \(stored.count) windows totalling posted \(Money.format(micro: stored.sums.posted)) / pending \(Money.format(micro: stored.sums.pending)), the journal \(sums.count) totalling \(Money.format(micro: totals.posted)) / \(Money.format(micro: totals.pending))")
+    }
+
+    /// Whether a window's use fits the highest limit in force while it was current.
+    private func fits(_ key: WindowKey, _ actual: Sums) -> Bool {
+        let used = actual.posted + actual.pending
+        if used == 0 { return true }
+        guard let limit = allowed[key] else { return false }
+        return limit.map { used <= $0 } ?? true
+    }
+
+    /// Compares every balance row with the journal's sums and every window with its limits, in
+    /// window order, and names the first problem.
+    func checkBalances() throws {
+        let balances = try reader.read { db in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT teamID, scope, periodKey, postedMicro, pendingMicro FROM balance"))
+                .map { row in (WindowKey(teamID: row[0], scope: row[1], key: row[2]), Sums(posted: row[3], pending: row[4])) }
+        }
         var stored: [WindowKey: Sums] = [:]
         for (key, value) in balances { stored[key] = value }
-        if stored.count == sums.count, stored.allSatisfy({ key, actual in
-            guard actual == sums[key], actual.pending >= 0 else { return false }
-            let used = actual.posted + actual.pending
-            if used == 0 { return true }
-            guard let limit = allowed[key] else { return false }
-            return limit.map { used <= $0 } ?? true
-        }) {
-            return resolved
-        }
         for key in Set(stored.keys).union(sums.keys).sorted() {
             let expected = sums[key] ?? Sums()
             let actual = stored[key] ?? Sums()
@@ -185,7 +280,6 @@ final class Oracle {
                 throw Violation(invariant: "budget", detail: "\(key.label): posted + pending \(Money.format(micro: used)) > limit \(Money.format(micro: limit)) USD")
             }
         }
-        return resolved
     }
 
     /// The journal's entries are still the ones first read (nothing edited in place).
@@ -204,28 +298,6 @@ final class Oracle {
             let changed = zip(stored, entries).first { $0 != $1 }.map { "entry \($0.1.id)" } ?? "the entry count"
             throw Violation(invariant: "journal", detail: "the journal changed in place: \(changed) differs from what was first read")
         }
-    }
-
-    /// The hold with that id, as stored now.
-    func hold(id: Int64) throws -> Hold {
-        try reader.read { db in
-            guard let hold = try Hold.fetchOne(db.cachedStatement(sql: "SELECT * FROM hold WHERE id = ?"), arguments: [id]) else {
-                throw Violation(invariant: "journal", detail: "the journal names hold \(id), which the hold table lacks")
-            }
-            return hold
-        }
-    }
-
-    /// The hold taken under an idempotency key, if any.
-    func hold(key: String) throws -> Hold? {
-        try reader.read { db in
-            try Hold.fetchOne(db.cachedStatement(sql: "SELECT * FROM hold WHERE idempotencyKey = ?"), arguments: [key])
-        }
-    }
-
-    /// The holds a late success is recorded for.
-    func lateSuccessHolds() throws -> Set<Int64> {
-        try reader.read { db in Set(try Int64.fetchAll(db.cachedStatement(sql: "SELECT holdID FROM lateSuccess"))) }
     }
 
     // MARK: - Charges against the upstream's truth
@@ -281,8 +353,10 @@ final class Oracle {
         let beforeDeadline = delivery.time * 1000 < hold.deadline
         switch delivery.kind {
         case .taskCreated(let id):
-            if hold.state == .pending, hold.upstreamTaskID != id {
-                throw Violation(invariant: "task-id", detail: "hold \(hold.id): task \(id) was created and its id delivered, but the hold records \(hold.upstreamTaskID ?? "no task id")")
+            // Also when the hold expired while the create was in flight: without the id on it,
+            // reconciliation could never find the task's success for review.
+            if hold.upstreamTaskID != id {
+                throw Violation(invariant: "task-id", detail: "hold \(hold.id) (\(hold.state.rawValue)): task \(id) was created and its id delivered, but the hold records \(hold.upstreamTaskID ?? "no task id")")
             }
         case .video, .terminal(.succeeded):
             if beforeDeadline {

@@ -155,7 +155,7 @@ final class Simulator {
         }
         for slot in 0..<draws.int(2...3) { processes.append(try spawn(slot: slot)) }
         updateLimits()
-        _ = try oracle.followJournal()
+        _ = try oracle.followJournal(oracle.read(keys: []))
     }
 
     /// A random amount of whole dollars in `range`, plus random micro-dollars.
@@ -488,19 +488,22 @@ final class Simulator {
 
     func check(deliveries: [(key: String, index: Int)]) async throws {
         let now = world.seconds
-        for (holdID, kind) in try oracle.followJournal() {
-            let hold = try oracle.hold(id: holdID)
-            try oracle.checkResolution(hold, kind: kind, record: upstream.calls[hold.idempotencyKey], tasks: upstream.tasks, now: now)
-        }
         let survived = deliveries.compactMap { key, index -> (CallRecord, Delivery)? in
             guard let callRecord = upstream.calls[key], callRecord.deliveries[index].survived else { return nil }
             return (callRecord, callRecord.deliveries[index])
         }
-        if !survived.isEmpty {
-            let late = try oracle.lateSuccessHolds()
-            for (callRecord, delivery) in survived {
-                let hold = try oracle.hold(key: callRecord.key)
-                try oracle.checkDelivery(delivery, record: callRecord, hold: hold, lateSuccesses: late)
+        let reading = try oracle.read(keys: survived.map(\.0.key))
+        for (holdID, kind) in try oracle.followJournal(reading) {
+            guard let hold = reading.holdsByID[holdID] else {
+                throw Violation(invariant: "journal", detail: "the journal names hold \(holdID), which the hold table lacks")
+            }
+            try oracle.checkResolution(hold, kind: kind, record: upstream.calls[hold.idempotencyKey], tasks: upstream.tasks, now: now)
+        }
+        for (callRecord, delivery) in survived {
+            let hold = reading.holdsByKey[callRecord.key]
+            try oracle.checkDelivery(delivery, record: callRecord, hold: hold, lateSuccesses: reading.lateSuccesses)
+            if case .taskCreated(let id) = delivery.kind, let hold, hold.state == .expired {
+                record("hold \(hold.id) expired before its task id arrived; \(id) is kept on it for the late-success check")
             }
         }
         if step % options.verifyEvery == 0 { try await verify() }
@@ -511,6 +514,7 @@ final class Simulator {
         if let problem = report.problems.first {
             throw Violation(invariant: "verify", detail: "\(report.problems.count) problem(s), the first: \(problem)")
         }
+        try oracle.checkBalances()
         try oracle.checkAppendOnly()
     }
 

@@ -236,4 +236,38 @@ import VideoMeterTesting
         #expect(try await ledger.budgetStatus(team: "acme").monthPostedMicro == 8_000_000)
         #expect(try await ledger.verify().problems == [])
     }
+
+    /// Simulator seed 1 (docs/SIMULATION.md): an async create answered after its hold had expired.
+    /// Its task id goes on the expired hold, for reconciliation's late-success check; nothing else
+    /// changes, and every other ended hold still refuses.
+    @Test(arguments: StoreKind.allCases)
+    func aTaskIDArrivingAfterItsHoldExpiredIsRecordedOnTheExpiredHoldOnly(_ kind: StoreKind) async throws {
+        guard let fixture = try await StoreFixture.make(kind) else { return }
+        defer { Task { await fixture.close() } }
+        let ledger = fixture.store
+        try await fixture.team(monthly: 10_000_000)
+        let late = try await ledger.hold(request("late", amount: 2_000_000, timeout: 60)).hold
+        let voided = try await ledger.hold(request("voided", amount: 1_000_000)).hold
+        try await ledger.markSubmitted(holdID: late.id, upstreamTaskID: nil)
+        try await ledger.void(holdID: voided.id)
+        fixture.clock.advance(by: 61)
+        #expect(try await ledger.expireDue().map(\.id) == [late.id])
+        let journal = try await ledger.verify().journalEntries
+
+        try await ledger.markSubmitted(holdID: late.id, upstreamTaskID: "task-late", upstreamRequestID: "req-late")
+        let recorded = try await ledger.hold(id: late.id)
+        #expect(recorded.upstreamTaskID == "task-late" && recorded.upstreamRequestID == "req-late")
+        #expect(recorded.state == .expired && recorded.callStatus == .expired && recorded.postedMicro == 0)
+        // Once there, the id is not replaced; without an id, or on a voided hold, it is refused.
+        await expectLedgerError("hold_already_resolved") { try await ledger.markSubmitted(holdID: late.id, upstreamTaskID: "task-other") }
+        await expectLedgerError("hold_already_resolved") { try await ledger.markSubmitted(holdID: late.id, upstreamTaskID: nil) }
+        await expectLedgerError("hold_already_resolved") { try await ledger.markSubmitted(holdID: voided.id, upstreamTaskID: "task-v") }
+        #expect(try await ledger.hold(id: late.id).upstreamTaskID == "task-late")
+        #expect(try await ledger.hold(id: voided.id).upstreamTaskID == nil)
+        let status = try await ledger.budgetStatus(team: "acme")
+        #expect(status.monthPostedMicro == 0 && status.monthPendingMicro == 0)
+        let report = try await ledger.verify()
+        #expect(report.problems == [])
+        #expect(report.journalEntries == journal)
+    }
 }

@@ -12,12 +12,15 @@ import VideoMeterTesting
 final class GatedUpstream: VideoProvider, @unchecked Sendable {
     let name: String
     let style: APIStyle
+    /// Whether an async create waits too (its task id arrives on release).
+    let gatesAsyncCreate: Bool
     private let lock = NSLock()
     private var gate: CheckedContinuation<Void, Never>?
 
-    init(name: String, style: APIStyle) {
+    init(name: String, style: APIStyle, gatesAsyncCreate: Bool = false) {
         self.name = name
         self.style = style
+        self.gatesAsyncCreate = gatesAsyncCreate
     }
 
     /// Whether a call is waiting for ``release()``.
@@ -36,7 +39,10 @@ final class GatedUpstream: VideoProvider, @unchecked Sendable {
     }
 
     func submit(_ request: GenerationRequest, idempotencyKey: String) async throws -> Submission {
-        if style == .async { return .task(id: "task-1") }
+        if style == .async {
+            if gatesAsyncCreate { await wait() }
+            return .task(id: "task-1")
+        }
         await wait()
         let video = GeneratedVideo(url: "https://example.invalid/v.mp4", durationSeconds: request.durationSeconds, requestID: "req-1")
         return .completed(GenerationResult(model: request.model, videos: [video], upstreamRequestID: "req-1"))
@@ -108,6 +114,39 @@ struct LateSuccessTests {
         #expect(outcome.lateSuccess)
         #expect(try await ledger.lateSuccesses().map(\.holdID) == [running.holdID])
         #expect(try await ledger.lateSuccesses().first?.amountMicro == 280_000)
+        #expect(try await ledger.verify().isConsistent)
+    }
+
+    @Test func seed1AsyncCreateAnsweredAfterItsHoldExpiredKeepsItsTaskIDForTheLateSuccessCheck() async throws {
+        let (ledger, clock) = try ledger()
+        try await ledger.createTeam(name: "acme")
+        try await ledger.setBudget(team: "acme", BudgetSettings(monthlyLimitMicro: 100_000_000))
+        let upstream = GatedUpstream(name: "worldrouter", style: .async, gatesAsyncCreate: true)
+        let client = MeteredClient(catalog: try Catalog.bundled(), ledger: ledger, providers: ["worldrouter": upstream], clock: clock)
+        let starting = Task {
+            try await client.start(MeteredRequest(
+                team: "acme", provider: "worldrouter", model: "grok-imagine-video", prompt: "late create", durationSeconds: 4))
+        }
+        try await eventually { upstream.isWaiting }
+        clock.advance(by: 3 * 3600 + 1)
+        let expired = try await ledger.expireDue()
+        #expect(expired.count == 1)
+        upstream.release()
+        _ = try await starting.value
+        let hold = try await ledger.hold(id: try #require(expired.first).id)
+        #expect(hold.state == .expired && hold.postedMicro == 0)
+        #expect(hold.upstreamTaskID == "task-1")
+
+        // The task succeeds upstream: reconciliation reads it through the id and keeps the
+        // success for review, uncharged.
+        let reconciling = Task { try await client.reconcile() }
+        try await eventually { upstream.isWaiting }
+        upstream.release()
+        let report = try await reconciling.value
+        #expect(report.lateSuccesses.map(\.holdID) == [hold.id])
+        #expect(report.lateSuccesses.first?.amountMicro == 280_000)
+        #expect(report.lateSuccesses.first?.upstreamTaskID == "task-1")
+        #expect(try await ledger.budgetStatus(team: "acme").monthPostedMicro == 0)
         #expect(try await ledger.verify().isConsistent)
     }
 }

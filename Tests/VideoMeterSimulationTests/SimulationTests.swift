@@ -98,4 +98,22 @@ struct SimulationRegressionTests {
         #expect(result.passed, "\(result.summary)\n\(result.lastEvents.joined(separator: "\n"))")
         #expect(log.all.contains { $0.contains("expired (expired), charged 0.000000, replayed, late success") })
     }
+
+    /// An async create answered after its hold had expired (the create was in flight across a
+    /// month-end jump): `markSubmitted` refused the ended hold, so the task id was lost and the
+    /// task's success could never be found as a late success (`task-id`, step 780 before the fix).
+    @Test func seed1AsyncCreateAnsweredAfterItsHoldExpired() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("videometer-sim-seed1-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("ledger.sqlite").path
+        let log = EventLog()
+        let result = try await Simulation.run(SimulationOptions(seed: 1, steps: 800, ledgerPath: path), log: { log.append($0) })
+        #expect(result.passed, "\(result.summary)\n\(result.lastEvents.joined(separator: "\n"))")
+        #expect(log.all.contains { $0.contains("hold 83 expired before its task id arrived; wr-task-68 is kept on it for the late-success check") })
+        // The task then succeeded: reconciliation found it through the id, for review, uncharged.
+        let late = try await Ledger(path: path).lateSuccesses().first { $0.holdID == 83 }
+        #expect(late?.upstreamTaskID == "wr-task-68")
+        #expect(late?.holdState == "expired")
+        #expect(late?.amountMicro == 1_130_000)
+    }
 }
