@@ -51,13 +51,13 @@ public struct CallerIdentity: Sendable, Equatable {
 /// hash, and the stored hash is then compared with the computed one in constant time.
 /// Authentication results are cached for ``cacheLifetime``: a revoked key stops working within it.
 public final class APIKeyStore: Sendable {
-    let ledger: Ledger
+    let ledger: any LedgerStore
     let cache = Locked<[String: (identity: CallerIdentity?, at: AnyClock.Instant)]>([:])
     let clock: AnyClock
     public let cacheLifetime: Duration
 
     /// - Parameter clock: what the cache lifetime is measured on.
-    public init(ledger: Ledger, cacheLifetime: Duration = .seconds(1), clock: AnyClock = .continuous) throws {
+    public init(ledger: any LedgerStore, cacheLifetime: Duration = .seconds(1), clock: AnyClock = .continuous) throws {
         self.ledger = ledger
         self.clock = clock
         self.cacheLifetime = cacheLifetime

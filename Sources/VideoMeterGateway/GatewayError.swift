@@ -73,6 +73,11 @@ public struct GatewayError: Error, HTTPResponseError, CodedError, Equatable {
         GatewayError(.notFound, code: "not_found", message: "No route for '\(path.prefix(200))'.")
     }
 
+    /// `GET /v1/usage` on a ledger the monthly report cannot read yet (PostgreSQL).
+    static let usageNotOnThisStore = GatewayError(
+        .notImplemented, code: "usage_not_available",
+        message: "GET /v1/usage reads a SQLite ledger only in this version; this gateway's ledger is on PostgreSQL. GET /v1/budget answers.")
+
     static func tooManyPendingTasks(cap: Int) -> GatewayError {
         GatewayError(
             .tooManyRequests, code: "too_many_pending_tasks",
@@ -210,6 +215,7 @@ extension GatewayError {
         "invalid_json", "invalid_request", "invalid_prompt", "body_too_large", "missing_api_key", "invalid_api_key",
         "task_not_found", "media_resource_access_denied", "list_not_supported", "not_found", "too_many_pending_tasks",
         "method_not_allowed", "dialect_has_no_tasks", "dialect_has_no_videos", "internal_error",
+        "usage_not_available",
     ]
 
     /// Every error code a gateway response can carry: the gateway's own, every domain error's

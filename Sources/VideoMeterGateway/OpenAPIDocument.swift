@@ -2164,6 +2164,36 @@ public enum OpenAPIDocument {
                 }
               }
             }
+          },
+          "501": {
+            "description": "The gateway's ledger is on PostgreSQL: this version builds the monthly usage report from a SQLite ledger only (`GET /v1/budget` answers on both).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "allOf": [
+                    {
+                      "$ref": "#/components/schemas/Error"
+                    },
+                    {
+                      "type": "object",
+                      "properties": {
+                        "error": {
+                          "type": "object",
+                          "properties": {
+                            "code": {
+                              "type": "string",
+                              "enum": [
+                                "usage_not_available"
+                              ]
+                            }
+                          }
+                        }
+                      }
+                    }
+                  ]
+                }
+              }
+            }
           }
         }
       }

@@ -28,7 +28,8 @@ public enum LedgerLocation {
     /// Database URL schemes people type, and any `scheme://`.
     static let schemes = ["postgres", "postgresql", "mysql", "mariadb", "sqlite", "sqlite3", "file", "http", "https", "jdbc", "redis", "mongodb"]
 
-    static func looksLikeURL(_ text: String) -> Bool {
+    /// Whether `text` is a URL (`scheme://…`) or starts like a database URL people type (`postgres:/typo`).
+    public static func looksLikeURL(_ text: String) -> Bool {
         if text.contains("://") { return true }
         guard let colon = text.firstIndex(of: ":") else { return false }
         return schemes.contains(text[..<colon].lowercased())
