@@ -124,7 +124,7 @@ import VideoMeterTesting
         guard let configuration = try await PostgresTestServer.shared.freshDatabase() else { return }
         let directory = try Self.emptyDirectory()
         let log = directory.appendingPathComponent("serve.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
         process.executableURL = CLI.binary
         process.arguments = ["serve", "--port", "0"]
