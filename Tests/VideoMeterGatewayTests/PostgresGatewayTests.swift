@@ -97,6 +97,7 @@ struct PostgresGatewayTests {
         #expect(answer.status == 503 && answer.errorCode == "ledger_unavailable")
         answer = try await send(base, .GET, "/metrics", key: nil)
         #expect(answer.status == 200)
+        #expect(!answer.text.contains(PostgresTestServer.password))
 
         // Back, with no restart of the gateway: the pool reconnects by itself.
         try server.start()

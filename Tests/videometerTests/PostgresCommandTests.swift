@@ -59,6 +59,9 @@ import VideoMeterTesting
         result = try run(["report", "--month", "2026-11", "--format", "csv"])
         #expect(result.status != 0)
         #expect(result.stderr.contains("store_not_supported"), "\(result.stderr)")
+        // --help shows the forms the option takes, never the configured value.
+        result = try run(["serve", "--help"])
+        #expect(result.status == 0 && result.stdout.contains("postgres://user[:password]@host[:port]/database"), "\(result.stdout)")
         #expect(try Self.contents(directory) == [])
     }
 
