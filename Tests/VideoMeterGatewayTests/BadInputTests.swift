@@ -132,14 +132,20 @@ struct BadInputTests {
 }
 
 actor SharedFixture {
-    private var value: (fixture: GatewayFixture, key: String)?
+    /// The one start, which every case awaits. A value set after `make()` returned would not do:
+    /// the actor runs the other cases' calls while the first awaits, and each started a gateway
+    /// of its own (170 of them, 700 listening sockets, none shut down).
+    private var starting: Task<(fixture: GatewayFixture, key: String), any Error>?
 
     func shared() async throws -> (fixture: GatewayFixture, key: String) {
-        if let value { return value }
-        let fixture = try await GatewayFixture.make()
-        let key = try await fixture.team("studio", budgetMicro: 5_000_000)
-        value = (fixture, key)
-        return (fixture, key)
+        if let starting { return try await starting.value }
+        let task = Task {
+            let fixture = try await GatewayFixture.make()
+            let key = try await fixture.team("studio", budgetMicro: 5_000_000)
+            return (fixture: fixture, key: key)
+        }
+        starting = task
+        return try await task.value
     }
 
     func check(_ testCase: BadInputTests.Case) async throws {

@@ -149,7 +149,8 @@ struct LedgerSnapshot: Equatable {
     var balances: String
 }
 
-/// Runs `body` with a fresh fixture and always shuts it down.
+/// Runs `body` with a fresh fixture and always shuts it down; waits for one of the suite's
+/// ``ServerSlots`` first.
 func withGateway<T>(
     blockRun: EmulatorConfiguration = .init(style: .blockrun, latency: .milliseconds(2), pendingCap: 2000),
     worldRouter: EmulatorConfiguration = .init(style: .worldrouter, latency: .milliseconds(30), pendingCap: 2000),
@@ -157,14 +158,16 @@ func withGateway<T>(
     configuration: GatewayConfiguration = .init(port: 0, settleRetryDelay: .milliseconds(50), metering: .init(pollPolicy: fastPolling)),
     _ body: (GatewayFixture) async throws -> T
 ) async throws -> T {
-    let fixture = try await GatewayFixture.make(blockRun: blockRun, worldRouter: worldRouter, xai: xai, configuration: configuration)
-    do {
-        let result = try await body(fixture)
-        await fixture.shutdown()
-        return result
-    } catch {
-        await fixture.shutdown()
-        throw error
+    try await ServerSlots.shared.withSlot {
+        let fixture = try await GatewayFixture.make(blockRun: blockRun, worldRouter: worldRouter, xai: xai, configuration: configuration)
+        do {
+            let result = try await body(fixture)
+            await fixture.shutdown()
+            return result
+        } catch {
+            await fixture.shutdown()
+            throw error
+        }
     }
 }
 

@@ -5,10 +5,14 @@ import VideoMeterProviders
 
 /// The HTTP client the whole suite shares; tests never shut it down (it lives as long as the
 /// process). Connection establishment is not retried, so "connection refused" fails at once.
+///
+/// At most 64 connections per server: a test racing 500 calls still races them (64 at a time, each
+/// answered in milliseconds), while 500 connections each way kept 2,000 descriptors open in the
+/// test process, past what Foundation's `Process.run()` survives (``ServerSlots`` says more).
 public let testHTTPClient: HTTPClient = {
     var configuration = HTTPClient.Configuration()
     configuration.connectionPool.retryConnectionEstablishment = false
-    configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 600
+    configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
     return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
 }()
 

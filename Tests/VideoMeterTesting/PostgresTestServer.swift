@@ -197,6 +197,10 @@ public actor PostgresTestServer {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of this process reaches the child: `pg_ctl start` leaves a server running
+        // for the whole suite, and a pipe another test had open at this moment (a `videometer`
+        // child's stdout) would never reach its end while the server held its write end.
+        try closeInheritedDescriptors(&actions)
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
@@ -209,6 +213,18 @@ public actor PostgresTestServer {
             let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
             throw Unavailable(reason: "\(arguments.joined(separator: " ")) failed (status \(status)): \(text.suffix(2000))")
         }
+    }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which Swift's Glibc
+    /// module does not import (it is declared under `_GNU_SOURCE`).
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    private static let addCloseFrom: AddCloseFrom? = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np")
+        .map { unsafeBitCast($0, to: AddCloseFrom.self) }
+
+    private static func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) throws {
+        guard let addCloseFrom else { throw Unavailable(reason: "this C library has no posix_spawn_file_actions_addclosefrom_np (glibc 2.34 or later)") }
+        let code = addCloseFrom(&actions, 3)
+        guard code == 0 else { throw Unavailable(reason: "posix_spawn_file_actions_addclosefrom_np failed (errno \(code))") }
     }
 
     /// A loopback port nothing listens on now, below the kernel's ephemeral range (32768 and up on

@@ -17,6 +17,12 @@ public enum VideometerProcess {
     private static let launching = NSLock()
 
     /// Starts `process`, never at the same time as another launch of the suite.
+    ///
+    /// Foundation's `Process.run()` looks for the highest open descriptor by reading
+    /// `/proc/self/fd` and copies each entry's whole 256-byte `d_name`, also from the last entries
+    /// of its 32 KB `getdents` buffer: with about 1,360 descriptors open that buffer is full, the
+    /// copy can run past the end of the heap, and the test process dies of a SIGSEGV in memmove
+    /// (it did in CI). The suite keeps far fewer open: see ``ServerSlots`` and `testHTTPClient`.
     public static func launch(_ process: Process) throws {
         try launching.withLock { try process.run() }
     }
