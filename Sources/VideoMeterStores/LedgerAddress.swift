@@ -28,7 +28,7 @@ public enum LedgerAddress: Sendable, CustomStringConvertible {
             do {
                 return .postgres(try PostgresLedger.Configuration(url: text))
             } catch {
-                throw .invalidURL(text, detail: error.message)
+                throw .invalidURL(text, detail: error.invalidURLDetail ?? error.message)
             }
         }
         if LedgerLocation.looksLikeURL(text) { throw .unsupported(text) }
