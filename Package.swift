@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "VideoMeter", targets: ["VideoMeter"]),
         .library(name: "VideoMeterLedger", targets: ["VideoMeterLedger"]),
         .library(name: "VideoMeterLedgerPostgres", targets: ["VideoMeterLedgerPostgres"]),
+        .library(name: "VideoMeterStores", targets: ["VideoMeterStores"]),
         .library(name: "VideoMeterProviders", targets: ["VideoMeterProviders"]),
         .library(name: "VideoMeterMetering", targets: ["VideoMeterMetering"]),
         .library(name: "VideoMeterEmulator", targets: ["VideoMeterEmulator"]),
@@ -63,6 +64,18 @@ let package = Package(
                 "VideoMeter",
                 "VideoMeterLedger",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Opens the ledger `--db` names, SQLite file or PostgreSQL URL, as the contract: the one
+        // place that sees both stores.
+        .target(
+            name: "VideoMeterStores",
+            dependencies: [
+                "VideoMeter",
+                "VideoMeterLedger",
+                "VideoMeterLedgerPostgres",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -137,6 +150,7 @@ let package = Package(
                 "VideoMeter",
                 "VideoMeterCatalog",
                 "VideoMeterLedger",
+                "VideoMeterStores",
                 "VideoMeterProviders",
                 "VideoMeterMetering",
                 "VideoMeterEmulator",
@@ -187,12 +201,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // What the test targets share: the suite's clock and a runner for the built binary.
+        // What the test targets share: the suite's clock, a runner for the built binary and the
+        // throwaway PostgreSQL server.
         .target(
             name: "VideoMeterTesting",
             dependencies: [
-                "VideoMeter", "VideoMeterProviders", "VideoMeterEmulator",
+                "VideoMeter", "VideoMeterProviders", "VideoMeterEmulator", "VideoMeterLedgerPostgres",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/VideoMeterTesting",
             swiftSettings: swiftSettings
@@ -226,6 +243,7 @@ let package = Package(
             name: "VideoMeterGatewayTests",
             dependencies: [
                 "VideoMeterGateway", "VideoMeterEmulator", "VideoMeterCatalog", "VideoMeterSellers", "VideoMeterTesting", "videometer",
+                "VideoMeterLedgerPostgres",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -239,7 +257,10 @@ let package = Package(
         ),
         .testTarget(
             name: "videometerTests",
-            dependencies: ["videometer", "VideoMeterEmulator", "VideoMeterLedger", "VideoMeterTesting", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "videometer", "VideoMeterEmulator", "VideoMeterLedger", "VideoMeterLedgerPostgres", "VideoMeterTesting",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

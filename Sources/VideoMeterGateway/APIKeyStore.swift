@@ -50,14 +50,16 @@ public struct CallerIdentity: Sendable, Equatable {
 /// generator), so a hash without salt is safe: the key space cannot be searched. Lookups go by
 /// hash, and the stored hash is then compared with the computed one in constant time.
 /// Authentication results are cached for ``cacheLifetime``: a revoked key stops working within it.
+/// While the ledger's database cannot be reached, a key keeps the last answer this store had for
+/// it (a key never seen then gets `ledger_unavailable`).
 public final class APIKeyStore: Sendable {
-    let ledger: Ledger
+    let ledger: any LedgerStore
     let cache = Locked<[String: (identity: CallerIdentity?, at: AnyClock.Instant)]>([:])
     let clock: AnyClock
     public let cacheLifetime: Duration
 
     /// - Parameter clock: what the cache lifetime is measured on.
-    public init(ledger: Ledger, cacheLifetime: Duration = .seconds(1), clock: AnyClock = .continuous) throws {
+    public init(ledger: any LedgerStore, cacheLifetime: Duration = .seconds(1), clock: AnyClock = .continuous) throws {
         self.ledger = ledger
         self.clock = clock
         self.cacheLifetime = cacheLifetime
@@ -97,8 +99,17 @@ public final class APIKeyStore: Sendable {
         if let cached = cache.withLock({ $0[hash] }), cached.at.duration(to: now) < cacheLifetime {
             return cached.identity
         }
+        let found: APIKeyRecord?
+        do {
+            found = try await ledger.apiKey(hash: hash)
+        } catch let error where error.isLedgerUnavailable {
+            // The database is down: a key seen before keeps its last answer (nothing can be
+            // revoked meanwhile), so quotes still answer; money routes fail closed at the hold.
+            if let cached = cache.withLock({ $0[hash] }) { return cached.identity }
+            throw error
+        }
         var identity: CallerIdentity?
-        if let record = try await ledger.apiKey(hash: hash), Self.constantTimeEqual(record.keyHash, hash), record.revokedAt == nil {
+        if let record = found, Self.constantTimeEqual(record.keyHash, hash), record.revokedAt == nil {
             identity = CallerIdentity(keyID: record.id, teamID: record.teamID, team: record.team, caller: record.name ?? record.prefix)
         }
         cache.withLock { entries in

@@ -200,6 +200,7 @@ extension Gateway {
 
     func usage(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let caller = try context.caller()
+        guard let reports else { throw GatewayError.usageNotOnThisStore }
         let month: ReportMonth
         if let text = request.uri.queryParameters.get("month") {
             do {
@@ -221,15 +222,33 @@ extension Gateway {
     // MARK: GET /metrics, GET /healthz
 
     func metricsText() async throws -> Response {
-        metrics.holdsOpen.set(Int64(try await ledger.pendingHoldCount()))
+        // While the ledger cannot be reached the gauge keeps its last reading: metrics still answer.
+        do {
+            metrics.holdsOpen.set(Int64(try await ledger.pendingHoldCount()))
+        } catch let error where error.isLedgerUnavailable {}
         metrics.tasksTracked.set(Int64(settler.trackedCount))
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
     }
 
+    /// 200 `{"status":"ok","ledger":"ok"}` when the ledger answers; 503
+    /// `{"status":"unavailable","ledger":"unavailable","message":…}` while its database cannot be
+    /// reached (money routes answer 503 `ledger_unavailable` meanwhile; quotes still answer).
     func health() async throws -> Response {
-        try await ledger.ping()
-        return JSONResponse.raw(Data(#"{"status":"ok"}"#.utf8))
+        do {
+            try await ledger.ping()
+        } catch let error where error.isLedgerUnavailable {
+            let body = HealthAnswer(status: "unavailable", ledger: "unavailable", message: GatewayError.ledgerUnavailable.message)
+            return try JSONResponse.make(body, status: .serviceUnavailable, headers: [.retryAfter: "5"])
+        }
+        return try JSONResponse.make(HealthAnswer(status: "ok", ledger: "ok", message: nil))
     }
+}
+
+/// The body of `GET /healthz`.
+struct HealthAnswer: Encodable {
+    var status: String
+    var ledger: String
+    var message: String?
 }

@@ -54,7 +54,7 @@ public struct GatewayConfiguration: Sendable {
 public final class Gateway: Sendable {
     public let configuration: GatewayConfiguration
     public let catalog: Catalog
-    public let ledger: Ledger
+    public let ledger: any LedgerStore
     public let client: MeteredClient
     public let keys: APIKeyStore
     public let metrics: GatewayMetrics
@@ -63,7 +63,9 @@ public final class Gateway: Sendable {
     public let dialects: [String: any SellerDialect]
     /// The wall clock requests are priced and stamped at (the ledger's unless told otherwise).
     public let clock: any WallClock
-    let reports: MonthlyReportBuilder
+    /// The monthly report of `GET /v1/usage`; nil on a store the reports cannot read yet (they
+    /// read the SQLite ledger's tables directly).
+    let reports: MonthlyReportBuilder?
     let logger: Logger
     /// Every path the router serves and its methods, as the last router built registered them
     /// (the drift tests compare it with docs/openapi.json).
@@ -75,7 +77,7 @@ public final class Gateway: Sendable {
     ///   - clock: the wall clock for prices and stamps; the ledger's unless told otherwise.
     ///   - waitClock: what polling, the settler's schedule, key caching and latency metrics measure.
     public init(
-        configuration: GatewayConfiguration = .init(), catalog: Catalog, ledger: Ledger, providers: [String: any VideoProvider],
+        configuration: GatewayConfiguration = .init(), catalog: Catalog, ledger: any LedgerStore, providers: [String: any VideoProvider],
         dialects: [String: any SellerDialect], clock: (any WallClock)? = nil, waitClock: AnyClock = .continuous, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger = Logger(label: "videometer.gateway")
     ) throws {
         precondition(configuration.port != 8402, "port 8402 is ClawRouter's; the gateway must not take it")
@@ -87,7 +89,7 @@ public final class Gateway: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.keys = try APIKeyStore(ledger: ledger, clock: waitClock)
-        self.reports = try MonthlyReportBuilder(ledger: ledger, invoiceRoundings: InvoiceRoundings(catalog: catalog))
+        self.reports = try (ledger as? Ledger).map { try MonthlyReportBuilder(ledger: $0, invoiceRoundings: InvoiceRoundings(catalog: catalog)) }
         let timed = providers.mapValues { TimedProvider(base: $0, metrics: metrics, clock: waitClock) as any VideoProvider }
         // Metering logs at the gateway's level: a per-call info line would serialise every call
         // on standard error.

@@ -742,16 +742,24 @@ public enum OpenAPIDocument {
         "summary": "Whether the gateway and its ledger answer.",
         "responses": {
           "200": {
-            "description": "OK.",
+            "description": "The gateway and its ledger answer.",
             "content": {
               "application/json": {
                 "schema": {
                   "type": "object",
                   "required": [
-                    "status"
+                    "status",
+                    "ledger"
                   ],
+                  "additionalProperties": false,
                   "properties": {
                     "status": {
+                      "type": "string",
+                      "enum": [
+                        "ok"
+                      ]
+                    },
+                    "ledger": {
                       "type": "string",
                       "enum": [
                         "ok"
@@ -763,7 +771,7 @@ public enum OpenAPIDocument {
             }
           },
           "500": {
-            "description": "The ledger does not answer.",
+            "description": "The ledger answers with an error other than being unreachable (a damaged SQLite file, for instance).",
             "content": {
               "application/json": {
                 "schema": {
@@ -788,6 +796,39 @@ public enum OpenAPIDocument {
                       }
                     }
                   ]
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The ledger's database cannot be reached: calls that would hold money answer 503 `ledger_unavailable` and nothing is sent upstream; quotes still answer. The gateway recovers by itself when the database is back (`Retry-After: 5`).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "required": [
+                    "status",
+                    "ledger",
+                    "message"
+                  ],
+                  "additionalProperties": false,
+                  "properties": {
+                    "status": {
+                      "type": "string",
+                      "enum": [
+                        "unavailable"
+                      ]
+                    },
+                    "ledger": {
+                      "type": "string",
+                      "enum": [
+                        "unavailable"
+                      ]
+                    },
+                    "message": {
+                      "type": "string"
+                    }
+                  }
                 }
               }
             }
@@ -1335,7 +1376,7 @@ public enum OpenAPIDocument {
             }
           },
           "503": {
-            "description": "No upstream is configured for the model's seller.",
+            "description": "No upstream is configured for the model's seller. Or: the ledger's database cannot be reached (PostgreSQL down or unreachable): the gateway fails closed, holds and sends nothing, and answers again by itself once the database is back (`Retry-After: 5`).",
             "content": {
               "application/json": {
                 "schema": {
@@ -1353,7 +1394,8 @@ public enum OpenAPIDocument {
                               "type": "string",
                               "enum": [
                                 "provider_not_configured",
-                                "provider_misconfigured"
+                                "provider_misconfigured",
+                                "ledger_unavailable"
                               ]
                             }
                           }
@@ -1674,7 +1716,7 @@ public enum OpenAPIDocument {
             }
           },
           "503": {
-            "description": "No upstream is configured for the task's seller.",
+            "description": "No upstream is configured for the task's seller. Or: the ledger's database cannot be reached (PostgreSQL down or unreachable): the gateway fails closed, holds and sends nothing, and answers again by itself once the database is back (`Retry-After: 5`).",
             "content": {
               "application/json": {
                 "schema": {
@@ -1691,7 +1733,8 @@ public enum OpenAPIDocument {
                             "code": {
                               "type": "string",
                               "enum": [
-                                "provider_not_configured"
+                                "provider_not_configured",
+                                "ledger_unavailable"
                               ]
                             }
                           }
@@ -1889,7 +1932,7 @@ public enum OpenAPIDocument {
             }
           },
           "503": {
-            "description": "No dialect for the model's seller.",
+            "description": "No dialect for the model's seller. Or: the ledger's database cannot be reached and this gateway has not seen the key before (a key it has seen keeps working for quotes).",
             "content": {
               "application/json": {
                 "schema": {
@@ -1906,7 +1949,8 @@ public enum OpenAPIDocument {
                             "code": {
                               "type": "string",
                               "enum": [
-                                "provider_not_configured"
+                                "provider_not_configured",
+                                "ledger_unavailable"
                               ]
                             }
                           }
@@ -2016,6 +2060,36 @@ public enum OpenAPIDocument {
                                 "team_already_exists",
                                 "invalid_time_zone",
                                 "invalid_thresholds"
+                              ]
+                            }
+                          }
+                        }
+                      }
+                    }
+                  ]
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The ledger's database cannot be reached (PostgreSQL down or unreachable): the gateway fails closed, holds and sends nothing, and answers again by itself once the database is back (`Retry-After: 5`).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "allOf": [
+                    {
+                      "$ref": "#/components/schemas/Error"
+                    },
+                    {
+                      "type": "object",
+                      "properties": {
+                        "error": {
+                          "type": "object",
+                          "properties": {
+                            "code": {
+                              "type": "string",
+                              "enum": [
+                                "ledger_unavailable"
                               ]
                             }
                           }
@@ -2154,6 +2228,66 @@ public enum OpenAPIDocument {
                                 "invalid_thresholds",
                                 "unknown_team",
                                 "invalid_time_zone"
+                              ]
+                            }
+                          }
+                        }
+                      }
+                    }
+                  ]
+                }
+              }
+            }
+          },
+          "501": {
+            "description": "The gateway's ledger is on PostgreSQL: this version builds the monthly usage report from a SQLite ledger only (`GET /v1/budget` answers on both).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "allOf": [
+                    {
+                      "$ref": "#/components/schemas/Error"
+                    },
+                    {
+                      "type": "object",
+                      "properties": {
+                        "error": {
+                          "type": "object",
+                          "properties": {
+                            "code": {
+                              "type": "string",
+                              "enum": [
+                                "usage_not_available"
+                              ]
+                            }
+                          }
+                        }
+                      }
+                    }
+                  ]
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The ledger's database cannot be reached (PostgreSQL down or unreachable): the gateway fails closed, holds and sends nothing, and answers again by itself once the database is back (`Retry-After: 5`).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "allOf": [
+                    {
+                      "$ref": "#/components/schemas/Error"
+                    },
+                    {
+                      "type": "object",
+                      "properties": {
+                        "error": {
+                          "type": "object",
+                          "properties": {
+                            "code": {
+                              "type": "string",
+                              "enum": [
+                                "ledger_unavailable"
                               ]
                             }
                           }
@@ -2629,7 +2763,7 @@ public enum OpenAPIDocument {
             }
           },
           "503": {
-            "description": "No upstream is configured for the model's seller.",
+            "description": "No upstream is configured for the model's seller. Or: the ledger's database cannot be reached (PostgreSQL down or unreachable): the gateway fails closed, holds and sends nothing, and answers again by itself once the database is back (`Retry-After: 5`).",
             "content": {
               "application/json": {
                 "schema": {
@@ -2647,7 +2781,8 @@ public enum OpenAPIDocument {
                               "type": "string",
                               "enum": [
                                 "provider_not_configured",
-                                "provider_misconfigured"
+                                "provider_misconfigured",
+                                "ledger_unavailable"
                               ]
                             }
                           }
@@ -3137,7 +3272,7 @@ public enum OpenAPIDocument {
             }
           },
           "503": {
-            "description": "No upstream is configured for the model's seller.",
+            "description": "No upstream is configured for the model's seller. Or: the ledger's database cannot be reached (PostgreSQL down or unreachable): the gateway fails closed, holds and sends nothing, and answers again by itself once the database is back (`Retry-After: 5`).",
             "content": {
               "application/json": {
                 "schema": {
@@ -3155,7 +3290,8 @@ public enum OpenAPIDocument {
                               "type": "string",
                               "enum": [
                                 "provider_not_configured",
-                                "provider_misconfigured"
+                                "provider_misconfigured",
+                                "ledger_unavailable"
                               ]
                             }
                           }
@@ -3396,7 +3532,7 @@ public enum OpenAPIDocument {
             }
           },
           "503": {
-            "description": "No upstream is configured for the task's seller.",
+            "description": "No upstream is configured for the task's seller. Or: the ledger's database cannot be reached (PostgreSQL down or unreachable): the gateway fails closed, holds and sends nothing, and answers again by itself once the database is back (`Retry-After: 5`).",
             "content": {
               "application/json": {
                 "schema": {
@@ -3413,7 +3549,8 @@ public enum OpenAPIDocument {
                             "code": {
                               "type": "string",
                               "enum": [
-                                "provider_not_configured"
+                                "provider_not_configured",
+                                "ledger_unavailable"
                               ]
                             }
                           }
@@ -3903,7 +4040,7 @@ public enum OpenAPIDocument {
             }
           },
           "503": {
-            "description": "No upstream is configured for the model's seller.",
+            "description": "No upstream is configured for the model's seller. Or: the ledger's database cannot be reached (PostgreSQL down or unreachable): the gateway fails closed, holds and sends nothing, and answers again by itself once the database is back (`Retry-After: 5`).",
             "content": {
               "application/json": {
                 "schema": {
@@ -3921,7 +4058,8 @@ public enum OpenAPIDocument {
                               "type": "string",
                               "enum": [
                                 "provider_not_configured",
-                                "provider_misconfigured"
+                                "provider_misconfigured",
+                                "ledger_unavailable"
                               ]
                             }
                           }
@@ -4162,7 +4300,7 @@ public enum OpenAPIDocument {
             }
           },
           "503": {
-            "description": "No upstream is configured for the task's seller.",
+            "description": "No upstream is configured for the task's seller. Or: the ledger's database cannot be reached (PostgreSQL down or unreachable): the gateway fails closed, holds and sends nothing, and answers again by itself once the database is back (`Retry-After: 5`).",
             "content": {
               "application/json": {
                 "schema": {
@@ -4179,7 +4317,8 @@ public enum OpenAPIDocument {
                             "code": {
                               "type": "string",
                               "enum": [
-                                "provider_not_configured"
+                                "provider_not_configured",
+                                "ledger_unavailable"
                               ]
                             }
                           }

@@ -2,19 +2,6 @@ import Foundation
 import GRDB
 import VideoMeter
 
-/// A team API key as the ledger stores it: its SHA-256 hash, never the key.
-public struct APIKeyRecord: Sendable, Equatable {
-    public var id: Int64
-    public var keyHash: String
-    public var prefix: String
-    public var teamID: Int64
-    public var team: String
-    public var name: String?
-    /// Milliseconds since 1970.
-    public var createdAt: Int64
-    public var revokedAt: Int64?
-}
-
 /// What the gateway keeps in the ledger beside the money: team API keys, the task ids it hands to
 /// clients, and the answers of idempotent sync calls. The gateway asks for these by meaning and
 /// never sees the database (tables `apiKey`, `gatewayTask`, `gatewayReplay`, migration
@@ -34,7 +21,7 @@ extension Ledger {
     }
 
     /// Every key (of one team, when given), oldest first.
-    public func apiKeys(team name: String? = nil) async throws -> [APIKeyRecord] {
+    public func apiKeys(team name: String?) async throws -> [APIKeyRecord] {
         var teamID: Int64?
         if let name { teamID = try await team(named: name).id }
         return try await writer.read { [teamID] db in
@@ -82,9 +69,9 @@ extension Ledger {
     }
 
     /// The hold and the owning team of a gateway task id.
-    public func gatewayTask(id: String) async throws -> (holdID: Int64, teamID: Int64)? {
+    public func gatewayTask(id: String) async throws -> GatewayTaskRecord? {
         try await writer.read { db in
-            try Row.fetchOne(db, sql: "SELECT holdID, teamID FROM gatewayTask WHERE id = ?", arguments: [id]).map { ($0["holdID"], $0["teamID"]) }
+            try Row.fetchOne(db, sql: "SELECT holdID, teamID FROM gatewayTask WHERE id = ?", arguments: [id]).map { GatewayTaskRecord(holdID: $0["holdID"], teamID: $0["teamID"]) }
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 
-/// Where the ledger is: `--db`, else `VIDEOMETER_DB`, else `./videometer.sqlite`.
+/// Where the ledger is: `--db`, else `VIDEOMETER_DB`, else `./videometer.sqlite` (a file path or a
+/// database URL; `VideoMeterStores`' `LedgerAddress` reads which).
 public enum LedgerLocation {
     /// The file used when neither the flag nor the environment names one.
     public static let defaultPath = "./videometer.sqlite"
@@ -14,7 +15,8 @@ public enum LedgerLocation {
         return defaultPath
     }
 
-    /// Resolves the database path and refuses what is not a file path: a URL (`postgres://…`,
+    /// For commands that run on a SQLite file only (the simulator): resolves the database path and
+    /// refuses what is not a file path: a URL (`postgres://…`,
     /// `mysql://…`) or anything that starts like one (`postgres:/typo`), which would otherwise
     /// become a directory named `postgres:` holding a new, empty ledger.
     ///
@@ -28,7 +30,8 @@ public enum LedgerLocation {
     /// Database URL schemes people type, and any `scheme://`.
     static let schemes = ["postgres", "postgresql", "mysql", "mariadb", "sqlite", "sqlite3", "file", "http", "https", "jdbc", "redis", "mongodb"]
 
-    static func looksLikeURL(_ text: String) -> Bool {
+    /// Whether `text` is a URL (`scheme://…`) or starts like a database URL people type (`postgres:/typo`).
+    public static func looksLikeURL(_ text: String) -> Bool {
         if text.contains("://") { return true }
         guard let colon = text.firstIndex(of: ":") else { return false }
         return schemes.contains(text[..<colon].lowercased())
@@ -54,12 +57,12 @@ public enum LedgerLocation {
     }
 }
 
-/// `--db` or `VIDEOMETER_DB` names something other than a SQLite file.
+/// A command that keeps its ledger in a SQLite file only (the simulator's `--ledger`) was given a URL.
 public struct LedgerLocationError: Error, Equatable, CustomStringConvertible {
     public let location: String
     public var code: String { "unsupported_database" }
     public var message: String {
-        "'\(LedgerLocation.redacted(location).prefix(200))' is not a file path. This build keeps the ledger in a SQLite file: give --db (or VIDEOMETER_DB) a path such as ./videometer.sqlite. PostgreSQL URLs are not supported yet."
+        "'\(LedgerLocation.redacted(location).prefix(200))' is not a file path. This command keeps its ledger in a SQLite file: give it a path such as ./ledger.sqlite; nothing was created."
     }
     public var description: String { "\(code): \(message)" }
 }

@@ -18,14 +18,16 @@ final class PostgresGroupCommit: @unchecked Sendable {
     private let logger: Logger
     private let maximumAttempts: Int
     private let maximumBatch: Int
+    private let leaseTimeout: Duration
     private let lock = NSLock()
     private var queue: [any PendingPostgresOperation] = []
     private var waiter: CheckedContinuation<Void, Never>?
     private var stopped = false
     private var committer: Task<Void, Never>?
 
-    init(client: PostgresClient, logger: Logger, maximumAttempts: Int, maximumBatch: Int = 512) {
+    init(client: PostgresClient, logger: Logger, maximumAttempts: Int, maximumBatch: Int = 512, leaseTimeout: Duration = .seconds(2)) {
         self.client = client
+        self.leaseTimeout = leaseTimeout
         self.logger = logger
         self.maximumAttempts = maximumAttempts
         self.maximumBatch = maximumBatch
@@ -91,7 +93,7 @@ final class PostgresGroupCommit: @unchecked Sendable {
         var attempt = 1
         while true {
             do {
-                try await client.withConnection { connection in
+                try await client.withConnection(leaseTimeout: leaseTimeout) { connection in
                     try await connection.run("BEGIN ISOLATION LEVEL READ COMMITTED", self.logger)
                     do {
                         for operation in batch {

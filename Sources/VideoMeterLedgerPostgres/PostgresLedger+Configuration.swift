@@ -18,6 +18,9 @@ extension PostgresLedger {
         /// The most write operations one transaction carries (1: one operation per transaction,
         /// the benchmark's baseline).
         public var maximumBatch: Int = 512
+        /// How long an operation waits for a pooled connection before it fails with
+        /// `ledger_unavailable` (the server down or unreachable): the gateway fails closed fast.
+        public var leaseTimeout: Duration = .seconds(2)
 
         public enum TLSMode: String, Sendable { case disable, prefer, require }
 

@@ -46,13 +46,18 @@ public final class PostgresLedger: LedgerStore {
     /// failure is run again before its callers get the error.
     public static let maximumAttempts = 10
 
-    private init(client: PostgresClient, clock: any WallClock, logger: Logger, maximumBatch: Int) {
+    /// How long an operation waits for a connection before `ledger_unavailable`.
+    let leaseTimeout: Duration
+
+    private init(client: PostgresClient, clock: any WallClock, logger: Logger, maximumBatch: Int, leaseTimeout: Duration) {
         self.client = client
+        self.leaseTimeout = leaseTimeout
         self.clock = clock
         self.logger = logger
         self.running = Task { await client.run() }
         self.commits = PostgresGroupCommit(
-            client: client, logger: logger, maximumAttempts: Self.maximumAttempts, maximumBatch: max(1, maximumBatch))
+            client: client, logger: logger, maximumAttempts: Self.maximumAttempts, maximumBatch: max(1, maximumBatch),
+            leaseTimeout: leaseTimeout)
     }
 
     /// Opens the ledger: checks that the server is reachable and durable, applies the migrations
@@ -78,7 +83,8 @@ public final class PostgresLedger: LedgerStore {
             throw PostgresLedgerError.from(error)
         }
         let client = PostgresClient(configuration: configuration.client, backgroundLogger: logger)
-        return PostgresLedger(client: client, clock: clock, logger: logger, maximumBatch: configuration.maximumBatch)
+        return PostgresLedger(client: client, clock: clock, logger: logger, maximumBatch: configuration.maximumBatch,
+            leaseTimeout: configuration.leaseTimeout)
     }
 
     /// Answers every queued operation, then closes the pool's connections.
@@ -125,7 +131,7 @@ public final class PostgresLedger: LedgerStore {
     /// snapshot for reads that must agree with each other.
     func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         do {
-            return try await client.withConnection { connection in
+            return try await client.withConnection(leaseTimeout: leaseTimeout) { connection in
                 try await connection.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", self.logger)
                 do {
                     let value = try await body(connection)

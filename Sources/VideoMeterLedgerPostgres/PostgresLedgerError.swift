@@ -25,6 +25,13 @@ public struct PostgresLedgerError: CodedError, Equatable {
     /// The server acknowledges commits before they are durable.
     public static func synchronousCommitOff(_ setting: String) -> Self { Self(kind: .synchronousCommitOff(setting)) }
 
+    /// What is wrong with an unusable URL (`invalid_database_url`), without the example the message
+    /// adds: for callers that list the accepted forms themselves. Nil for the other codes.
+    public var invalidURLDetail: String? {
+        if case .invalidURL(let detail) = kind { return detail }
+        return nil
+    }
+
     public var code: String {
         switch kind {
         case .invalidURL: "invalid_database_url"

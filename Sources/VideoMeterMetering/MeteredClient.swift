@@ -43,7 +43,7 @@ public final class MeteredClient: Sendable {
     }
 
     public let catalog: Catalog
-    public let ledger: Ledger
+    public let ledger: any LedgerStore
     let providers: [String: any VideoProvider]
     let clock: any WallClock
     /// What polling waits on (the machine's monotonic clock unless told otherwise).
@@ -61,7 +61,7 @@ public final class MeteredClient: Sendable {
     ///   - clock: the wall clock calls are priced and stamped at; the ledger's unless told otherwise.
     ///   - waitClock: the clock polling waits on.
     public convenience init(
-        catalog: Catalog, ledger: Ledger, providers: [String: any VideoProvider], clock: (any WallClock)? = nil, waitClock: AnyClock = .continuous,
+        catalog: Catalog, ledger: any LedgerStore, providers: [String: any VideoProvider], clock: (any WallClock)? = nil, waitClock: AnyClock = .continuous,
         configuration: Configuration = Configuration(), logger: Logger = Logger(label: "videometer.metering")
     ) {
         self.init(
@@ -72,7 +72,7 @@ public final class MeteredClient: Sendable {
     /// A metered client for the simulator: `bug` breaks one of the metered client's rules
     /// (``InjectedBug/skipVoid`` or ``InjectedBug/loseTaskID``; the others are the ledger's).
     @_spi(Simulation) public init(
-        catalog: Catalog, ledger: Ledger, providers: [String: any VideoProvider], clock: (any WallClock)?, waitClock: AnyClock,
+        catalog: Catalog, ledger: any LedgerStore, providers: [String: any VideoProvider], clock: (any WallClock)?, waitClock: AnyClock,
         configuration: Configuration, logger: Logger, injecting bug: InjectedBug?
     ) {
         self.bug = bug

@@ -2,64 +2,68 @@ import ArgumentParser
 import Foundation
 import VideoMeter
 import VideoMeterLedger
+import VideoMeterStores
 
-/// `--db PATH`: which ledger file a command uses, shared by every command that reads or writes it.
+/// `--db PATH|URL`: which ledger a command uses, shared by every command that reads or writes it.
 struct DatabaseOptions: ParsableArguments {
     @Option(name: .customLong("db"), help: ArgumentHelp(
-        "The ledger's SQLite file (also VIDEOMETER_DB; default ./videometer.sqlite); `team create` and `serve` create it.",
-        valueName: "PATH"))
+        "The ledger: a SQLite file (default ./videometer.sqlite; `team create` and `serve` create it) or a PostgreSQL database postgres://user[:password]@host[:port]/database[?sslmode=disable|require] (also VIDEOMETER_DB).",
+        valueName: "PATH|URL"))
     var path: String?
 
-    /// The path after applying the flag, the environment and the default (for messages).
-    var resolvedPath: String {
-        LedgerLocation.redacted(LedgerLocation.resolve(flag: path, environment: ProcessInfo.processInfo.environment))
+    /// Where the ledger is after applying the flag, the environment and the default.
+    func address() throws -> LedgerAddress {
+        try LedgerAddress.resolve(flag: path, environment: ProcessInfo.processInfo.environment)
     }
 
-    /// The ledger file; a URL or anything shaped like one is `unsupported_database`.
-    func file() throws -> String {
-        do {
-            return try LedgerLocation.resolveFile(flag: path, environment: ProcessInfo.processInfo.environment)
-        } catch {
-            throw UnsupportedDatabaseError(underlying: error)
-        }
+    /// The store for messages (`SQLite file …` or `PostgreSQL database … on host:port as user`),
+    /// never a password.
+    var storeDescription: String {
+        (try? address().description) ?? LedgerLocation.redacted(LedgerLocation.resolve(flag: path, environment: ProcessInfo.processInfo.environment))
     }
 
     /// Opens (creating and migrating if needed) the ledger: for commands that start one.
-    func open() throws -> Ledger {
-        try Ledger(path: try file(), clock: ProcessClock.shared)
+    func open() async throws -> any LedgerStore {
+        try await LedgerStores.open(try address(), clock: ProcessClock.shared)
     }
 
-    /// Opens a ledger that must exist already: a mistyped path is an error (`no_ledger`), not a new
-    /// empty ledger that reports nothing wrong.
-    func openExisting() throws -> Ledger {
-        let path = try file()
-        guard FileManager.default.fileExists(atPath: path) else { throw NoLedgerError(path: path) }
-        return try Ledger(path: path, clock: ProcessClock.shared)
+    /// Opens a ledger that must exist already: a mistyped file path is an error (`no_ledger`), not a
+    /// new empty ledger that reports nothing wrong.
+    func openExisting() async throws -> any LedgerStore {
+        try await LedgerStores.openExisting(try address(), clock: ProcessClock.shared)
+    }
+
+    /// The existing SQLite file of a command that reads the file's tables itself (`report`,
+    /// `reprice`); a PostgreSQL URL is `store_not_supported`, and nothing is created.
+    func existingFile(for command: String) throws -> String {
+        let address = try address()
+        switch address {
+        case .postgres:
+            throw StoreNotSupportedError(command: command, store: address.description)
+        case .file(let path):
+            guard FileManager.default.fileExists(atPath: path) else { throw NoLedgerError(path: path) }
+            return path
+        }
+    }
+
+    /// The existing SQLite ledger of a command that reads its tables itself (see ``existingFile(for:)``).
+    func openExistingFile(for command: String) throws -> Ledger {
+        try Ledger(path: try existingFile(for: command), clock: ProcessClock.shared)
+    }
+
+    /// Opens an existing SQLite ledger read-only, without migrating it: for commands that must not write.
+    func openSnapshot(for command: String) throws -> LedgerSnapshot {
+        try LedgerSnapshot(path: try existingFile(for: command))
     }
 }
 
-extension DatabaseOptions {
-    /// Opens an existing ledger read-only, without migrating it: for commands that must not write.
-    func openSnapshot() throws -> LedgerSnapshot {
-        let path = try file()
-        guard FileManager.default.fileExists(atPath: path) else { throw NoLedgerError(path: path) }
-        return try LedgerSnapshot(path: path)
-    }
-}
-
-/// `--db` or `VIDEOMETER_DB` is a URL, not a file.
-struct UnsupportedDatabaseError: CodedError {
-    let underlying: LedgerLocationError
-    var code: String { underlying.code }
-    var message: String { underlying.message }
-}
-
-/// The ledger file a command needs does not exist.
-struct NoLedgerError: CodedError {
-    let path: String
-    var code: String { "no_ledger" }
+/// A command that reads a SQLite ledger's tables itself was pointed at PostgreSQL.
+struct StoreNotSupportedError: CodedError {
+    let command: String
+    let store: String
+    var code: String { "store_not_supported" }
     var message: String {
-        "There is no ledger at \(path). Create one with `videometer team create NAME`, or point --db (or VIDEOMETER_DB) at an existing file."
+        "`videometer \(command)` reads a SQLite ledger only in this version, and --db (or VIDEOMETER_DB) names the \(store). Point it at a SQLite file for this command; nothing was changed."
     }
 }
 

@@ -52,7 +52,7 @@ struct DemoCommand: AsyncParsableCommand {
     func freshLedger() throws -> (Ledger, String) {
         let path = db ?? Self.defaultLedger
         if let db {
-            do { _ = try LedgerLocation.resolveFile(flag: db, environment: [:]) } catch { throw UnsupportedDatabaseError(underlying: error) }
+            if LedgerLocation.looksLikeURL(db) { throw DemoLedgerError(location: db) }
         }
         if db == nil {
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
@@ -78,7 +78,7 @@ struct DemoCommand: AsyncParsableCommand {
         try await reportingErrors {
             let (ledger, path) = try freshLedger()
             let catalog = try Catalog.resolve(flag: nil)
-            print("ledger    \(path) (new)")
+            print("ledger    SQLite file \(path) (new)")
             let budgets: [(team: String, monthly: String)] = [("studio", "5.00"), ("marketing", "1.00")]
             for (team, monthly) in budgets {
                 try await ledger.createTeam(name: team)
@@ -224,5 +224,15 @@ struct DemoCommand: AsyncParsableCommand {
         let file = directory.appendingPathComponent(ReportFormat.html.fileName(month: month))
         try Data(try ReportRenderer().render(report, as: .html).utf8).write(to: file, options: .atomic)
         return file.path
+    }
+}
+
+/// `demo --db` names a URL: the demo keeps its own fresh SQLite file (it writes its report from
+/// the file's tables).
+struct DemoLedgerError: CodedError {
+    let location: String
+    var code: String { "unsupported_database" }
+    var message: String {
+        "'\(LedgerLocation.redacted(location).prefix(200))' is not a file path: the demo starts from a fresh SQLite ledger of its own and writes its report from it, so --db takes a new file path. To run on PostgreSQL, use `videometer serve --db postgres://…`; nothing was created."
     }
 }

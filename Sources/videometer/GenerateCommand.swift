@@ -76,7 +76,7 @@ struct GenerateCommand: AsyncParsableCommand {
         let logger = Logger(label: "videometer.generate")
         try await reportingErrors(json: json) {
             let seconds = try duration.map { text throws(PricingError) in try QuoteRequest.parseDuration(text) }
-            let ledger = try database.openExisting()
+            let ledger = try await database.openExisting()
             let prices = try catalog.load()
             let poll = PollPolicy(initialInterval: .milliseconds(pollMs), maxInterval: .milliseconds(pollMs * 8), deadline: .seconds(900))
             let upstreams = try await Upstreams.start(sandbox: true, sandboxLatency: .milliseconds(sandboxLatencyMs), poll: poll, logger: logger)

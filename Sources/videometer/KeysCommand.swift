@@ -28,7 +28,7 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let store = try APIKeyStore(ledger: try database.openExisting())
+                let store = try APIKeyStore(ledger: try await database.openExisting())
                 let (key, info) = try await store.create(team: team, name: name)
                 print(key)
                 FileHandle.standardError.write(Data("""
@@ -53,7 +53,7 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors(json: json) {
-                let keys = try await APIKeyStore(ledger: try database.openExisting()).list(team: team)
+                let keys = try await APIKeyStore(ledger: try await database.openExisting()).list(team: team)
                 if json {
                     try printJSON(keys.map(KeyJSON.init))
                     return
@@ -81,7 +81,7 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let info = try await APIKeyStore(ledger: try database.openExisting()).revoke(key.replacingOccurrences(of: "…", with: ""))
+                let info = try await APIKeyStore(ledger: try await database.openExisting()).revoke(key.replacingOccurrences(of: "…", with: ""))
                 print("revoked key \(info.prefix)… (id \(info.id)) of team \(info.team)")
             }
         }

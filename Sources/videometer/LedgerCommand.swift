@@ -46,7 +46,7 @@ struct LedgerCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors(json: json) {
-                let ledger = try database.openExisting()
+                let ledger = try await database.openExisting()
                 let names = Dictionary(uniqueKeysWithValues: try await ledger.teams().map { ($0.id, $0.name) })
                 let holds = all ? try await ledger.holds() : try await ledger.openHolds()
                 let lines = holds.map {
@@ -150,7 +150,7 @@ struct LedgerCommand: AsyncParsableCommand {
 
         func run() async throws {
             let micro = try parseUSD(amount, option: "--amount", allowZero: false)
-            let ledger = try database.openExisting()
+            let ledger = try await database.openExisting()
             if let startFile {
                 FileManager.default.createFile(atPath: "\(startFile).ready-\(ProcessInfo.processInfo.processIdentifier)", contents: nil)
                 while !FileManager.default.fileExists(atPath: startFile) { try await Task.sleep(for: .milliseconds(2)) }

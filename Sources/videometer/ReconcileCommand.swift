@@ -74,7 +74,7 @@ struct ReconcileCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = Logger(label: "videometer.reconcile")
         try await reportingErrors(json: json) {
-            let ledger = try database.openExisting()
+            let ledger = try await database.openExisting()
             let poll = PollPolicy(initialInterval: .milliseconds(pollMs), maxInterval: .milliseconds(pollMs * 8), deadline: .seconds(Int64(wait ?? 1)))
             let upstreams = try await Upstreams.start(sandbox: false, poll: poll, logger: logger)
             let client = MeteredClient(catalog: try catalog.load(), ledger: ledger, providers: upstreams.providers, configuration: .init(pollPolicy: poll))

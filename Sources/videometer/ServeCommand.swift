@@ -5,6 +5,7 @@ import Logging
 import VideoMeter
 import VideoMeterGateway
 import VideoMeterLedger
+import VideoMeterStores
 import VideoMeterMetering
 import VideoMeterProviders
 import VideoMeterSellers
@@ -58,7 +59,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = Logger(label: "videometer.gateway")
         try await reportingErrors {
-            let ledger = try database.open()
+            let ledger = try await database.open()
             let prices = try catalog.load()
             let poll = PollPolicy(initialInterval: .milliseconds(pollMs), maxInterval: .milliseconds(pollMs * 8), deadline: .seconds(900))
             let upstreams = try await Upstreams.start(sandbox: true, sandboxLatency: .milliseconds(sandboxLatencyMs), poll: poll, logger: logger)
@@ -68,7 +69,7 @@ struct ServeCommand: AsyncParsableCommand {
                     metering: .init(pollPolicy: poll)),
                 catalog: prices, ledger: ledger, providers: upstreams.providers, dialects: Sellers.dialects, logger: logger)
             let app = gateway.makeApplication { port in
-                logger.notice("videometer gateway listening on http://\(host):\(port) (\(upstreams.summary); ledger \(database.resolvedPath))")
+                logger.notice("videometer gateway listening on http://\(host):\(port) (\(upstreams.summary); ledger: \(database.storeDescription))")
                 if let now = ProcessInfo.processInfo.environment[ProcessClock.variable], !now.isEmpty {
                     logger.warning("\(ProcessClock.variable) is set (\(now)): this gateway dates holds, periods and alerts by that clock, not the machine's; unset it in production")
                 }
@@ -77,9 +78,11 @@ struct ServeCommand: AsyncParsableCommand {
                 try await app.runService()
             } catch {
                 await upstreams.shutdown()
+                await LedgerStores.close(ledger)
                 throw error
             }
             await upstreams.shutdown()
+            await LedgerStores.close(ledger)
         }
     }
 }

@@ -11,7 +11,7 @@ struct DemoCommandTests {
             let result = try CLI.run(["demo", "--latency-ms", "0"], in: directory)
             #expect(result.status == 0, "\(result.stderr)")
             let out = result.stdout
-            #expect(out.contains("ledger    videometer-demo.sqlite (new)"))
+            #expect(out.contains("ledger    SQLite file videometer-demo.sqlite (new)"))
             #expect(out.contains("async  grok-imagine-video-1.5-preview, image         200 task succeeded, charged 1.130000 USD"))
             #expect(out.contains("sync   bytedance/seedance-2.0 (upstream 504)         504 upstream_timeout"))
             #expect(out.contains("async  grok-imagine-video (task fails)               200 task failed, charged 0.000000 USD"))

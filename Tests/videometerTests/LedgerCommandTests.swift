@@ -144,22 +144,23 @@ struct LedgerCommandTests {
     }
 }
 
-/// `--db` and `VIDEOMETER_DB` take a file path; a database URL is refused, creates nothing and
-/// never shows its password.
+/// `--db` and `VIDEOMETER_DB` take a file path or a PostgreSQL URL; anything else URL-shaped, or a
+/// postgres URL that cannot be used, is refused, creates nothing and never shows its password.
 @Suite("A ledger location that is not a file")
 struct LedgerLocationTests {
     @Test(arguments: [
-        "postgres://videometer:s3cret@127.0.0.1:5432/videometer", "postgresql://localhost/videometer", "mysql://root@db/ledger",
-        "postgres:/typo", "postgres://",
+        ("mysql://root:s3cret@db/ledger", "unsupported_database"), ("sqlite:ledger.sqlite", "unsupported_database"),
+        ("postgresql://localhost/videometer", "invalid_database_url"), ("postgres:/typo", "invalid_database_url"),
+        ("postgres://", "invalid_database_url"), ("postgres://videometer:s3cret@127.0.0.1:5432/", "invalid_database_url"),
     ])
-    func aDatabaseURLIsRefusedAndCreatesNothing(_ location: String) throws {
+    func aLocationThatIsNeitherAFileNorAUsablePostgresURLIsRefusedAndCreatesNothing(_ location: String, _ code: String) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vm-db-url-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         for (arguments, environment) in [(["team", "create", "acme"], ["VIDEOMETER_DB": location]), (["team", "create", "acme", "--db", location], [:])] {
             let result = try CLI.run(arguments, environment: environment, in: directory)
             #expect(result.status == 1)
-            #expect(result.stderr.hasPrefix("error: unsupported_database: "), "\(result.stderr)")
+            #expect(result.stderr.hasPrefix("error: \(code): "), "\(result.stderr)")
             #expect(!result.stderr.contains("s3cret"))
             #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty, "\(location) created something")
         }

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Testing
 import VideoMeterLedgerPostgres
 
 /// The PostgreSQL server the suite's PostgreSQL cases run against: `VIDEOMETER_TEST_POSTGRES_URL`
@@ -18,11 +17,11 @@ import VideoMeterLedgerPostgres
 ///
 /// Where no server binaries exist, the PostgreSQL cases are skipped with one printed line, unless
 /// `VIDEOMETER_REQUIRE_POSTGRES=1`, which makes a missing server a test failure.
-actor PostgresTestServer {
-    static let shared = PostgresTestServer()
+public actor PostgresTestServer {
+    public static let shared = PostgresTestServer()
 
-    static let binaries = "/usr/lib/postgresql/15/bin"
-    static let password = "videometer-test-password"
+    public static let binaries = "/usr/lib/postgresql/15/bin"
+    public static let password = "videometer-test-password"
 
     /// The server's start, run once on a thread of its own: initdb and pg_ctl block for seconds,
     /// which on the cooperative pool (two threads on a two-core machine) would stall every other
@@ -31,10 +30,10 @@ actor PostgresTestServer {
     private var databases = 0
 
     /// Whether a missing server fails the test rather than skipping its PostgreSQL case.
-    static var required: Bool { ProcessInfo.processInfo.environment["VIDEOMETER_REQUIRE_POSTGRES"] == "1" }
+    public static var required: Bool { ProcessInfo.processInfo.environment["VIDEOMETER_REQUIRE_POSTGRES"] == "1" }
 
     /// A configuration for a new, empty database of its own, or nil when PostgreSQL cases are skipped.
-    func freshDatabase() async throws -> PostgresLedger.Configuration? {
+    public func freshDatabase() async throws -> PostgresLedger.Configuration? {
         guard var configuration = try await server() else { return nil }
         databases += 1
         let name = "vm_\(ProcessInfo.processInfo.processIdentifier)_\(databases)_\(UUID().uuidString.prefix(8).lowercased())"
@@ -44,7 +43,7 @@ actor PostgresTestServer {
     }
 
     /// The server's configuration (database `postgres`), starting it on first use.
-    func server() async throws -> PostgresLedger.Configuration? {
+    public func server() async throws -> PostgresLedger.Configuration? {
         if starting == nil {
             starting = Task {
                 await withCheckedContinuation { continuation in
@@ -79,7 +78,7 @@ actor PostgresTestServer {
     }
 
     /// Runs one statement as the server's superuser, outside any transaction.
-    static func execute(_ sql: String, on configuration: PostgresLedger.Configuration) async throws {
+    public static func execute(_ sql: String, on configuration: PostgresLedger.Configuration) async throws {
         var connectionConfiguration = PostgresConnection.Configuration(
             host: configuration.host, port: configuration.port, username: configuration.username, password: configuration.password,
             database: configuration.database, tls: .disable)
@@ -97,54 +96,99 @@ actor PostgresTestServer {
 
     // MARK: - The throwaway server
 
-    nonisolated(unsafe) private static var stopArguments: [String]?
-    nonisolated(unsafe) private static var serverDirectory: String?
+    nonisolated(unsafe) private static var instance: Instance?
 
     private static func start() throws -> PostgresLedger.Configuration {
         let environment = ProcessInfo.processInfo.environment
         if let url = environment["VIDEOMETER_TEST_POSTGRES_URL"], !url.isEmpty {
             return try PostgresLedger.Configuration(url: url)
         }
-        let initdb = "\(binaries)/initdb", pgctl = "\(binaries)/pg_ctl"
-        guard FileManager.default.isExecutableFile(atPath: initdb), FileManager.default.isExecutableFile(atPath: pgctl) else {
-            throw Unavailable(reason: "\(initdb) not found")
+        let server = try Instance.create()
+        instance = server
+        atexit { PostgresTestServer.instance?.remove() }
+        return server.configuration
+    }
+
+    /// A server of one test's own, on its own port and directory, which the test may stop and
+    /// start again (the shared server must keep running for the other tests). Nil where the
+    /// PostgreSQL cases are skipped.
+    public static func dedicated() async throws -> Instance? {
+        guard try await shared.server() != nil else { return nil }
+        return try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread { continuation.resume(with: Result { try Instance.create() }) }
+            thread.name = "videometer.tests.postgres-start"
+            thread.start()
         }
-        let root = "/tmp/videometer-pg-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o777])
-        let data = "\(root)/data", passwordFile = "\(root)/password", log = "\(root)/server.log"
-        try password.write(toFile: passwordFile, atomically: true, encoding: .utf8)
-        var prefix: [String] = []
-        if getuid() == 0 {
-            guard let user = getpwnam("postgres") else { throw Unavailable(reason: "running as root and there is no postgres user") }
-            chown(root, user.pointee.pw_uid, user.pointee.pw_gid)
-            chown(passwordFile, user.pointee.pw_uid, user.pointee.pw_gid)
-            prefix = ["/usr/sbin/runuser", "-u", "postgres", "--"]
+    }
+
+    /// One throwaway server: `initdb` into a fresh directory under /tmp, `pg_ctl start` on a free
+    /// loopback port.
+    public final class Instance: Sendable {
+        /// The server's superuser on database `postgres`.
+        public let configuration: PostgresLedger.Configuration
+        let root: String
+        let startArguments: [String]
+        let stopArguments: [String]
+
+        init(configuration: PostgresLedger.Configuration, root: String, startArguments: [String], stopArguments: [String]) {
+            self.configuration = configuration
+            self.root = root
+            self.startArguments = startArguments
+            self.stopArguments = stopArguments
         }
-        try run(prefix + [
-            initdb, "-D", data, "-U", "postgres", "--pwfile", passwordFile, "--auth-host=scram-sha-256", "--auth-local=trust",
-            "-E", "UTF8", "--locale=C", "--no-sync",
-        ])
-        let port = try freePort()
-        try run(prefix + [
-            pgctl, "-D", data, "-l", log, "-w", "-t", "60",
-            "-o", "-p \(port) -k \(root) -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=32MB",
-            "start",
-        ])
-        stopArguments = prefix + [pgctl, "-D", data, "-m", "immediate", "-w", "stop"]
-        serverDirectory = root
-        atexit {
-            guard let arguments = PostgresTestServer.stopArguments else { return }
-            try? PostgresTestServer.run(arguments)
-            if let directory = PostgresTestServer.serverDirectory { try? FileManager.default.removeItem(atPath: directory) }
+
+        static func create() throws -> Instance {
+            let initdb = "\(binaries)/initdb", pgctl = "\(binaries)/pg_ctl"
+            guard FileManager.default.isExecutableFile(atPath: initdb), FileManager.default.isExecutableFile(atPath: pgctl) else {
+                throw Unavailable(reason: "\(initdb) not found")
+            }
+            let root = "/tmp/videometer-pg-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))"
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o777])
+            let data = "\(root)/data", passwordFile = "\(root)/password", log = "\(root)/server.log"
+            try password.write(toFile: passwordFile, atomically: true, encoding: .utf8)
+            var prefix: [String] = []
+            if getuid() == 0 {
+                guard let user = getpwnam("postgres") else { throw Unavailable(reason: "running as root and there is no postgres user") }
+                chown(root, user.pointee.pw_uid, user.pointee.pw_gid)
+                chown(passwordFile, user.pointee.pw_uid, user.pointee.pw_gid)
+                prefix = ["/usr/sbin/runuser", "-u", "postgres", "--"]
+            }
+            try run(prefix + [
+                initdb, "-D", data, "-U", "postgres", "--pwfile", passwordFile, "--auth-host=scram-sha-256", "--auth-local=trust",
+                "-E", "UTF8", "--locale=C", "--no-sync",
+            ])
+            let port = try freePort()
+            let server = Instance(
+                configuration: PostgresLedger.Configuration(
+                    host: "127.0.0.1", port: port, username: "postgres", password: password, database: "postgres", tls: .disable),
+                root: root,
+                startArguments: prefix + [
+                    pgctl, "-D", data, "-l", log, "-w", "-t", "60",
+                    "-o", "-p \(port) -k \(root) -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=32MB",
+                    "start",
+                ],
+                stopArguments: prefix + [pgctl, "-D", data, "-m", "immediate", "-w", "stop"])
+            try server.start()
+            return server
         }
-        return PostgresLedger.Configuration(
-            host: "127.0.0.1", port: port, username: "postgres", password: password, database: "postgres", tls: .disable)
+
+        /// Starts the server (again); returns once it accepts connections.
+        public func start() throws { try PostgresTestServer.run(startArguments) }
+
+        /// Stops the server at once (`-m immediate`: as if it crashed; what it acknowledged survives).
+        public func stop() throws { try PostgresTestServer.run(stopArguments) }
+
+        /// Stops the server if it runs and removes its directory.
+        public func remove() {
+            try? stop()
+            try? FileManager.default.removeItem(atPath: root)
+        }
     }
 
     /// Runs a command to its end (posix_spawn and waitpid: no run loop involved). Its output goes
     /// to a file, not a pipe: `pg_ctl start` leaves the server running with the descriptors it was
     /// given, and a pipe would never reach its end.
-    static func run(_ arguments: [String]) throws {
+    public static func run(_ arguments: [String]) throws {
         let outputPath = "/tmp/videometer-pg-command-\(getpid())-\(UUID().uuidString.prefix(8)).log"
         defer { unlink(outputPath) }
         var actions = posix_spawn_file_actions_t()
@@ -186,7 +230,7 @@ actor PostgresTestServer {
     /// A loopback port nothing listens on now, below the kernel's ephemeral range (32768 and up on
     /// Linux): other tests take "a closed port" by binding port 0 and closing it, and a server
     /// started on such a port would answer them instead of the refusal they expect.
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         for _ in 0..<200 {
             let candidate = Int.random(in: 20_000..<32_000)
             if try canBind(candidate) { return candidate }

@@ -1,0 +1,203 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Testing
+import VideoMeter
+import VideoMeterCatalog
+import VideoMeterEmulator
+import VideoMeterGateway
+import VideoMeterLedger
+import VideoMeterLedgerPostgres
+import VideoMeterSellers
+import VideoMeterTesting
+
+/// The gateway on a PostgreSQL ledger whose server goes away under it: calls that would hold
+/// money fail closed (503 `ledger_unavailable`, nothing sent upstream), quotes still answer,
+/// `/healthz` says so, and service resumes by itself when the server is back.
+@Suite("The gateway fails closed on PostgreSQL", .serialized)
+struct PostgresGatewayTests {
+    static let grokSync = #"{"model": "xai/grok-imagine-video", "prompt": "a neon-lit cyberpunk street at night, camera slowly dollying forward"}"#
+
+    func send(_ base: String, _ method: HTTPMethod, _ path: String, key: String?, body: String? = nil) async throws -> HTTPAnswer {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = method
+        if let key { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await testHTTPClient.execute(request, timeout: .seconds(30))
+        let collected = try await response.body.collect(upTo: 8 << 20)
+        return HTTPAnswer(status: Int(response.status.code), headers: response.headers, body: Data(buffer: collected))
+    }
+
+    @Test func aStoppedDatabaseAnswers503AndSendsNothingThenServiceResumesWithoutARestart() async throws {
+        guard let server = try await PostgresTestServer.dedicated() else { return }
+        defer { server.remove() }
+        try await PostgresTestServer.execute("CREATE DATABASE videometer", on: server.configuration)
+        var configuration = server.configuration
+        configuration.database = "videometer"
+        var quietLedger = Logger(label: "videometer.ledger.postgres.test")
+        quietLedger.logLevel = .critical
+        let ledger = try await PostgresLedger.open(configuration, clock: TestClock.runningWallClock(), logger: quietLedger)
+        let upstreams = try await EmulatedUpstreams.start(
+            blockRun: .init(style: .blockrun, latency: .milliseconds(2), pendingCap: 100),
+            worldRouter: .init(style: .worldrouter, latency: .milliseconds(30), pendingCap: 100),
+            xai: .init(style: .xai, latency: .milliseconds(30), pendingCap: 100),
+            worldRouterKey: "gateway-upstream-key", timeout: .seconds(10), poll: fastPolling)
+        var quiet = Logger(label: "videometer.gateway.test")
+        quiet.logLevel = .critical
+        let gateway = try Gateway(
+            configuration: .init(port: 0, settleRetryDelay: .milliseconds(50), metering: .init(pollPolicy: fastPolling)),
+            catalog: try Catalog.bundled(), ledger: ledger, providers: upstreams.providers, dialects: Sellers.dialects, logger: quiet)
+        let running = try await gateway.start()
+        let base = running.baseURL
+        defer {
+            Task {
+                await running.shutdown()
+                await upstreams.shutdown()
+                await ledger.close()
+            }
+        }
+        try await ledger.createTeam(name: "acme")
+        try await ledger.setBudget(team: "acme", BudgetSettings(monthlyLimitMicro: 10_000_000))
+        let key = try await gateway.keys.create(team: "acme", name: "ci").key
+
+        var answer = try await send(base, .POST, "/v1/videos/generations", key: key, body: Self.grokSync)
+        #expect(answer.status == 200, "\(answer.text)")
+        #expect(answer.headers.first(name: "X-VideoMeter-Charged") == "0.420000")
+        answer = try await send(base, .GET, "/healthz", key: nil)
+        #expect(answer.status == 200)
+        #expect(answer.json["status"] as? String == "ok" && answer.json["ledger"] as? String == "ok")
+        #expect(await upstreams.blockRun.stats().created == 1)
+
+        try server.stop()
+        for _ in 0..<2 {
+            answer = try await send(base, .POST, "/v1/videos/generations", key: key, body: Self.grokSync)
+            #expect(answer.status == 503, "\(answer.text)")
+            #expect(answer.errorCode == "ledger_unavailable")
+            #expect(answer.headers.first(name: "Retry-After") == "5")
+        }
+        answer = try await send(base, .POST, "/v1/videos/generations", key: key, body: #"{"model": "grok-imagine-video", "prompt": "a kite", "duration": 4, "resolution": "480p"}"#)
+        #expect(answer.status == 503 && answer.errorCode == "ledger_unavailable", "\(answer.text)")
+        // Nothing reached an upstream while the ledger was away.
+        #expect(await upstreams.blockRun.stats().created == 1)
+        #expect(await upstreams.worldRouter.stats().created == 0)
+        // A quote holds nothing: it still answers, for a key this gateway has seen.
+        answer = try await send(base, .POST, "/v1/quotes", key: key, body: Self.grokSync)
+        #expect(answer.status == 200, "\(answer.text)")
+        #expect(answer.json["total_micro"] as? Int == 420_000, "\(answer.text)")
+        answer = try await send(base, .GET, "/healthz", key: nil)
+        #expect(answer.status == 503)
+        #expect(answer.json["status"] as? String == "unavailable" && answer.json["ledger"] as? String == "unavailable")
+        answer = try await send(base, .GET, "/v1/budget", key: key)
+        #expect(answer.status == 503 && answer.errorCode == "ledger_unavailable")
+        answer = try await send(base, .GET, "/metrics", key: nil)
+        #expect(answer.status == 200)
+        #expect(!answer.text.contains(PostgresTestServer.password))
+
+        // Back, with no restart of the gateway: the pool reconnects by itself.
+        try server.start()
+        let deadline = ContinuousClock.now + .seconds(30)
+        var healthy = false
+        while ContinuousClock.now < deadline {
+            if try await send(base, .GET, "/healthz", key: nil).status == 200 { healthy = true; break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(healthy)
+        answer = try await send(base, .POST, "/v1/videos/generations", key: key, body: Self.grokSync)
+        #expect(answer.status == 200, "\(answer.text)")
+        #expect(answer.headers.first(name: "X-VideoMeter-Charged") == "0.420000")
+        #expect(await upstreams.blockRun.stats().created == 2)
+        let status = try await ledger.budgetStatus(team: "acme")
+        #expect(status.monthPostedMicro == 840_000)
+        #expect(status.monthPendingMicro == 0)
+        #expect(try await ledger.verify().problems == [])
+    }
+
+    static let grokTask = #"{"model": "grok-imagine-video", "prompt": "A drone flyover of a snowy mountain range at sunrise.", "duration": 6, "resolution": "720p"}"#
+
+    /// Two `serve` processes on one PostgreSQL database, in front of one standalone `videometer
+    /// emulate`: a task created through A is read (and settled once) through B; another team's
+    /// key gets 403 from both.
+    @Test func aTaskCreatedThroughOneGatewayIsReadThroughAnother() async throws {
+        guard let configuration = try await PostgresTestServer.shared.freshDatabase() else { return }
+        let url = "postgres://\(configuration.username):\(configuration.password ?? "")@\(configuration.host):\(configuration.port)/\(configuration.database)?sslmode=disable"
+        let keys: (acme: String, other: String)
+        do {
+            let ledger = try await PostgresLedger.open(configuration, clock: TestClock.runningWallClock())
+            for team in ["acme", "other"] {
+                try await ledger.createTeam(name: team)
+                try await ledger.setBudget(team: team, BudgetSettings(monthlyLimitMicro: 10_000_000))
+            }
+            let store = try APIKeyStore(ledger: ledger)
+            keys = (try await store.create(team: "acme").key, try await store.create(team: "other").key)
+            await ledger.close()
+        }
+
+        let emulatorPort = try CrashTests.freePort()
+        let emulator = Process()
+        emulator.executableURL = VideometerProcess.binary
+        emulator.arguments = ["emulate", "--style", "worldrouter", "--port", String(emulatorPort), "--latency-ms", "300", "--seed", "5"]
+        emulator.environment = VideometerProcess.environment()
+        emulator.standardOutput = FileHandle.nullDevice
+        emulator.standardError = FileHandle.nullDevice
+        try VideometerProcess.launch(emulator)
+        defer { emulator.terminate() }
+        let upstream = "http://127.0.0.1:\(emulatorPort)"
+        let started = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < started, (try? await CrashTests.plainGet(upstream + "/_emulator/stats")) != 200 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+
+        let a = try await CrashTests.serve(db: url, port: try CrashTests.freePort(), upstream: upstream, seller: "worldrouter")
+        defer { a.process.terminate() }
+        let b = try await CrashTests.serve(db: url, port: try CrashTests.freePort(), upstream: upstream, seller: "worldrouter")
+        defer { b.process.terminate() }
+
+        var create = HTTPClientRequestBuilder(url: a.baseURL + "/v1/videos/generations")
+        create.method = .POST
+        create.headers = [("Authorization", "Bearer \(keys.acme)"), ("Content-Type", "application/json")]
+        create.body = Self.grokTask
+        let (status, created) = try await create.json()
+        #expect(status == 200, "\(created)")
+        let id = try #require(created["id"] as? String)
+
+        func read(_ server: CrashTests.Server, key: String) async throws -> (Int, [String: Any]) {
+            var request = HTTPClientRequestBuilder(url: server.baseURL + "/v1/videos/generations/\(id)")
+            request.headers = [("Authorization", "Bearer \(key)")]
+            return try await request.json()
+        }
+        // Through B, which did not create it: the same task, until it has succeeded.
+        var last: [String: Any] = [:]
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let (code, json) = try await read(b, key: keys.acme)
+            #expect(code == 200, "\(json)")
+            last = json
+            if json["status"] as? String == "succeeded" { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(last["id"] as? String == id)
+        #expect(last["status"] as? String == "succeeded", "\(last)")
+        #expect((last["metering"] as? [String: Any])?["charged"] as? String == "0.420000")
+        // Another team's key: 403 from either gateway.
+        for server in [a, b] {
+            let (code, json) = try await read(server, key: keys.other)
+            #expect(code == 403)
+            #expect((json["error"] as? [String: Any])?["code"] as? String == "media_resource_access_denied")
+        }
+        // Charged once, whichever gateway settled it.
+        var budget = HTTPClientRequestBuilder(url: a.baseURL + "/v1/budget")
+        budget.headers = [("Authorization", "Bearer \(keys.acme)")]
+        let (_, status2) = try await budget.json()
+        #expect((status2["monthly"] as? [String: Any])?["posted"] as? String == "0.420000", "\(status2)")
+        #expect((status2["monthly"] as? [String: Any])?["pending"] as? String == "0.000000", "\(status2)")
+        var stats = HTTPClientRequestBuilder(url: upstream + "/_emulator/stats")
+        stats.method = .GET
+        let (_, counts) = try await stats.json()
+        #expect(counts["created"] as? Int == 1, "\(counts)")
+    }
+}
