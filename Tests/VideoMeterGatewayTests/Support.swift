@@ -150,7 +150,7 @@ struct LedgerSnapshot: Equatable {
 }
 
 /// Runs `body` with a fresh fixture and always shuts it down; waits for one of the suite's
-/// ``ServerSlots`` first.
+/// ``TestSlots`` first.
 func withGateway<T>(
     blockRun: EmulatorConfiguration = .init(style: .blockrun, latency: .milliseconds(2), pendingCap: 2000),
     worldRouter: EmulatorConfiguration = .init(style: .worldrouter, latency: .milliseconds(30), pendingCap: 2000),
@@ -158,7 +158,7 @@ func withGateway<T>(
     configuration: GatewayConfiguration = .init(port: 0, settleRetryDelay: .milliseconds(50), metering: .init(pollPolicy: fastPolling)),
     _ body: (GatewayFixture) async throws -> T
 ) async throws -> T {
-    try await ServerSlots.shared.withSlot {
+    try await TestSlots.servers.withSlot {
         let fixture = try await GatewayFixture.make(blockRun: blockRun, worldRouter: worldRouter, xai: xai, configuration: configuration)
         do {
             let result = try await body(fixture)

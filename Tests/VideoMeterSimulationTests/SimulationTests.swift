@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VideoMeterTesting
 @_spi(Simulation) import VideoMeterLedger
 @_spi(Simulation) import VideoMeterSimulation
 
@@ -30,7 +31,7 @@ final class EventLog: @unchecked Sendable {
 struct SimulationTests {
     @Test("Every invariant holds for the CI seeds", arguments: ciSeeds)
     func ciSeedHolds(seed: UInt64) async throws {
-        let result = try await Simulation.run(SimulationOptions(seed: seed, steps: ciSteps))
+        let result = try await TestSlots.simulations.withSlot { try await Simulation.run(SimulationOptions(seed: seed, steps: ciSteps)) }
         #expect(result.passed, "\(result.summary)\n\(result.lastEvents.joined(separator: "\n"))")
     }
 
@@ -43,7 +44,7 @@ struct SimulationTests {
     func injectedBugIsCaught(bug: InjectedBug, invariants: [String]) async throws {
         var caught: SimulationResult?
         for seed in bugSeeds {
-            let result = try await Simulation.run(SimulationOptions(seed: seed, steps: bugSteps, bug: bug))
+            let result = try await TestSlots.simulations.withSlot { try await Simulation.run(SimulationOptions(seed: seed, steps: bugSteps, bug: bug)) }
             if !result.passed {
                 caught = result
                 break

@@ -8,7 +8,7 @@ import VideoMeterProviders
 ///
 /// At most 64 connections per server: a test racing 500 calls still races them (64 at a time, each
 /// answered in milliseconds), while 500 connections each way kept 2,000 descriptors open in the
-/// test process, past what Foundation's `Process.run()` survives (``ServerSlots`` says more).
+/// test process, past what Foundation's `Process.run()` survives (``TestSlots`` says more).
 public let testHTTPClient: HTTPClient = {
     var configuration = HTTPClient.Configuration()
     configuration.connectionPool.retryConnectionEstablishment = false

@@ -22,7 +22,7 @@ public enum VideometerProcess {
     /// `/proc/self/fd` and copies each entry's whole 256-byte `d_name`, also from the last entries
     /// of its 32 KB `getdents` buffer: with about 1,360 descriptors open that buffer is full, the
     /// copy can run past the end of the heap, and the test process dies of a SIGSEGV in memmove
-    /// (it did in CI). The suite keeps far fewer open: see ``ServerSlots`` and `testHTTPClient`.
+    /// (it did in CI). The suite keeps far fewer open: see ``TestSlots`` and `testHTTPClient`.
     public static func launch(_ process: Process) throws {
         try launching.withLock { try process.run() }
     }

@@ -1,14 +1,18 @@
-/// Bounds how many server fixtures (a gateway and its emulated upstreams) the suite runs at once.
+/// Bounds how many heavy fixtures the suite runs at once: server fixtures (a gateway and its
+/// emulated upstreams) and simulations (a seed's ledgers and simulated processes).
 ///
 /// Swift Testing starts every test case at once, and each fixture holds listening sockets, client
 /// connections and a ledger file: a parameterised suite of a hundred cases kept 3,500 descriptors
-/// open in the test process. Foundation's `Process.run()` walks every open descriptor of the
+/// open in the test process, and the simulator's sweep starts 200 seeds at once. Foundation's `Process.run()` walks every open descriptor of the
 /// process when it launches a child and has crashed there (a bad pointer in its memmove) past
 /// about 1,360 of them. Waiting for a slot keeps the process far below that, and costs nothing in
 /// time on a 2-core machine, where the cases queue for the cores anyway.
-public actor ServerSlots {
-    /// The slots of the whole test process.
-    public static let shared = ServerSlots(limit: 16)
+public actor TestSlots {
+    /// The gateway fixtures' slots.
+    public static let servers = TestSlots(limit: 16)
+    /// The simulations' slots: each seed opens several ledgers (a few descriptors and a commit
+    /// thread each) and keeps both cores busy, so a few at a time run as fast as two hundred.
+    public static let simulations = TestSlots(limit: 4)
 
     /// Set inside ``withSlot(_:)``: a fixture nested in another reuses its slot instead of waiting
     /// for one that the waiting outer fixtures might all hold.
