@@ -4,10 +4,18 @@ import VideoMeter
 
 extension Ledger {
     /// Reads from a snapshot of the file (WAL): writers carry on, the copy sees the ledger as it was
-    /// when it began.
+    /// when it began. A table or column the copy does not know is refused (`ledger_copy_unknown_schema`).
     public func exportRows(batchSize: Int, _ receive: @escaping @Sendable (LedgerTable, [[LedgerValue]]) async throws -> Void) async throws {
         guard let pool = writer as? DatabasePool else { preconditionFailure("the ledger opens a DatabasePool") }
         let snapshot = try pool.makeSnapshot()
+        let unknown = try await snapshot.read { db in
+            var columns: [String: [String]] = [:]
+            for table in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") where !table.hasPrefix("sqlite_") {
+                columns[table] = try Row.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?)", arguments: [table]).map { $0[0] }
+            }
+            return LedgerTable.unknownSchema(columns, migrationTables: ["grdb_migrations"])
+        }
+        guard unknown.isEmpty else { throw LedgerCopyError.unknownSchema(unknown) }
         for table in LedgerTable.allCases {
             let columns = table.columns.map(\.name).joined(separator: ", ")
             let key = table.key.joined(separator: ", ")

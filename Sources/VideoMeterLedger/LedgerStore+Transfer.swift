@@ -100,6 +100,23 @@ public enum LedgerTable: String, CaseIterable, Sendable {
         }
     }
 
+    /// What a store holds beyond the tables and columns a copy knows (`table` or `table.column`,
+    /// compared without case: PostgreSQL folds unquoted names to lower case), given its tables'
+    /// columns; bookkeeping tables (`migrationTables`) aside. A copy refuses such a source rather
+    /// than leave data behind.
+    public static func unknownSchema(_ columnsByTable: [String: [String]], migrationTables: Set<String>) -> [String] {
+        let known = Dictionary(uniqueKeysWithValues: allCases.map { ($0.rawValue.lowercased(), Set($0.columns.map { $0.name.lowercased() })) })
+        var unknown: [String] = []
+        for (table, columns) in columnsByTable where !migrationTables.contains(table.lowercased()) {
+            guard let knownColumns = known[table.lowercased()] else {
+                unknown.append(table)
+                continue
+            }
+            unknown += columns.filter { !knownColumns.contains($0.lowercased()) }.map { "\(table).\($0)" }
+        }
+        return unknown.sorted()
+    }
+
     /// The positions of ``key`` in ``columns``.
     public var keyPositions: [Int] {
         key.map { name in columns.firstIndex { $0.name == name }! }
@@ -277,6 +294,13 @@ public enum LedgerCopy {
 public struct LedgerCopyError: CodedError, Equatable {
     public let code: String
     public let message: String
+
+    public static func unknownSchema(_ names: [String]) -> Self {
+        Self(code: "ledger_copy_unknown_schema", message: """
+            The source ledger has tables or columns this videometer cannot copy (\(names.joined(separator: ", "))); \
+            nothing was copied. Copy it with the videometer that wrote it.
+            """)
+    }
 
     public static func targetNotEmpty(_ table: LedgerTable) -> Self {
         Self(code: "ledger_copy_target_not_empty", message: """

@@ -5,9 +5,18 @@ import VideoMeterLedger
 
 extension PostgresLedger {
     /// Reads every table in one REPEATABLE READ, read-only transaction on one connection, held
-    /// while the batches are handed over: the copy sees the ledger as it was when it began.
+    /// while the batches are handed over: the copy sees the ledger as it was when it began. A table
+    /// or column the copy does not know is refused (`ledger_copy_unknown_schema`).
     public func exportRows(batchSize: Int, _ receive: @escaping @Sendable (LedgerTable, [[LedgerValue]]) async throws -> Void) async throws {
         try await read { connection in
+            var columns: [String: [String]] = [:]
+            for row in try await connection.all("""
+                SELECT table_name::TEXT, column_name::TEXT FROM information_schema.columns WHERE table_schema = current_schema()
+                """, self.logger) {
+                columns[try row.string(0), default: []].append(try row.string(1))
+            }
+            let unknown = LedgerTable.unknownSchema(columns, migrationTables: ["ledgermigration"])
+            guard unknown.isEmpty else { throw LedgerCopyError.unknownSchema(unknown) }
             for table in LedgerTable.allCases {
                 // Flags travel as integers (the SQLite ledger's 0 and 1).
                 let columns = table.columns.map { $0.kind == .boolean ? "\($0.name)::INT4::INT8" : $0.name }.joined(separator: ", ")

@@ -108,4 +108,18 @@ import VideoMeterReports
         // The journal is append-only again after the replacing copy.
         await #expect(throws: (any Error).self) { try await target.execute("DELETE FROM journalEntry") }
     }
+
+    @Test(arguments: StoreKind.allCases)
+    func aSourceWithColumnsTheCopyDoesNotKnowIsRefused(_ kind: StoreKind) async throws {
+        guard let source = try await StoreFixture.make(kind) else { return }
+        defer { Task { await source.close() } }
+        try await source.team("acme")
+        try await source.execute("ALTER TABLE hold ADD COLUMN leaseOwner TEXT")
+        try await source.execute("CREATE TABLE settlementLease (holdID BIGINT PRIMARY KEY)")
+        let target = try await StoreFixture.make(.sqlite)!
+        let error = await #expect(throws: LedgerCopyError.self) { try await LedgerCopy.copy(from: source.store, to: target.store) }
+        #expect(error?.code == "ledger_copy_unknown_schema")
+        #expect(error?.message.contains(kind == .sqlite ? "hold.leaseOwner, settlementLease" : "hold.leaseowner, settlementlease") == true)
+        #expect(try await Self.rows(target.store).values.allSatisfy(\.isEmpty))
+    }
 }
