@@ -3,6 +3,7 @@ import Testing
 import VideoMeter
 import VideoMeterLedgerPostgres
 import VideoMeterReports
+import VideoMeterTesting
 @testable import VideoMeterLedger
 
 /// `LedgerCopy` moves a whole ledger between stores: the copy holds the same rows, ids and all,
@@ -122,4 +123,48 @@ import VideoMeterReports
         #expect(error?.message.contains(kind == .sqlite ? "hold.leaseOwner, settlementLease" : "hold.leaseowner, settlementlease") == true)
         #expect(try await Self.rows(target.store).values.allSatisfy(\.isEmpty))
     }
+
+    @Test func aCopyThatFailsPartWayLeavesTheTargetEmpty() async throws {
+        guard let postgres = try await StoreFixture.make(.postgres) else { return }
+        defer { Task { await postgres.close() } }
+        let sqlite = try await Self.source()
+        // SQLite keeps text in an integer column, PostgreSQL refuses it: the last usage event fails
+        // on the target after every earlier batch was written in the same transaction.
+        try await sqlite.execute("UPDATE usageEvent SET latencyMs = 'soon' WHERE id = (SELECT MAX(id) FROM usageEvent)")
+        await #expect(throws: (any Error).self) { try await LedgerCopy.copy(from: sqlite.store, to: postgres.store, batchSize: 3) }
+        #expect(try await Self.rows(postgres.store).values.allSatisfy(\.isEmpty))
+        #expect(try await postgres.store.teams().isEmpty)
+        // Nothing half-written stands in the way of the next copy.
+        try await sqlite.execute("UPDATE usageEvent SET latencyMs = 1200 WHERE id = (SELECT MAX(id) FROM usageEvent)")
+        try await LedgerCopy.copy(from: sqlite.store, to: postgres.store)
+        try await Self.expectSame(sqlite, postgres)
+    }
+
+    @Test func theBufferBetweenTheStoresHoldsAtMostTwoBatches() async throws {
+        let stream = LedgerRowStream()
+        let handed = Counter()
+        let producer = Task {
+            for index in 0..<10 {
+                try await stream.put(.team, [[.integer(Int64(index))]])
+                handed.increment()
+            }
+            stream.finish()
+        }
+        // Nobody takes: the reader stops after the buffer is full (the put that fills it waits).
+        try await eventually { handed.value == 1 }
+        var taken: [Int64] = []
+        while let batch = try await stream.next() {
+            if case .integer(let value) = batch.rows[0][0] { taken.append(value) }
+            #expect(handed.value <= taken.count + 2)
+        }
+        try await producer.value
+        #expect(taken == Array(0..<10))
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func increment() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
 }
