@@ -114,7 +114,6 @@ let package = Package(
             dependencies: [
                 "VideoMeter",
                 "VideoMeterLedger",
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Mustache", package: "swift-mustache"),
             ],
             swiftSettings: swiftSettings
@@ -218,7 +217,7 @@ let package = Package(
         .testTarget(
             name: "VideoMeterLedgerTests",
             dependencies: [
-                "VideoMeterLedger", "VideoMeterLedgerPostgres", "VideoMeterTesting",
+                "VideoMeterLedger", "VideoMeterLedgerPostgres", "VideoMeterReports", "VideoMeterCatalog", "VideoMeterTesting",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],

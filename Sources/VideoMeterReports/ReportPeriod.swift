@@ -1,4 +1,5 @@
 import Foundation
+import VideoMeterLedger
 
 /// A calendar month, `YYYY-MM`, independent of any time zone.
 public struct ReportMonth: Sendable, Hashable, Comparable, CustomStringConvertible {
@@ -46,7 +47,8 @@ public struct ReportDay: Sendable, Hashable {
 
 /// A month in one time zone: the UTC instants where it starts and ends, and its local days.
 ///
-/// The boundaries are computed by Foundation's calendar in `timeZone`, so a month that contains a
+/// The boundaries are computed by Foundation's calendar in `timeZone` (``LocalMonth``, as the ledger's
+/// usage aggregates compute them), so a month that contains a
 /// daylight-saving change has a 23- or 25-hour day, exactly as the team's clock shows it.
 public struct ReportPeriod: Sendable, Hashable {
     public let month: ReportMonth
@@ -59,33 +61,16 @@ public struct ReportPeriod: Sendable, Hashable {
     public let days: [ReportDay]
 
     public init(month: ReportMonth, timeZone: TimeZone) {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = timeZone
-        func midnight(year: Int, month: Int, day: Int) -> Int64 {
-            let components = DateComponents(year: year, month: month, day: day, hour: 0, minute: 0, second: 0)
-            guard let date = calendar.date(from: components) else {
-                preconditionFailure("the Gregorian calendar has no \(year)-\(month)-\(day)")
-            }
-            return Int64(date.timeIntervalSince1970.rounded(.down))
-        }
-        let dayCount = calendar.range(
-            of: .day, in: .month,
-            for: Date(timeIntervalSince1970: TimeInterval(midnight(year: month.year, month: month.month, day: 15)))
-        )?.count ?? 30
-        var days: [ReportDay] = []
-        for day in 1...dayCount {
-            let start = midnight(year: month.year, month: month.month, day: day)
-            let end = day == dayCount
-                ? (month.month == 12 ? midnight(year: month.year + 1, month: 1, day: 1) : midnight(year: month.year, month: month.month + 1, day: 1))
-                : midnight(year: month.year, month: month.month, day: day + 1)
-            let dayText = (day < 10 ? "0" : "") + String(day)
-            days.append(ReportDay(date: "\(month)-\(dayText)", start: start, end: end))
-        }
+        self.init(LocalMonth(year: month.year, month: month.month, timeZone: timeZone), month: month)
+    }
+
+    /// The period of a month the ledger computed (``LocalMonth``, the one computation both use).
+    init(_ local: LocalMonth, month: ReportMonth) {
         self.month = month
-        self.timeZone = timeZone
-        self.days = days
-        self.start = days[0].start
-        self.end = days[days.count - 1].end
+        self.timeZone = local.timeZone
+        self.days = local.days.map { ReportDay(date: $0.date, start: $0.start, end: $0.end) }
+        self.start = local.start
+        self.end = local.end
     }
 
     /// The local day that contains `instant` (seconds since 1970), or `nil` outside the period.

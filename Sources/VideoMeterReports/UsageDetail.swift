@@ -1,6 +1,6 @@
 import Foundation
-import GRDB
 import VideoMeter
+import VideoMeterLedger
 
 extension MonthlyReportBuilder {
     /// The columns of the per-call usage CSV (`--detail`), in order.
@@ -11,59 +11,16 @@ extension MonthlyReportBuilder {
     ]
 
     /// The per-call usage rows of the same teams and periods as ``build(month:team:timeZone:now:detail:)``,
-    /// as RFC 4180 CSV with CRLF line endings, oldest first. Rows are streamed from SQLite to
+    /// as RFC 4180 CSV with CRLF line endings, oldest first. Rows are streamed from the store to
     /// `write` in chunks, never all held in memory. To get the rows from the same snapshot as a
     /// report, pass `write` to `build` as `detail` instead.
     public func writeUsageDetail(
         month: ReportMonth, team: String? = nil, timeZone: String? = nil, _ write: @escaping @Sendable (String) throws -> Void
     ) async throws {
-        let override = try timeZone.map { identifier throws(ReportError) in try ReportPeriod.timeZone(named: identifier) }
-        try await reader.read { db in
-            let groups = try Self.periodGroups(db, month: month, team: team, override: override, overrideName: timeZone)
-            try Self.writeUsageDetail(db, groups, write)
-        }
-    }
-
-    /// Writes the detail CSV of `groups`, header first, inside the caller's read transaction.
-    static func writeUsageDetail(_ db: Database, _ groups: [PeriodGroup], _ write: (String) throws -> Void) throws {
-        try write(CSVWriter(header: detailHeader).text)
-        let formatter = timestampFormatter()
-        for group in groups {
-            let names = Dictionary(uniqueKeysWithValues: group.teams.map { ($0.id, $0.name) })
-            let period = group.period
-            let cursor = try Row.fetchCursor(db, sql: """
-                SELECT u.id, u.holdID, u.teamID, u.createdAt, u.finishedAt, COALESCE(u.caller, ''), u.idempotencyKey,
-                    u.provider, u.model, u.resolution, u.seconds, u.billedSeconds, u.status, u.outcome, u.heldMicro,
-                    u.chargedMicro, u.upstreamCostMicro, u.marginMicro, u.catalogVersion, u.latencyMs,
-                    u.upstreamTaskID, u.upstreamRequestID, u.periodDay
-                FROM usageEvent u
-                WHERE u.teamID IN (\(group.placeholders))
-                    AND \(selection(group, "u"))
-                ORDER BY u.createdAt, u.id
-                """, arguments: arguments(group))
-            var chunk = CSVWriter()
-            while let row = try cursor.next() {
-                let createdAt: Int64 = row[3]
-                let finishedAt: Int64 = row[4]
-                let day = group.usesLedgerPeriods ? row[22] : period.dayIndex(of: createdAt / 1000).map { period.days[$0].date } ?? ""
-                let billed: Int64? = row[11]
-                let latency: Int64? = row[19]
-                let taskID: String? = row[20]
-                let requestID: String? = row[21]
-                chunk.append([
-                    String(row[0] as Int64), String(row[1] as Int64), names[row[2]] ?? "", iso(createdAt, formatter),
-                    iso(finishedAt, formatter), day, row[5], row[6], row[7], row[8], row[9],
-                    String(row[10] as Int64), billed.map(String.init) ?? "", row[12], row[13],
-                    Money.format(micro: row[14]), Money.format(micro: row[15]), Money.format(micro: row[16]),
-                    Money.format(micro: row[17]), row[18], latency.map(String.init) ?? "", taskID ?? "", requestID ?? "",
-                ])
-                if chunk.text.utf8.count > 1 << 20 {
-                    try write(chunk.text)
-                    chunk = CSVWriter()
-                }
-            }
-            try write(chunk.text)
-        }
+        if let timeZone { _ = try ReportPeriod.timeZone(named: timeZone) }
+        let writer = DetailCSV(write: write)
+        _ = try await read(month: month, team: team, timeZone: timeZone, detail: writer)
+        try writer.finish()
     }
 
     static func timestampFormatter() -> ISO8601DateFormatter {
@@ -79,3 +36,35 @@ extension MonthlyReportBuilder {
     }
 }
 
+/// The detail CSV being written: the header before the first row, rows in chunks of about a
+/// megabyte. Used by one read at a time (the store calls it in order, on one task).
+final class DetailCSV: @unchecked Sendable {
+    private let write: @Sendable (String) throws -> Void
+    private let formatter = MonthlyReportBuilder.timestampFormatter()
+    private var chunk = CSVWriter(header: MonthlyReportBuilder.detailHeader)
+
+    init(write: @escaping @Sendable (String) throws -> Void) {
+        self.write = write
+    }
+
+    func append(_ row: UsageDetailRow) throws {
+        chunk.append([
+            String(row.id), String(row.holdID), row.team, MonthlyReportBuilder.iso(row.createdAt, formatter),
+            MonthlyReportBuilder.iso(row.finishedAt, formatter), row.localDate, row.caller ?? "", row.idempotencyKey,
+            row.provider, row.model, row.resolution, String(row.seconds), row.billedSeconds.map(String.init) ?? "",
+            row.status, row.outcome, Money.format(micro: row.heldMicro), Money.format(micro: row.chargedMicro),
+            Money.format(micro: row.upstreamCostMicro), Money.format(micro: row.marginMicro), row.catalogVersion,
+            row.latencyMs.map(String.init) ?? "", row.upstreamTaskID ?? "", row.upstreamRequestID ?? "",
+        ])
+        if chunk.text.utf8.count > 1 << 20 {
+            try write(chunk.text)
+            chunk = CSVWriter()
+        }
+    }
+
+    /// Writes what is left (the header alone when there were no rows).
+    func finish() throws {
+        try write(chunk.text)
+        chunk = CSVWriter()
+    }
+}

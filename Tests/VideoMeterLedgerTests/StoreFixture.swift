@@ -47,6 +47,9 @@ final class StoreFixture: Sendable {
         self.postgres = postgres
     }
 
+    /// The SQLite file, for the SQLite kind.
+    var sqlitePathForTests: String? { sqlitePath }
+
     /// Another store on the same database and clock.
     func another() async throws -> any LedgerStore {
         switch kind {

@@ -186,10 +186,10 @@ struct MonthlyReportTests {
             try db.execute(sql: "DROP INDEX usageEvent_report; DROP INDEX usageEvent_report_caller; DROP INDEX journalEntry_report")
         }
         let sorted = try await everything()
-        #expect(try await builder.inlineSQL(month: ReportFixture.november).contains { $0.contains("periodMonth = '2026-11' AND createdAt >= ") })
-        try await fixture.ledger.writer.write { db in try db.execute(sql: MonthlyReportBuilder.streamingIndexesSQL) }
+        #expect(try await fixture.ledger.reportSQL(MonthlyUsageRequest(year: 2026, month: 11)).contains { $0.contains("periodMonth = '2026-11' AND createdAt >= ") })
+        try await fixture.ledger.writer.write { db in try db.execute(sql: Ledger.reportStreamingIndexesSQL) }
         let streamed = try await everything()
-        #expect(try await builder.inlineSQL(month: ReportFixture.november).allSatisfy { !$0.contains("createdAt >= ") })
+        #expect(try await fixture.ledger.reportSQL(MonthlyUsageRequest(year: 2026, month: 11)).allSatisfy { !$0.contains("createdAt >= ") })
         #expect(streamed == sorted)
     }
 

@@ -385,7 +385,6 @@ struct RenderingTests {
         #expect(period.end == Int64(ReportFixture.utc("2026-10-31T23:00:00Z").timeIntervalSince1970))
         #expect(period.dayIndex(of: Int64(ReportFixture.utc("2026-10-25T22:59:59Z").timeIntervalSince1970)) == 24)
         #expect(period.dayIndex(of: Int64(ReportFixture.utc("2026-10-25T23:00:00Z").timeIntervalSince1970)) == 25)
-        #expect(MonthlyReportBuilder.dayExpression("t", period).hasPrefix("(CASE WHEN t < "))
     }
 }
 
