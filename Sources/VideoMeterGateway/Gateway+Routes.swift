@@ -200,7 +200,6 @@ extension Gateway {
 
     func usage(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let caller = try context.caller()
-        guard let reports else { throw GatewayError.usageNotOnThisStore }
         let month: ReportMonth
         if let text = request.uri.queryParameters.get("month") {
             do {

@@ -63,9 +63,8 @@ public final class Gateway: Sendable {
     public let dialects: [String: any SellerDialect]
     /// The wall clock requests are priced and stamped at (the ledger's unless told otherwise).
     public let clock: any WallClock
-    /// The monthly report of `GET /v1/usage`; nil on a store the reports cannot read yet (they
-    /// read the SQLite ledger's tables directly).
-    let reports: MonthlyReportBuilder?
+    /// The monthly report of `GET /v1/usage`, from the store's aggregates.
+    let reports: MonthlyReportBuilder
     let logger: Logger
     /// Every path the router serves and its methods, as the last router built registered them
     /// (the drift tests compare it with docs/openapi.json).
@@ -89,7 +88,7 @@ public final class Gateway: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.keys = try APIKeyStore(ledger: ledger, clock: waitClock)
-        self.reports = try (ledger as? Ledger).map { try MonthlyReportBuilder(ledger: $0, invoiceRoundings: InvoiceRoundings(catalog: catalog)) }
+        self.reports = MonthlyReportBuilder(ledger: ledger, invoiceRoundings: InvoiceRoundings(catalog: catalog))
         let timed = providers.mapValues { TimedProvider(base: $0, metrics: metrics, clock: waitClock) as any VideoProvider }
         // Metering logs at the gateway's level: a per-call info line would serialise every call
         // on standard error.

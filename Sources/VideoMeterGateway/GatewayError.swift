@@ -80,11 +80,6 @@ public struct GatewayError: Error, HTTPResponseError, CodedError, Equatable {
         message: "The ledger's database cannot be reached right now, so no call is held or sent; try again shortly. Quotes still answer.",
         retryAfterSeconds: 5)
 
-    /// `GET /v1/usage` on a ledger the monthly report cannot read yet (PostgreSQL).
-    static let usageNotOnThisStore = GatewayError(
-        .notImplemented, code: "usage_not_available",
-        message: "GET /v1/usage reads a SQLite ledger only in this version; this gateway's ledger is on PostgreSQL. GET /v1/budget answers.")
-
     static func tooManyPendingTasks(cap: Int) -> GatewayError {
         GatewayError(
             .tooManyRequests, code: "too_many_pending_tasks",
@@ -224,7 +219,6 @@ extension GatewayError {
         "invalid_json", "invalid_request", "invalid_prompt", "body_too_large", "missing_api_key", "invalid_api_key",
         "task_not_found", "media_resource_access_denied", "list_not_supported", "not_found", "too_many_pending_tasks",
         "method_not_allowed", "dialect_has_no_tasks", "dialect_has_no_videos", "internal_error", "ledger_unavailable",
-        "usage_not_available",
     ]
 
     /// Every error code a gateway response can carry: the gateway's own, every domain error's

@@ -2239,36 +2239,6 @@ public enum OpenAPIDocument {
               }
             }
           },
-          "501": {
-            "description": "The gateway's ledger is on PostgreSQL: this version builds the monthly usage report from a SQLite ledger only (`GET /v1/budget` answers on both).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "allOf": [
-                    {
-                      "$ref": "#/components/schemas/Error"
-                    },
-                    {
-                      "type": "object",
-                      "properties": {
-                        "error": {
-                          "type": "object",
-                          "properties": {
-                            "code": {
-                              "type": "string",
-                              "enum": [
-                                "usage_not_available"
-                              ]
-                            }
-                          }
-                        }
-                      }
-                    }
-                  ]
-                }
-              }
-            }
-          },
           "503": {
             "description": "The ledger's database cannot be reached (PostgreSQL down or unreachable): the gateway fails closed, holds and sends nothing, and answers again by itself once the database is back (`Retry-After: 5`).",
             "content": {

@@ -33,37 +33,17 @@ struct DatabaseOptions: ParsableArguments {
         try await LedgerStores.openExisting(try address(), clock: ProcessClock.shared)
     }
 
-    /// The existing SQLite file of a command that reads the file's tables itself (`report`,
-    /// `reprice`); a PostgreSQL URL is `store_not_supported`, and nothing is created.
-    func existingFile(for command: String) throws -> String {
-        let address = try address()
-        switch address {
-        case .postgres:
-            throw StoreNotSupportedError(command: command, store: address.description)
+    /// The ledger a read-only command reads (`reprice`): a SQLite file is opened read-only and never
+    /// migrated (``LedgerSnapshot``); a PostgreSQL ledger is opened as every command opens it, and
+    /// read in one read-only transaction.
+    func openForReading() async throws -> any LedgerReporting {
+        switch try address() {
         case .file(let path):
             guard FileManager.default.fileExists(atPath: path) else { throw NoLedgerError(path: path) }
-            return path
+            return try LedgerSnapshot(path: path)
+        case .postgres:
+            return try await openExisting()
         }
-    }
-
-    /// The existing SQLite ledger of a command that reads its tables itself (see ``existingFile(for:)``).
-    func openExistingFile(for command: String) throws -> Ledger {
-        try Ledger(path: try existingFile(for: command), clock: ProcessClock.shared)
-    }
-
-    /// Opens an existing SQLite ledger read-only, without migrating it: for commands that must not write.
-    func openSnapshot(for command: String) throws -> LedgerSnapshot {
-        try LedgerSnapshot(path: try existingFile(for: command))
-    }
-}
-
-/// A command that reads a SQLite ledger's tables itself was pointed at PostgreSQL.
-struct StoreNotSupportedError: CodedError {
-    let command: String
-    let store: String
-    var code: String { "store_not_supported" }
-    var message: String {
-        "`videometer \(command)` reads a SQLite ledger only in this version, and --db (or VIDEOMETER_DB) names the \(store). Point it at a SQLite file for this command; nothing was changed."
     }
 }
 

@@ -68,7 +68,7 @@ struct ReportCommand: AsyncParsableCommand {
             }
             let renderer = ReportRenderer(templates: loaded)
             // Invoice lines are rounded to the display scale of the price lists that priced them.
-            let builder = try MonthlyReportBuilder(ledger: database.openExistingFile(for: "report"), invoiceRoundings: InvoiceRoundings(catalog: catalog.load()))
+            let builder = MonthlyReportBuilder(ledger: try await database.openExisting(), invoiceRoundings: InvoiceRoundings(catalog: try catalog.load()))
 
             guard let out else {
                 if let format = formats.first {

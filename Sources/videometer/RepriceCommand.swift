@@ -80,7 +80,7 @@ struct RepriceCommand: AsyncParsableCommand {
                 other = inUse
                 source = "the catalog in force at \(CatalogDate.format(date))"
             }
-            let snapshot = try database.openSnapshot(for: "reprice")
+            let snapshot = try await database.openForReading()
             let selection: UsageSelection = zone.map { zone in
                 let period = ReportPeriod(month: reportMonth, timeZone: zone)
                 return .instants(start: period.start * 1000, end: period.end * 1000)

@@ -55,10 +55,13 @@ import VideoMeterTesting
         result = try CLI.run(["team", "list", "--db", url], in: directory)
         #expect(result.status == 0 && result.stdout.contains("acme"), "\(result.stderr)")
 
-        // A command that reads a SQLite file's tables itself says so, and creates nothing.
-        result = try run(["report", "--month", "2026-11", "--format", "csv"])
-        #expect(result.status != 0)
-        #expect(result.stderr.contains("store_not_supported"), "\(result.stderr)")
+        // The report and reprice read the same database through the contract.
+        result = try run(["report", "--month", TestClock.month, "--format", "csv"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.hasPrefix("month,team,time_zone,"), "\(result.stdout)")
+        result = try run(["reprice", "--month", TestClock.month, "--at", "2026-11-01T00:00:00Z", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("\"repriced\" : \"0.000000\"") || result.stdout.contains("\"repriced\":\"0.000000\""), "\(result.stdout)")
         // --help shows the forms the option takes, never the configured value.
         result = try run(["serve", "--help"])
         #expect(result.status == 0 && result.stdout.contains("postgres://user[:password]@host[:port]/database"), "\(result.stdout)")
