@@ -8,7 +8,7 @@ struct LedgerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledger",
         abstract: "Inspect, sweep and verify the ledger of holds and postings.",
-        subcommands: [Holds.self, Expire.self, Verify.self, Exercise.self]
+        subcommands: [Holds.self, Expire.self, Verify.self, Copy.self, Exercise.self]
     )
 
     struct Holds: AsyncParsableCommand {
