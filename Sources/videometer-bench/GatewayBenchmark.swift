@@ -7,6 +7,7 @@ import VideoMeterCatalog
 import VideoMeterEmulator
 import VideoMeterGateway
 import VideoMeterLedger
+import VideoMeterLedgerPostgres
 import VideoMeterProviders
 import VideoMeterSellers
 
@@ -20,7 +21,26 @@ let gatewayBenchmark = Benchmark(
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("videometer-bench-gateway-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
+    let ledger = try Ledger(path: directory.appendingPathComponent("ledger.sqlite").path)
+    return try await measureGateway(ledger: ledger, team: "bench")
+}
 
+/// The same on a PostgreSQL ledger (`VIDEOMETER_BENCH_POSTGRES_URL`, as `ledger-postgres`).
+let gatewayPostgresBenchmark = Benchmark(
+    name: "gateway-postgres",
+    summary: "the gateway benchmark on a PostgreSQL ledger"
+) {
+    guard let url = ProcessInfo.processInfo.environment["VIDEOMETER_BENCH_POSTGRES_URL"], !url.isEmpty else {
+        print("  skipped: set VIDEOMETER_BENCH_POSTGRES_URL to a PostgreSQL database the benchmark may write to")
+        return []
+    }
+    let ledger = try await PostgresLedger.open(try PostgresLedger.Configuration(url: url))
+    let measurements = try await measureGateway(ledger: ledger, team: "bench-gateway-\(UUID().uuidString.prefix(8))")
+    await ledger.close()
+    return measurements
+}
+
+func measureGateway(ledger: any LedgerStore, team: String) async throws -> [Measurement] {
     let blockRun = Emulator(EmulatorConfiguration(style: .blockrun, latency: .zero, pendingCap: 100_000))
     let worldRouter = Emulator(EmulatorConfiguration(style: .worldrouter, latency: .seconds(600), pendingCap: 100_000))
     _ = try await blockRun.start()
@@ -35,15 +55,14 @@ let gatewayBenchmark = Benchmark(
         "worldrouter": try WorldRouterClient(httpClient: upstreamHTTP, configuration: .init(
             baseURL: await worldRouter.baseURL!, apiKey: Secret("bench"), requestTimeout: .seconds(60), createRetry: .none, poll: slowPolling)),
     ]
-    let ledger = try Ledger(path: directory.appendingPathComponent("ledger.sqlite").path)
-    try await ledger.createTeam(name: "bench")
-    try await ledger.setBudget(team: "bench", BudgetSettings(monthlyLimitMicro: Ledger.maximumMicro))
+    try await ledger.createTeam(name: team)
+    try await ledger.setBudget(team: team, BudgetSettings(monthlyLimitMicro: LedgerRules.maximumMicro))
     var silent = Logger(label: "videometer.bench.gateway")
     silent.logLevel = .critical
     let gateway = try Gateway(
         configuration: GatewayConfiguration(port: 0, maxPendingTasksPerTeam: 20_000, reconcileInterval: .seconds(3600), metering: .init(pollPolicy: slowPolling)),
         catalog: try Catalog.bundled(), ledger: ledger, providers: providers, dialects: Sellers.dialects, logger: silent)
-    let key = try await gateway.keys.create(team: "bench", name: "bench").key
+    let key = try await gateway.keys.create(team: team, name: "bench").key
     let running = try await gateway.start()
 
     let body = #"{"model": "bytedance/seedance-1.5-pro", "prompt": "bench"}"#

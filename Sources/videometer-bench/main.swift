@@ -16,6 +16,7 @@ let benchmarks: [Benchmark] = [
     meteringBenchmark,
     reportBenchmark,
     gatewayBenchmark,
+    gatewayPostgresBenchmark,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
