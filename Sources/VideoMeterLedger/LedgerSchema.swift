@@ -297,6 +297,17 @@ enum LedgerSchema {
                 CREATE INDEX hold_team_pending_async ON hold(teamID) WHERE state = 'pending' AND asyncCall = 1;
                 """)
         }
+        // Settlement leases (``SettlementLeaseStore``): who polls an open async task, until when.
+        migrator.registerMigration("v10-settlement-lease") { db in
+            try db.execute(sql: """
+                CREATE TABLE settlementLease (
+                    holdID INTEGER PRIMARY KEY REFERENCES hold(id),
+                    owner TEXT NOT NULL,
+                    expiresAt INTEGER NOT NULL
+                );
+                CREATE INDEX settlementLease_owner ON settlementLease(owner);
+                """)
+        }
         return migrator
     }
 }

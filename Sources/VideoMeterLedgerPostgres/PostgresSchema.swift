@@ -22,6 +22,19 @@ enum PostgresSchema {
     static let migrations: [(identifier: String, sql: [String])] = [
         ("pg-v1-ledger", v1),
         ("pg-v2-async-cap", v2AsyncCap),
+        ("pg-v3-settlement-lease", v3SettlementLease),
+    ]
+
+    /// Settlement leases (`SettlementLeaseStore`): who polls an open async task, until when.
+    static let v3SettlementLease: [String] = [
+        """
+        CREATE TABLE settlementLease (
+            holdID BIGINT PRIMARY KEY REFERENCES hold(id),
+            owner TEXT NOT NULL,
+            expiresAt BIGINT NOT NULL
+        )
+        """,
+        "CREATE INDEX settlementLease_owner ON settlementLease(owner)",
     ]
 
     /// The per-team cap on async tasks in flight, counted in the ledger: `hold.asyncCall` marks an
