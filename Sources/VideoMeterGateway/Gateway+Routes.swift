@@ -24,21 +24,13 @@ extension Gateway {
             resolution: body.resolution, imageURL: body.imageURL, idempotencyKey: ledgerKey, caller: caller.caller, options: body.options),
             at: now)
 
-        // A retry with a key already held is answered from that hold, whatever the team's
-        // pending count: it creates nothing new.
-        let isRetry: Bool
-        if let ledgerKey { isRetry = try await ledger.hold(idempotencyKey: ledgerKey) != nil } else { isRetry = false }
-        let reserved = body.style == .async && !isRetry
-        if reserved {
-            guard settler.reserve(teamID: caller.teamID) else {
-                throw GatewayError.tooManyPendingTasks(cap: configuration.maxPendingTasksPerTeam)
-            }
-        }
+        // The ledger counts the team's async calls in flight in the hold's own transaction (429 at
+        // the cap, across every gateway); a retry with a key already held is answered from that
+        // hold, whatever the count: it creates nothing new.
         let started: StartedCall
         do {
             started = try await client.start(priced)
         } catch {
-            if reserved { settler.release(teamID: caller.teamID) }
             if let error = error as? ProviderError {
                 // The call was held and sent, and the upstream refused it: the hold is voided.
                 metrics.outcome(provider: body.provider, model: body.model, status: CallStatus(refusal: error).rawValue, chargedMicro: 0)
@@ -48,16 +40,15 @@ extension Gateway {
 
         switch started {
         case .running(let call):
-            // Tracked first: the task exists upstream, so the settler must own it (and the team's
-            // pending slot) even if answering this request fails from here on.
-            settler.track(holdID: call.holdID, teamID: caller.teamID, reserved: reserved)
+            // Tracked first: the task exists upstream, so the settler must own it even if answering
+            // this request fails from here on.
+            settler.track(holdID: call.holdID, teamID: caller.teamID)
             let taskID = try await gatewayTaskID(holdID: call.holdID, caller: caller)
             let hold = try await ledger.hold(id: call.holdID)
             return JSONResponse.raw(try dialect(hold.provider).createdAnswer(id: taskID, hold: hold))
 
         case .settled(let outcome):
             if body.style == .async {
-                if reserved { settler.release(teamID: caller.teamID) }
                 // A replayed key whose task is over: the task as it ended.
                 let hold = try await ledger.hold(id: outcome.holdID)
                 let taskID = try await gatewayTaskID(holdID: outcome.holdID, caller: caller)

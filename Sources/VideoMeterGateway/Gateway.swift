@@ -17,7 +17,8 @@ public struct GatewayConfiguration: Sendable {
     public var port: Int
     /// Request bodies above this many bytes are refused with 400 `body_too_large`.
     public var maxBodyBytes: Int
-    /// Async calls a team may have in flight; beyond it, 429 `too_many_pending_tasks`.
+    /// Async calls a team may have in flight (its pending async holds, counted by the ledger across
+    /// every gateway and CLI on it); beyond it, 429 `too_many_pending_tasks`.
     public var maxPendingTasksPerTeam: Int
     /// How often open calls are reconciled and overdue holds expired.
     public var reconcileInterval: Duration
@@ -94,12 +95,15 @@ public final class Gateway: Sendable {
         // on standard error.
         var meteringLogger = Logger(label: "videometer.metering")
         meteringLogger.logLevel = logger.logLevel
+        // The per-team cap rides on every async hold: the ledger counts it, across every gateway.
+        var metering = configuration.metering
+        metering.maxPendingAsyncPerTeam = configuration.maxPendingTasksPerTeam
         self.client = MeteredClient(
-            catalog: catalog, ledger: ledger, providers: timed, clock: self.clock, waitClock: waitClock, configuration: configuration.metering,
+            catalog: catalog, ledger: ledger, providers: timed, clock: self.clock, waitClock: waitClock, configuration: metering,
             logger: meteringLogger)
         self.settler = Settler(
             client: client, metrics: metrics, logger: logger, reconcileInterval: configuration.reconcileInterval,
-            retryDelay: configuration.settleRetryDelay, maxPendingPerTeam: configuration.maxPendingTasksPerTeam)
+            retryDelay: configuration.settleRetryDelay)
     }
 
     /// The Hummingbird application: the router, and the settler as a service that starts with the

@@ -125,6 +125,8 @@ public struct GatewayError: Error, HTTPResponseError, CodedError, Equatable {
         case "idempotency_key_reused":
             // As the IETF Idempotency-Key draft: the same key with another payload.
             self.init(.unprocessableContent, code: error.code, message: error.message)
+        case "too_many_pending_tasks":
+            self = .tooManyPendingTasks(cap: error.pendingCap ?? 0)
         case "unknown_team":
             self.init(.unauthorized, code: "invalid_api_key", message: "The key's team no longer exists.")
         default:

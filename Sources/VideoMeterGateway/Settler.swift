@@ -20,7 +20,8 @@ import VideoMeterProviders
 ///   which also expires holds past their deadline.
 /// - On graceful shutdown, polling stops: pending holds keep their task ids, and the next start
 ///   resumes them.
-/// - It counts each team's async calls in flight, for the per-team pending cap (429).
+/// - It counts, per team, the tasks this process polls (``inFlight(teamID:)``); the per-team cap
+///   (429) is the ledger's, counted over every process.
 public final class Settler: Service, Sendable {
     struct Tracked {
         var teamID: Int64
@@ -62,23 +63,22 @@ public final class Settler: Service, Sendable {
     let logger: Logger
     let reconcileInterval: Duration
     let retryDelay: Duration
-    let maxPendingPerTeam: Int
     /// Task readings in flight at most.
     let maxConcurrentReads = 64
     private let state = Locked(State())
     private let reconciled = Locked<[CheckedContinuation<Void, Never>]?>([])
 
-    init(client: MeteredClient, metrics: GatewayMetrics, logger: Logger, reconcileInterval: Duration, retryDelay: Duration, maxPendingPerTeam: Int) {
+    init(client: MeteredClient, metrics: GatewayMetrics, logger: Logger, reconcileInterval: Duration, retryDelay: Duration) {
         self.client = client
         self.clock = client.waitClock
         self.metrics = metrics
         self.logger = logger
         self.reconcileInterval = reconcileInterval
         self.retryDelay = retryDelay
-        self.maxPendingPerTeam = maxPendingPerTeam
     }
 
-    /// Async calls of a team in flight (created, or being created, and not yet settled).
+    /// Async calls of a team this process polls (created here or resumed by its reconciler, not yet
+    /// settled). The cap counts the ledger's pending async holds instead, in every process.
     public func inFlight(teamID: Int64) -> Int {
         state.withLock { $0.inFlight[teamID] ?? 0 }
     }
@@ -88,38 +88,13 @@ public final class Settler: Service, Sendable {
         state.withLock { $0.tracked.count }
     }
 
-    /// Takes one of the team's in-flight slots; false when the team is at its cap.
-    func reserve(teamID: Int64) -> Bool {
-        state.withLock { state in
-            let count = state.inFlight[teamID] ?? 0
-            guard count < maxPendingPerTeam else { return false }
-            state.inFlight[teamID] = count + 1
-            return true
-        }
-    }
-
-    /// Gives back a slot taken with ``reserve(teamID:)`` for a call that did not become a task.
-    func release(teamID: Int64) {
-        state.withLock { state in
-            let count = (state.inFlight[teamID] ?? 0) - 1
-            state.inFlight[teamID] = count > 0 ? count : nil
-        }
-    }
-
-    /// Reads the hold's task on the schedule until it is settled. `reserved`: the caller took a
-    /// slot for it, which the tracking now owns (or gives back, when the hold is tracked already).
-    func track(holdID: Int64, teamID: Int64, reserved: Bool) {
+    /// Reads the hold's task on the schedule until it is settled.
+    func track(holdID: Int64, teamID: Int64) {
         let firstReading = clock.now.advanced(by: client.configuration.pollPolicy.initialInterval)
         state.withLock { state in
-            guard state.tracked[holdID] == nil else {
-                if reserved {
-                    let count = (state.inFlight[teamID] ?? 0) - 1
-                    state.inFlight[teamID] = count > 0 ? count : nil
-                }
-                return
-            }
+            guard state.tracked[holdID] == nil else { return }
             state.tracked[holdID] = Tracked(teamID: teamID, due: firstReading)
-            if !reserved { state.inFlight[teamID, default: 0] += 1 }
+            state.inFlight[teamID, default: 0] += 1
         }
     }
 
@@ -152,7 +127,7 @@ public final class Settler: Service, Sendable {
             do {
                 let report = try await client.reconcile()
                 for outcome in report.settled { record(outcome) }
-                for hold in report.stillRunning { track(holdID: hold.id, teamID: hold.teamID, reserved: false) }
+                for hold in report.stillRunning { track(holdID: hold.id, teamID: hold.teamID) }
                 if !report.unreadable.isEmpty {
                     logger.warning("reconcile could not read some tasks", metadata: ["reconcile.unreadable": "\(report.unreadable.count)"])
                 }

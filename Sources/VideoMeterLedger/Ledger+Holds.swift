@@ -43,6 +43,13 @@ extension Ledger {
              monthUsed: row.optionalInt64(3) ?? 0, dayUsed: row.optionalInt64(4) ?? 0, creditUsed: row.optionalInt64(5) ?? 0)
         }
         guard let budget else { throw LedgerError.noBudget(team.name) }
+        // Counted inside the writer transaction, which every process on the file takes in turn.
+        if let cap = request.maxPendingAsync {
+            let inFlight = try db.cachedStatement(sql: "SELECT count(*) FROM hold WHERE teamID = ? AND state = 'pending' AND asyncCall = 1")
+            if try Int.fetchOne(inFlight, arguments: [team.id]) ?? 0 >= cap {
+                throw LedgerError.tooManyPendingTasks(team: team.name, cap: cap)
+            }
+        }
         let amount = request.amountMicro
         let admission = BudgetAdmission(
             monthlyLimitMicro: budget.monthly, dailyLimitMicro: budget.daily, creditLimitMicro: budget.credit,
@@ -55,8 +62,8 @@ extension Ledger {
         let insertHold = try db.cachedStatement(sql: """
             INSERT INTO hold (teamID, idempotencyKey, fingerprint, amountMicro, provider, model, resolution, seconds,
                 imageCount, catalogVersion, quoteJSON, upstreamCostMicro, marginMicro, flatFeeMicro, upstreamTaskID, upstreamRequestID,
-                periodMonth, periodDay, countsAgainstCredit, createdAt, deadline, callStatus, submittedAt, caller)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                periodMonth, periodDay, countsAgainstCredit, createdAt, deadline, callStatus, submittedAt, caller, asyncCall)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         let callStatus: CallStatus = request.submitted ? .submitted : .held
         let submittedAt: Int64? = request.submitted ? now : nil
@@ -64,7 +71,7 @@ extension Ledger {
             team.id, request.idempotencyKey, request.fingerprint, amount, request.provider, request.model,
             request.resolution, request.seconds, request.imageCount, request.catalogVersion, request.quoteJSON,
             request.upstreamCostMicro, request.marginMicro, request.flatFeeMicro, request.upstreamTaskID, request.upstreamRequestID,
-            period.month, period.day, countsAgainstCredit, now, deadline, callStatus.rawValue, submittedAt, request.caller,
+            period.month, period.day, countsAgainstCredit, now, deadline, callStatus.rawValue, submittedAt, request.caller, request.async,
         ])
         let holdID = db.lastInsertedRowID
         let insertEntry = try db.cachedStatement(sql: """

@@ -10,9 +10,11 @@ import VideoMeter
 /// 3. `idempotency_key_reused` — the key belongs to an earlier hold with another fingerprint or team
 ///    (an earlier hold with the same fingerprint is returned as a replay instead, whatever its state).
 /// 4. `no_budget` — the team has no budget: the ledger fails closed.
-/// 5. `budget_exceeded` (`monthly`) — posted + pending + amount would pass the monthly limit.
-/// 6. `budget_exceeded` (`daily`) — the same for the daily limit, when one is set.
-/// 7. `budget_exceeded` (`credit`) — the same for the prepaid credit, when the team has credit.
+/// 5. `too_many_pending_tasks` — an async hold with a cap (``HoldRequest/maxPendingAsync``) and the
+///    team already has that many pending async holds.
+/// 6. `budget_exceeded` (`monthly`) — posted + pending + amount would pass the monthly limit.
+/// 7. `budget_exceeded` (`daily`) — the same for the daily limit, when one is set.
+/// 8. `budget_exceeded` (`credit`) — the same for the prepaid credit, when the team has credit.
 ///
 /// Resolving a hold (``Ledger/post(holdID:amount:settlement:)``, ``Ledger/void(holdID:settlement:)``):
 /// `unknown_hold`, then `hold_already_resolved`, then `hold_expired` (post only, deadline passed),
@@ -38,6 +40,7 @@ public struct LedgerError: CodedError, Equatable {
         case postExceedsHold(holdID: Int64, heldMicro: MicroUSD, requestedMicro: MicroUSD)
         case holdNotCancelled(holdID: Int64, state: HoldState)
         case illegalCallTransition(holdID: Int64, from: CallStatus, event: String)
+        case tooManyPendingTasks(team: String, cap: Int)
     }
 
     private let kind: Kind
@@ -66,6 +69,9 @@ public struct LedgerError: CodedError, Equatable {
         Self(kind: .illegalCallTransition(holdID: holdID, from: from, event: event))
     }
 
+    /// The team has `cap` async holds pending already (``HoldRequest/maxPendingAsync``).
+    public static func tooManyPendingTasks(team: String, cap: Int) -> Self { Self(kind: .tooManyPendingTasks(team: team, cap: cap)) }
+
     /// A late success was reported for a hold that is still pending or was posted.
     public static func holdNotCancelled(holdID: Int64, state: HoldState) -> Self {
         Self(kind: .holdNotCancelled(holdID: holdID, state: state))
@@ -75,7 +81,7 @@ public struct LedgerError: CodedError, Equatable {
     public static let allCodes = [
         "unknown_team", "team_already_exists", "invalid_time_zone", "invalid_amount", "invalid_thresholds", "no_budget",
         "budget_exceeded", "idempotency_key_reused", "unknown_hold", "hold_already_resolved", "hold_expired", "post_exceeds_hold",
-        "hold_not_cancelled", "illegal_call_transition",
+        "hold_not_cancelled", "illegal_call_transition", "too_many_pending_tasks",
     ]
 
     public var code: String {
@@ -94,6 +100,7 @@ public struct LedgerError: CodedError, Equatable {
         case .postExceedsHold: "post_exceeds_hold"
         case .holdNotCancelled: "hold_not_cancelled"
         case .illegalCallTransition: "illegal_call_transition"
+        case .tooManyPendingTasks: "too_many_pending_tasks"
         }
     }
 
@@ -118,7 +125,15 @@ public struct LedgerError: CodedError, Equatable {
             "The call held under \(id) is \(from.rawValue); it cannot be \(event) (call statuses only move forward: held, submitted, running or unknown, then one terminal status)."
         case .holdNotCancelled(let id, let state):
             "Hold \(id) is \(state.rawValue); a late success is recorded only for a voided or expired hold."
+        case .tooManyPendingTasks(let team, let cap):
+            "Team '\(team)' already has \(cap) video tasks in flight; wait for some to finish."
         }
+    }
+
+    /// For `too_many_pending_tasks`: the cap that refused.
+    public var pendingCap: Int? {
+        if case .tooManyPendingTasks(_, let cap) = kind { return cap }
+        return nil
     }
 
     /// For `budget_exceeded`: the limit that refused.

@@ -55,6 +55,10 @@ public enum LedgerRules {
             throw .invalidAmount(
                 "The upstream cost, margin and flat fee (\(request.upstreamCostMicro) + \(request.marginMicro) + \(request.flatFeeMicro)) must add up to the amount held (\(request.amountMicro) micro-USD).")
         }
+        if let cap = request.maxPendingAsync {
+            guard request.async else { throw .invalidAmount("A cap on tasks in flight applies to an async call only.") }
+            guard cap >= 1 else { throw .invalidAmount("A cap on tasks in flight must be at least 1.") }
+        }
     }
 
     /// The checks of a budget change that need no database.

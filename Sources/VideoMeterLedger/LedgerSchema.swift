@@ -285,6 +285,29 @@ enum LedgerSchema {
                 DROP INDEX hold_team_created;
                 """)
         }
+        // The per-team cap on async tasks in flight is counted in the ledger (every process on the
+        // file sees the same count): `hold.asyncCall` marks an async call's hold, and a partial
+        // index finds a team's pending ones. Holds granted before this migration carry no mark; a
+        // pending one with an upstream task id is an async task (a sync call records none), so it
+        // counts from now on.
+        migrator.registerMigration("v9-async-cap") { db in
+            try db.execute(sql: """
+                ALTER TABLE hold ADD COLUMN asyncCall INTEGER NOT NULL DEFAULT 0 CHECK (asyncCall IN (0, 1));
+                UPDATE hold SET asyncCall = 1 WHERE state = 'pending' AND upstreamTaskID IS NOT NULL;
+                CREATE INDEX hold_team_pending_async ON hold(teamID) WHERE state = 'pending' AND asyncCall = 1;
+                """)
+        }
+        // Settlement leases (``SettlementLeaseStore``): who polls an open async task, until when.
+        migrator.registerMigration("v10-settlement-lease") { db in
+            try db.execute(sql: """
+                CREATE TABLE settlementLease (
+                    holdID INTEGER PRIMARY KEY REFERENCES hold(id),
+                    owner TEXT NOT NULL,
+                    expiresAt INTEGER NOT NULL
+                );
+                CREATE INDEX settlementLease_owner ON settlementLease(owner);
+                """)
+        }
         return migrator
     }
 }

@@ -29,7 +29,7 @@ public enum LedgerValue: Sendable, Hashable {
 /// The ledger's tables, in the order a copy writes them (a row's parents first), with their
 /// columns: the same in both stores.
 public enum LedgerTable: String, CaseIterable, Sendable {
-    case team, budget, hold, journalEntry, balance, usageEvent, alert, lateSuccess, apiKey, gatewayTask, gatewayReplay
+    case team, budget, hold, journalEntry, balance, usageEvent, alert, lateSuccess, apiKey, gatewayTask, gatewayReplay, settlementLease
 
     /// How a column is stored.
     public enum Kind: Sendable { case integer, text, boolean }
@@ -49,7 +49,7 @@ public enum LedgerTable: String, CaseIterable, Sendable {
              ("upstreamRequestID", .text), ("periodMonth", .text), ("periodDay", .text), ("countsAgainstCredit", .boolean),
              ("createdAt", .integer), ("deadline", .integer), ("submittedAt", .integer), ("resolvedAt", .integer),
              ("caller", .text), ("billedSeconds", .integer), ("flatFeeMicro", .integer), ("sellerCostTicks", .integer),
-             ("videoURL", .text)]
+             ("videoURL", .text), ("asyncCall", .boolean)]
         case .journalEntry:
             [("id", .integer), ("kind", .text), ("teamID", .integer), ("holdID", .integer), ("idempotencyKey", .text),
              ("amountMicro", .integer), ("releasedMicro", .integer), ("periodMonth", .text), ("periodDay", .text),
@@ -78,6 +78,7 @@ public enum LedgerTable: String, CaseIterable, Sendable {
              ("createdAt", .integer), ("revokedAt", .integer)]
         case .gatewayTask: [("id", .text), ("holdID", .integer), ("teamID", .integer), ("apiKeyID", .integer), ("createdAt", .integer)]
         case .gatewayReplay: [("holdID", .integer), ("responseJSON", .text), ("createdAt", .integer)]
+        case .settlementLease: [("holdID", .integer), ("owner", .text), ("expiresAt", .integer)]
         }
     }
 
@@ -86,7 +87,7 @@ public enum LedgerTable: String, CaseIterable, Sendable {
         switch self {
         case .budget: ["teamID"]
         case .balance: ["teamID", "scope", "periodKey"]
-        case .gatewayReplay: ["holdID"]
+        case .gatewayReplay, .settlementLease: ["holdID"]
         default: ["id"]
         }
     }
@@ -95,7 +96,7 @@ public enum LedgerTable: String, CaseIterable, Sendable {
     /// the ids it wrote.
     public var numbersRows: Bool {
         switch self {
-        case .budget, .balance, .gatewayTask, .gatewayReplay: false
+        case .budget, .balance, .gatewayTask, .gatewayReplay, .settlementLease: false
         default: true
         }
     }

@@ -23,7 +23,7 @@ import VideoMeter
 ///   replays the first hold, with anything else it is `idempotency_key_reused`;
 /// - the journal is append-only, enforced by the database;
 /// - an operation is answered only after its transaction has committed durably.
-public protocol LedgerStore: GatewayLedgerStore, LedgerReporting, LedgerTransfer, Sendable {
+public protocol LedgerStore: GatewayLedgerStore, SettlementLeaseStore, LedgerReporting, LedgerTransfer, Sendable {
     /// The clock the store stamps, dates and expires with.
     var clock: any WallClock { get }
 

@@ -93,15 +93,26 @@ public struct HoldRequest: Sendable, Equatable {
     public var submitted: Bool
     /// Who asks for the call (an API key's label, a user name), for the reports' top callers.
     public var caller: String?
+    /// Whether the call is an async task: while its hold is pending it is one of the team's tasks
+    /// in flight, which ``maxPendingAsync`` counts.
+    public var async: Bool
+    /// For an async call: the most tasks in flight the team may have, this one included. The store
+    /// counts the team's pending async holds in the hold's own transaction, under the lock every
+    /// hold of the team takes, and refuses with `too_many_pending_tasks` at the cap (so the cap
+    /// holds across every process on the ledger). Nil: no cap.
+    public var maxPendingAsync: Int?
 
     public init(
         team: String, idempotencyKey: String, fingerprint: String, amountMicro: MicroUSD, timeoutSeconds: Int64,
         provider: String, model: String, resolution: String, seconds: Int, imageCount: Int = 0,
         catalogVersion: String, quoteJSON: String, upstreamCostMicro: MicroUSD, marginMicro: MicroUSD, flatFeeMicro: MicroUSD = 0,
-        upstreamTaskID: String? = nil, upstreamRequestID: String? = nil, submitted: Bool = false, caller: String? = nil
+        upstreamTaskID: String? = nil, upstreamRequestID: String? = nil, submitted: Bool = false, caller: String? = nil,
+        async: Bool = false, maxPendingAsync: Int? = nil
     ) {
         self.submitted = submitted
         self.caller = caller
+        self.async = async
+        self.maxPendingAsync = maxPendingAsync
         self.team = team
         self.idempotencyKey = idempotencyKey
         self.fingerprint = fingerprint

@@ -28,6 +28,15 @@ extension PostgresLedger {
         if let first = try await Self.hold(idempotencyKey: request.idempotencyKey, connection, logger) {
             return try Self.replay(first, of: request, teamID: team.id)
         }
+        // Counted under the budget row's lock, which every hold of the team takes first: an async
+        // hold granted by another process committed before this count reads.
+        if let cap = request.maxPendingAsync,
+           let row = try await connection.first("""
+               SELECT count(*) FROM hold WHERE teamID = \(team.id) AND state = 'pending' AND asyncCall
+               """, logger),
+           try row.int64(0) >= Int64(cap) {
+            throw LedgerError.tooManyPendingTasks(team: team.name, cap: cap)
+        }
         let period = periods.period(at: now, zoneIdentifier: team.timeZone)
         var used: [String: MicroUSD] = [:]
         for row in try await connection.all("""
@@ -52,12 +61,12 @@ extension PostgresLedger {
         guard let inserted = try await connection.first("""
             INSERT INTO hold (teamID, idempotencyKey, fingerprint, amountMicro, provider, model, resolution, seconds,
                 imageCount, catalogVersion, quoteJSON, upstreamCostMicro, marginMicro, flatFeeMicro, upstreamTaskID, upstreamRequestID,
-                periodMonth, periodDay, countsAgainstCredit, createdAt, deadline, callStatus, submittedAt, caller)
+                periodMonth, periodDay, countsAgainstCredit, createdAt, deadline, callStatus, submittedAt, caller, asyncCall)
             VALUES (\(team.id), \(request.idempotencyKey), \(request.fingerprint), \(amount), \(request.provider), \(request.model),
                 \(request.resolution), \(request.seconds), \(request.imageCount), \(request.catalogVersion), \(request.quoteJSON),
                 \(request.upstreamCostMicro), \(request.marginMicro), \(request.flatFeeMicro), \(request.upstreamTaskID),
                 \(request.upstreamRequestID), \(period.month), \(period.day), \(countsAgainstCredit), \(now), \(deadline),
-                \(callStatus.rawValue), \(submittedAt), \(request.caller))
+                \(callStatus.rawValue), \(submittedAt), \(request.caller), \(request.async))
             ON CONFLICT (idempotencyKey) DO NOTHING
             RETURNING id
             """, logger)

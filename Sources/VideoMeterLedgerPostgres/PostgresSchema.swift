@@ -21,6 +21,29 @@ enum PostgresSchema {
     /// a newer binary and is refused.
     static let migrations: [(identifier: String, sql: [String])] = [
         ("pg-v1-ledger", v1),
+        ("pg-v2-async-cap", v2AsyncCap),
+        ("pg-v3-settlement-lease", v3SettlementLease),
+    ]
+
+    /// Settlement leases (`SettlementLeaseStore`): who polls an open async task, until when.
+    static let v3SettlementLease: [String] = [
+        """
+        CREATE TABLE settlementLease (
+            holdID BIGINT PRIMARY KEY REFERENCES hold(id),
+            owner TEXT NOT NULL,
+            expiresAt BIGINT NOT NULL
+        )
+        """,
+        "CREATE INDEX settlementLease_owner ON settlementLease(owner)",
+    ]
+
+    /// The per-team cap on async tasks in flight, counted in the ledger: `hold.asyncCall` marks an
+    /// async call's hold; the partial index finds a team's pending ones under the budget row lock.
+    /// Pending holds from before with an upstream task id are async tasks (a sync call records none).
+    static let v2AsyncCap: [String] = [
+        "ALTER TABLE hold ADD COLUMN asyncCall BOOLEAN NOT NULL DEFAULT FALSE",
+        "UPDATE hold SET asyncCall = TRUE WHERE state = 'pending' AND upstreamTaskID IS NOT NULL",
+        "CREATE INDEX hold_team_pending_async ON hold(teamID) WHERE state = 'pending' AND asyncCall",
     ]
 
     static let v1: [String] = [

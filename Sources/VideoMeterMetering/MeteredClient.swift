@@ -29,12 +29,16 @@ public final class MeteredClient: Sendable {
         /// How many task readings a reconciliation pass keeps in flight at most (1: one after the
         /// other, in hold order, as the deterministic simulator needs).
         public var reconcileConcurrency: Int
+        /// The most async calls a team may have in flight (pending async holds, in every process on
+        /// the ledger); the ledger refuses the next with `too_many_pending_tasks`. Nil: no cap.
+        public var maxPendingAsyncPerTeam: Int?
 
         public init(
             syncHoldTimeout: Duration = .seconds(900), asyncHoldTimeout: Duration = .seconds(3 * 3600), pollPolicy: PollPolicy = PollPolicy(),
-            reconcileConcurrency: Int = 64
+            reconcileConcurrency: Int = 64, maxPendingAsyncPerTeam: Int? = nil
         ) {
             precondition(reconcileConcurrency >= 1, "a reconciliation reads at least one task at a time")
+            self.maxPendingAsyncPerTeam = maxPendingAsyncPerTeam
             self.syncHoldTimeout = syncHoldTimeout
             self.asyncHoldTimeout = asyncHoldTimeout
             self.pollPolicy = pollPolicy
@@ -139,7 +143,8 @@ public final class MeteredClient: Sendable {
             imageCount: quote.imageCount, catalogVersion: quote.catalogVersion,
             quoteJSON: String(decoding: try quote.jsonData(pretty: false), as: UTF8.self),
             upstreamCostMicro: quote.upstreamCostMicro, marginMicro: quote.marginMicro, flatFeeMicro: quote.flatFeeMicro,
-            submitted: quote.apiStyle == .sync, caller: request.caller
+            submitted: quote.apiStyle == .sync, caller: request.caller,
+            async: quote.apiStyle == .async, maxPendingAsync: quote.apiStyle == .async ? configuration.maxPendingAsyncPerTeam : nil
         ))
         let hold = receipt.hold
         await onEvent(.held(holdID: hold.id, amountMicro: hold.amountMicro, replayed: receipt.replayed))

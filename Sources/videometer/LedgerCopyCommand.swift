@@ -11,7 +11,7 @@ extension LedgerCommand {
             abstract: "Copy a whole ledger to another store (SQLite file or PostgreSQL database).",
             discussion: """
                 Copies every team, budget, hold, journal entry, balance, usage event, alert, late success, \
-                API key, gateway task id and stored answer, ids and all, reading the source from one \
+                API key, gateway task id, stored answer and settlement lease, ids and all, reading the source from one \
                 snapshot and writing the target in one transaction: the copy lands whole or not at all. \
                 A target that holds anything is refused (ledger_copy_target_not_empty) unless --replace, \
                 which empties it in the same transaction. Afterwards both ledgers are verified and their \

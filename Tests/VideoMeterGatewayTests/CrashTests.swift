@@ -36,10 +36,10 @@ struct CrashTests {
     }
 
     /// `videometer serve` with `seller`'s upstream at `upstream` (the others in the sandbox).
-    static func serve(db: String, port: Int, upstream: String, seller: String) async throws -> Server {
+    static func serve(db: String, port: Int, upstream: String, seller: String, arguments extra: [String] = []) async throws -> Server {
         let process = Process()
         process.executableURL = binary
-        process.arguments = ["serve", "--port", String(port), "--db", db, "--poll-ms", "20", "--reconcile-seconds", "1"]
+        process.arguments = ["serve", "--port", String(port), "--db", db, "--poll-ms", "20", "--reconcile-seconds", "1"] + extra
         var environment = VideometerProcess.environment()
         let prefix = seller == "xai" ? "VIDEOMETER_XAI" : "VIDEOMETER_WORLDROUTER"
         environment[prefix + "_URL"] = upstream

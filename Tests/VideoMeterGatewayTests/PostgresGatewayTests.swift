@@ -200,4 +200,63 @@ struct PostgresGatewayTests {
         let (_, counts) = try await stats.json()
         #expect(counts["created"] as? Int == 1, "\(counts)")
     }
+
+    /// Three `serve` processes with `--max-pending 3` on one PostgreSQL database: eight async
+    /// creates for one team racing through all three admit exactly three (the ledger counts the
+    /// team's tasks in flight, not each process), the other five are 429 and reach no upstream.
+    @Test func thePendingCapHoldsAcrossGateways() async throws {
+        guard let configuration = try await PostgresTestServer.shared.freshDatabase() else { return }
+        let url = "postgres://\(configuration.username):\(configuration.password ?? "")@\(configuration.host):\(configuration.port)/\(configuration.database)?sslmode=disable"
+        let key: String
+        do {
+            let ledger = try await PostgresLedger.open(configuration, clock: TestClock.runningWallClock())
+            try await ledger.createTeam(name: "acme")
+            try await ledger.setBudget(team: "acme", BudgetSettings(monthlyLimitMicro: 100_000_000))
+            key = try await APIKeyStore(ledger: ledger).create(team: "acme").key
+            await ledger.close()
+        }
+        let emulatorPort = try CrashTests.freePort()
+        let emulator = Process()
+        emulator.executableURL = VideometerProcess.binary
+        // The tasks outlive the test: all three admitted stay in flight.
+        emulator.arguments = ["emulate", "--style", "worldrouter", "--port", String(emulatorPort), "--latency-ms", "600000", "--seed", "5"]
+        emulator.environment = VideometerProcess.environment()
+        emulator.standardOutput = FileHandle.nullDevice
+        emulator.standardError = FileHandle.nullDevice
+        try VideometerProcess.launch(emulator)
+        defer { emulator.terminate() }
+        let upstream = "http://127.0.0.1:\(emulatorPort)"
+        let started = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < started, (try? await CrashTests.plainGet(upstream + "/_emulator/stats")) != 200 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        var gateways: [CrashTests.Server] = []
+        defer { for gateway in gateways { gateway.process.terminate() } }
+        for _ in 0..<3 {
+            gateways.append(try await CrashTests.serve(
+                db: url, port: try CrashTests.freePort(), upstream: upstream, seller: "worldrouter", arguments: ["--max-pending", "3"]))
+        }
+        let bases = gateways.map(\.baseURL)
+        let answers = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
+            for index in 0..<8 {
+                group.addTask {
+                    let answer = try await self.send(bases[index % 3], .POST, "/v1/videos/generations", key: key, body: Self.grokTask)
+                    return (answer.status, answer.status == 200 ? nil : answer.errorCode)
+                }
+            }
+            return try await group.reduce(into: [String: Int]()) { counts, answer in
+                counts["\(answer.0) \(answer.1 ?? "")", default: 0] += 1
+            }
+        }
+        #expect(answers == ["200 ": 3, "429 too_many_pending_tasks": 5], "\(answers)")
+        var stats = HTTPClientRequestBuilder(url: upstream + "/_emulator/stats")
+        stats.method = .GET
+        let (_, counts) = try await stats.json()
+        #expect(counts["created"] as? Int == 3, "\(counts)")
+        // The budget holds the three tasks' amount only (0.42 USD each).
+        var budget = HTTPClientRequestBuilder(url: bases[0] + "/v1/budget")
+        budget.headers = [("Authorization", "Bearer \(key)")]
+        let (_, status) = try await budget.json()
+        #expect((status["monthly"] as? [String: Any])?["pending"] as? String == "1.260000", "\(status)")
+    }
 }

@@ -116,11 +116,11 @@ import VideoMeterTesting
         defer { Task { await source.close() } }
         try await source.team("acme")
         try await source.execute("ALTER TABLE hold ADD COLUMN leaseOwner TEXT")
-        try await source.execute("CREATE TABLE settlementLease (holdID BIGINT PRIMARY KEY)")
+        try await source.execute("CREATE TABLE refundRequest (holdID BIGINT PRIMARY KEY)")
         let target = try await StoreFixture.make(.sqlite)!
         let error = await #expect(throws: LedgerCopyError.self) { try await LedgerCopy.copy(from: source.store, to: target.store) }
         #expect(error?.code == "ledger_copy_unknown_schema")
-        #expect(error?.message.contains(kind == .sqlite ? "hold.leaseOwner, settlementLease" : "hold.leaseowner, settlementlease") == true)
+        #expect(error?.message.contains(kind == .sqlite ? "hold.leaseOwner, refundRequest" : "hold.leaseowner, refundrequest") == true)
         #expect(try await Self.rows(target.store).values.allSatisfy(\.isEmpty))
     }
 
