@@ -117,7 +117,9 @@ import VideoMeterTesting
         busy.maxSyncDuration = .seconds(7200)
         busy.pendingCap = 1
         try await withEmulator(busy) { emulator, base in
-            let client = try blockRun(base)
+            // The 429 comes at once; the long timeout only keeps a loaded machine from turning the
+            // wait for it into an unknown outcome.
+            let client = try blockRun(base, timeout: .seconds(120))
             async let first = client.submit(GenerationRequest(model: "xai/grok-imagine-video", prompt: "first"), idempotencyKey: "a")
             try await eventually { await emulator.stats().created == 1 }
             let second = await providerError {

@@ -69,6 +69,21 @@ public enum VideometerProcess {
         return Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
 
+    /// ``run(_:environment:in:)`` on a thread of its own: the caller's task waits without holding
+    /// one of the few threads of Swift's cooperative pool for the child's whole run (a PostgreSQL
+    /// command takes a while), so the suite's other tests keep running meanwhile.
+    public static func runDetached(
+        _ arguments: [String], environment overrides: [String: String?] = [:], in directory: URL? = nil
+    ) async throws -> Output {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(with: Result { try run(arguments, environment: overrides, in: directory) })
+            }
+            thread.name = "test.videometer-child"
+            thread.start()
+        }
+    }
+
     /// Starts the binary without waiting for it; its output is discarded.
     public static func spawn(_ arguments: [String], environment overrides: [String: String?] = [:]) throws -> Process {
         let process = Process()

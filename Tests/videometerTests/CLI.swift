@@ -11,6 +11,11 @@ struct CLI {
         try VideometerProcess.run(arguments, environment: environment.mapValues { $0 }, in: directory)
     }
 
+    /// ``run(_:environment:in:)`` without holding a thread of the cooperative pool meanwhile.
+    static func runDetached(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil) async throws -> Result {
+        try await VideometerProcess.runDetached(arguments, environment: environment.mapValues { $0 }, in: directory)
+    }
+
     /// Starts the binary without waiting for it; its output is discarded.
     static func spawn(_ arguments: [String], environment: [String: String] = [:]) throws -> Process {
         try VideometerProcess.spawn(arguments, environment: environment.mapValues { $0 })

@@ -26,44 +26,44 @@ import VideoMeterTesting
         let url = Self.url(configuration)
         let directory = try Self.emptyDirectory()
         let environment = ["VIDEOMETER_DB": url]
-        func run(_ arguments: [String]) throws -> CLI.Result {
-            let result = try CLI.run(arguments, environment: environment, in: directory)
+        func run(_ arguments: [String]) async throws -> CLI.Result {
+            let result = try await CLI.runDetached(arguments, environment: environment, in: directory)
             #expect(!result.stdout.contains(PostgresTestServer.password) && !result.stderr.contains(PostgresTestServer.password))
             return result
         }
 
-        var result = try run(["team", "create", "acme"])
+        var result = try await run(["team", "create", "acme"])
         #expect(result.status == 0, "\(result.stderr)")
-        result = try run(["budget", "set", "--team", "acme", "--monthly", "25.50", "--daily", "5"])
+        result = try await run(["budget", "set", "--team", "acme", "--monthly", "25.50", "--daily", "5"])
         #expect(result.status == 0, "\(result.stderr)")
-        result = try run(["budget", "show", "--team", "acme", "--json"])
+        result = try await run(["budget", "show", "--team", "acme", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let status = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect((status["monthly"] as? [String: Any])?["limit"] as? String == "25.500000")
         #expect(status["available"] as? String == "5.000000")
 
-        result = try run(["keys", "create", "--team", "acme", "--name", "ci"])
+        result = try await run(["keys", "create", "--team", "acme", "--name", "ci"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("vmk_"))
-        result = try run(["keys", "list"])
+        result = try await run(["keys", "list"])
         #expect(result.status == 0 && result.stdout.contains("ci") && result.stdout.contains("acme"), "\(result.stdout)")
-        result = try run(["keys", "revoke", "ci"])
+        result = try await run(["keys", "revoke", "ci"])
         #expect(result.status == 0, "\(result.stderr)")
-        result = try run(["ledger", "verify"])
+        result = try await run(["ledger", "verify"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         // The flag names the same database as the variable did.
-        result = try CLI.run(["team", "list", "--db", url], in: directory)
+        result = try await CLI.runDetached(["team", "list", "--db", url], in: directory)
         #expect(result.status == 0 && result.stdout.contains("acme"), "\(result.stderr)")
 
         // The report and reprice read the same database through the contract.
-        result = try run(["report", "--month", TestClock.month, "--format", "csv"])
+        result = try await run(["report", "--month", TestClock.month, "--format", "csv"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.hasPrefix("month,team,time_zone,"), "\(result.stdout)")
-        result = try run(["reprice", "--month", TestClock.month, "--at", "2026-11-01T00:00:00Z", "--json"])
+        result = try await run(["reprice", "--month", TestClock.month, "--at", "2026-11-01T00:00:00Z", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("\"repriced\" : \"0.000000\"") || result.stdout.contains("\"repriced\":\"0.000000\""), "\(result.stdout)")
         // --help shows the forms the option takes, never the configured value.
-        result = try run(["serve", "--help"])
+        result = try await run(["serve", "--help"])
         #expect(result.status == 0 && result.stdout.contains("postgres://user[:password]@host[:port]/database"), "\(result.stdout)")
         #expect(try Self.contents(directory) == [])
     }
@@ -77,16 +77,16 @@ import VideoMeterTesting
         ("postgres://meter:secret-pw@db.internal/ledger?sslmode=sometimes", "invalid_database_url"),
         ("postgres://meter:secret-pw@db.internal/ledger?application=x", "invalid_database_url"),
     ])
-    func aBadAddressIsRefusedNamingWhatIsAcceptedAndCreatesNothing(_ address: String, _ code: String) throws {
+    func aBadAddressIsRefusedNamingWhatIsAcceptedAndCreatesNothing(_ address: String, _ code: String) async throws {
         let directory = try Self.emptyDirectory()
         for arguments in [["team", "create", "acme", "--db", address], ["budget", "show", "--team", "acme", "--db", address]] {
-            let result = try CLI.run(arguments, in: directory)
+            let result = try await CLI.runDetached(arguments, in: directory)
             #expect(result.status != 0)
             #expect(result.stderr.contains(code), "\(result.stderr)")
             #expect(result.stderr.contains("postgres://user[:password]@host[:port]/database"), "\(result.stderr)")
             #expect(!result.stderr.contains("secret-pw") && !result.stdout.contains("secret-pw"))
         }
-        let serve = try CLI.run(["serve", "--port", "0"], environment: ["VIDEOMETER_DB": address], in: directory)
+        let serve = try await CLI.runDetached(["serve", "--port", "0"], environment: ["VIDEOMETER_DB": address], in: directory)
         #expect(serve.status != 0)
         #expect(serve.stderr.contains(code), "\(serve.stderr)")
         #expect(!serve.stderr.contains("secret-pw"))
@@ -97,7 +97,7 @@ import VideoMeterTesting
         guard let configuration = try await PostgresTestServer.shared.freshDatabase() else { return }
         let directory = try Self.emptyDirectory()
 
-        var result = try CLI.run(["team", "create", "acme", "--db", Self.url(configuration, password: "wrong-pw-123")], in: directory)
+        var result = try await CLI.runDetached(["team", "create", "acme", "--db", Self.url(configuration, password: "wrong-pw-123")], in: directory)
         #expect(result.status != 0)
         #expect(result.stderr.contains("ledger_authentication_failed"), "\(result.stderr)")
         #expect(!result.stderr.contains("wrong-pw-123"))
@@ -106,22 +106,22 @@ import VideoMeterTesting
         var unreachable = configuration
         unreachable.port = closed
         let started = ContinuousClock.now
-        result = try CLI.run(["team", "list", "--db", Self.url(unreachable)], in: directory)
+        result = try await CLI.runDetached(["team", "list", "--db", Self.url(unreachable)], in: directory)
         #expect(ContinuousClock.now - started < .seconds(5))
         #expect(result.status != 0)
         #expect(result.stderr.contains("ledger_unavailable"), "\(result.stderr)")
         #expect(!result.stderr.contains(PostgresTestServer.password))
 
         let url = Self.url(configuration)
-        #expect(try CLI.run(["team", "create", "acme", "--db", url], in: directory).status == 0)
+        #expect(try await CLI.runDetached(["team", "create", "acme", "--db", url], in: directory).status == 0)
         try await PostgresTestServer.execute(
             "INSERT INTO ledgerMigration (identifier, appliedAt) VALUES ('pg-v99-from-the-future', 0)", on: configuration)
-        result = try CLI.run(["team", "create", "beta", "--db", url], in: directory)
+        result = try await CLI.runDetached(["team", "create", "beta", "--db", url], in: directory)
         #expect(result.status != 0)
         #expect(result.stderr.contains("ledger_schema_newer"), "\(result.stderr)")
         // Nothing was written: once the future migration is gone, only acme is there.
         try await PostgresTestServer.execute("DELETE FROM ledgerMigration WHERE identifier = 'pg-v99-from-the-future'", on: configuration)
-        result = try CLI.run(["team", "list", "--db", url], in: directory)
+        result = try await CLI.runDetached(["team", "list", "--db", url], in: directory)
         #expect(result.status == 0 && result.stdout.contains("acme") && !result.stdout.contains("beta"), "\(result.stdout)")
         #expect(try Self.contents(directory) == [])
     }
