@@ -137,20 +137,8 @@ struct PostgresGatewayTests {
             await ledger.close()
         }
 
-        let emulatorPort = try CrashTests.freePort()
-        let emulator = Process()
-        emulator.executableURL = VideometerProcess.binary
-        emulator.arguments = ["emulate", "--style", "worldrouter", "--port", String(emulatorPort), "--latency-ms", "300", "--seed", "5"]
-        emulator.environment = VideometerProcess.environment()
-        emulator.standardOutput = FileHandle.nullDevice
-        emulator.standardError = FileHandle.nullDevice
-        try VideometerProcess.launch(emulator)
+        let (emulator, upstream) = try await Self.standaloneEmulator(latencyMs: 300)
         defer { emulator.terminate() }
-        let upstream = "http://127.0.0.1:\(emulatorPort)"
-        let started = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < started, (try? await CrashTests.plainGet(upstream + "/_emulator/stats")) != 200 {
-            try await Task.sleep(for: .milliseconds(50))
-        }
 
         let a = try await CrashTests.serve(db: url, port: try CrashTests.freePort(), upstream: upstream, seller: "worldrouter")
         defer { a.process.terminate() }
@@ -215,21 +203,9 @@ struct PostgresGatewayTests {
             key = try await APIKeyStore(ledger: ledger).create(team: "acme").key
             await ledger.close()
         }
-        let emulatorPort = try CrashTests.freePort()
-        let emulator = Process()
-        emulator.executableURL = VideometerProcess.binary
         // The tasks outlive the test: all three admitted stay in flight.
-        emulator.arguments = ["emulate", "--style", "worldrouter", "--port", String(emulatorPort), "--latency-ms", "600000", "--seed", "5"]
-        emulator.environment = VideometerProcess.environment()
-        emulator.standardOutput = FileHandle.nullDevice
-        emulator.standardError = FileHandle.nullDevice
-        try VideometerProcess.launch(emulator)
+        let (emulator, upstream) = try await Self.standaloneEmulator(latencyMs: 600_000)
         defer { emulator.terminate() }
-        let upstream = "http://127.0.0.1:\(emulatorPort)"
-        let started = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < started, (try? await CrashTests.plainGet(upstream + "/_emulator/stats")) != 200 {
-            try await Task.sleep(for: .milliseconds(50))
-        }
         var gateways: [CrashTests.Server] = []
         defer { for gateway in gateways { gateway.process.terminate() } }
         for _ in 0..<3 {
@@ -258,5 +234,24 @@ struct PostgresGatewayTests {
         budget.headers = [("Authorization", "Bearer \(key)")]
         let (_, status) = try await budget.json()
         #expect((status["monthly"] as? [String: Any])?["pending"] as? String == "1.260000", "\(status)")
+    }
+
+    /// `videometer emulate` (WorldRouter style) as its own process on a free port, once it answers;
+    /// the caller terminates it.
+    static func standaloneEmulator(latencyMs: Int) async throws -> (Process, String) {
+        let port = try CrashTests.freePort()
+        let emulator = Process()
+        emulator.executableURL = VideometerProcess.binary
+        emulator.arguments = ["emulate", "--style", "worldrouter", "--port", String(port), "--latency-ms", String(latencyMs), "--seed", "5"]
+        emulator.environment = VideometerProcess.environment()
+        emulator.standardOutput = FileHandle.nullDevice
+        emulator.standardError = FileHandle.nullDevice
+        try VideometerProcess.launch(emulator)
+        let upstream = "http://127.0.0.1:\(port)"
+        let started = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < started, (try? await CrashTests.plainGet(upstream + "/_emulator/stats")) != 200 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return (emulator, upstream)
     }
 }
