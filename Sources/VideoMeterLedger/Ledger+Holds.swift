@@ -74,6 +74,7 @@ extension Ledger {
             period.month, period.day, countsAgainstCredit, now, deadline, callStatus.rawValue, submittedAt, request.caller, request.async,
         ])
         let holdID = db.lastInsertedRowID
+        if let lease = request.settlementLease { try takeLease(lease, holdID: holdID, now: now, db) }
         let insertEntry = try db.cachedStatement(sql: """
             INSERT INTO journalEntry (kind, teamID, holdID, idempotencyKey, amountMicro, periodMonth, periodDay,
                 monthlyLimitMicro, dailyLimitMicro, creditLimitMicro, catalogVersion, upstreamCostMicro, marginMicro,

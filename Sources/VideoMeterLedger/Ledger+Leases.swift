@@ -25,12 +25,20 @@ extension Ledger {
         let now = nowMilliseconds
         let expiresAt = now + duration.leaseMilliseconds
         return try await commits.perform { db in
+            // The owner's leases on settled holds, and any dead owner's once expired: resolution
+            // leaves leases alone, renewals clear them.
             try db.execute(sql: """
-                DELETE FROM settlementLease WHERE owner = ? AND holdID IN (SELECT id FROM hold WHERE state <> 'pending')
-                """, arguments: [owner])
+                DELETE FROM settlementLease WHERE (owner = ? OR expiresAt <= ?) AND holdID IN (SELECT id FROM hold WHERE state <> 'pending')
+                """, arguments: [owner, now])
             try db.execute(sql: "UPDATE settlementLease SET expiresAt = ? WHERE owner = ? AND expiresAt > ?", arguments: [expiresAt, owner, now])
             return Set(try Int64.fetchAll(db, sql: "SELECT holdID FROM settlementLease WHERE owner = ? AND expiresAt = ?", arguments: [owner, expiresAt]))
         }
+    }
+
+    /// Leases a hold being granted to its caller, in the grant's own transaction (``HoldRequest/settlementLease``).
+    static func takeLease(_ claim: SettlementLease.Claim, holdID: Int64, now: Int64, _ db: Database) throws {
+        try db.cachedStatement(sql: "INSERT INTO settlementLease (holdID, owner, expiresAt) VALUES (?, ?, ?)")
+            .execute(arguments: [holdID, claim.owner, now + claim.duration.leaseMilliseconds])
     }
 
     public func releaseLeases(holdIDs: [Int64], owner: String) async throws {

@@ -59,6 +59,11 @@ public enum LedgerRules {
             guard request.async else { throw .invalidAmount("A cap on tasks in flight applies to an async call only.") }
             guard cap >= 1 else { throw .invalidAmount("A cap on tasks in flight must be at least 1.") }
         }
+        if let lease = request.settlementLease {
+            guard !lease.owner.isEmpty, lease.duration > .zero else {
+                throw .invalidAmount("A settlement lease needs an owner and a duration above zero.")
+            }
+        }
     }
 
     /// The checks of a budget change that need no database.

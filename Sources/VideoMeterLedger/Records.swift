@@ -101,14 +101,19 @@ public struct HoldRequest: Sendable, Equatable {
     /// hold of the team takes, and refuses with `too_many_pending_tasks` at the cap (so the cap
     /// holds across every process on the ledger). Nil: no cap.
     public var maxPendingAsync: Int?
+    /// The settlement lease the caller takes on its own call, in the hold's transaction (a process
+    /// that renews its leases, such as the gateway): until it lapses, no other process polls the
+    /// call or treats it as abandoned. Nil: no lease (any reconciler may take the call over).
+    public var settlementLease: SettlementLease.Claim?
 
     public init(
         team: String, idempotencyKey: String, fingerprint: String, amountMicro: MicroUSD, timeoutSeconds: Int64,
         provider: String, model: String, resolution: String, seconds: Int, imageCount: Int = 0,
         catalogVersion: String, quoteJSON: String, upstreamCostMicro: MicroUSD, marginMicro: MicroUSD, flatFeeMicro: MicroUSD = 0,
         upstreamTaskID: String? = nil, upstreamRequestID: String? = nil, submitted: Bool = false, caller: String? = nil,
-        async: Bool = false, maxPendingAsync: Int? = nil
+        async: Bool = false, maxPendingAsync: Int? = nil, settlementLease: SettlementLease.Claim? = nil
     ) {
+        self.settlementLease = settlementLease
         self.submitted = submitted
         self.caller = caller
         self.async = async

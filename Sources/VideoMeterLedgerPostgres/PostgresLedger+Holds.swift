@@ -77,6 +77,7 @@ extension PostgresLedger {
             return try Self.replay(first, of: request, teamID: team.id)
         }
         let holdID = try inserted.int64(0)
+        if let lease = request.settlementLease { try await Self.takeLease(lease, holdID: holdID, now: now, connection, logger) }
         try await connection.run("""
             INSERT INTO journalEntry (kind, teamID, holdID, idempotencyKey, amountMicro, periodMonth, periodDay,
                 monthlyLimitMicro, dailyLimitMicro, creditLimitMicro, catalogVersion, upstreamCostMicro, marginMicro,

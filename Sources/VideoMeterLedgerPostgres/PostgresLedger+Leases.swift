@@ -24,13 +24,22 @@ extension PostgresLedger {
         let now = nowMilliseconds
         let expiresAt = now + duration.leaseMilliseconds
         return try await write { connection in
+            // The owner's leases on settled holds, and any dead owner's once expired: resolution
+            // leaves leases alone, renewals clear them.
             try await connection.run("""
-                DELETE FROM settlementLease l USING hold h WHERE l.owner = \(owner) AND h.id = l.holdID AND h.state <> 'pending'
+                DELETE FROM settlementLease l USING hold h
+                WHERE (l.owner = \(owner) OR l.expiresAt <= \(now)) AND h.id = l.holdID AND h.state <> 'pending'
                 """, self.logger)
             return Set(try await connection.all("""
                 UPDATE settlementLease SET expiresAt = \(expiresAt) WHERE owner = \(owner) AND expiresAt > \(now) RETURNING holdID
                 """, self.logger).map { try $0.int64(0) })
         }
+    }
+
+    /// Leases a hold being granted to its caller, in the grant's own transaction (``HoldRequest/settlementLease``).
+    static func takeLease(_ claim: SettlementLease.Claim, holdID: Int64, now: Int64, _ connection: PostgresConnection, _ logger: Logger) async throws {
+        let expiresAt = now + claim.duration.leaseMilliseconds
+        try await connection.run("INSERT INTO settlementLease (holdID, owner, expiresAt) VALUES (\(holdID), \(claim.owner), \(expiresAt))", logger)
     }
 
     public func releaseLeases(holdIDs: [Int64], owner: String) async throws {

@@ -158,3 +158,72 @@ extension LedgerContractTests {
         await fixture.close(second)
     }
 }
+
+/// A hold that takes its caller's lease (``HoldRequest/settlementLease``) on every store: leased
+/// from its own commit, so no other process can claim it first; a replay takes none; resolving it
+/// leaves the lease inert, and renewals clear it (the owner's at once, a dead owner's once expired).
+extension LedgerContractTests {
+    @Test(arguments: StoreKind.allCases)
+    func aHoldTakesItsCallersLeaseInItsOwnCommitAndRenewalsClearItOnceSettled(_ kind: StoreKind) async throws {
+        guard let fixture = try await StoreFixture.make(kind) else { return }
+        defer { Task { await fixture.close() } }
+        let ledger = fixture.store
+        try await fixture.team("acme")
+        let start = Int64(fixture.clock.now().timeIntervalSince1970 * 1000)
+        var leased = asyncRequest("a", cap: nil)
+        leased.settlementLease = SettlementLease.Claim(owner: "gw-1", duration: .seconds(10))
+        let a = try await ledger.hold(leased).hold
+        var syncLeased = request("s")
+        syncLeased.submitted = true
+        syncLeased.settlementLease = SettlementLease.Claim(owner: "gw-1", duration: .seconds(10))
+        let s = try await ledger.hold(syncLeased).hold
+        let free = try await ledger.hold(asyncRequest("free", cap: nil)).hold
+        #expect(try await ledger.lease(holdID: a.id) == SettlementLease(holdID: a.id, owner: "gw-1", expiresAt: start + 10_000))
+        #expect(try await ledger.lease(holdID: s.id)?.owner == "gw-1")
+        #expect(try await ledger.lease(holdID: free.id) == nil)
+
+        // Another process's reconciler finds the leased calls taken, the unleased one free.
+        let other = try await fixture.another()
+        #expect(try await other.claimLeases(holdIDs: [a.id, s.id, free.id], owner: "gw-2", duration: .seconds(10)) == [free.id])
+        // The same key again (a retry through another gateway) is a replay: the first hold, whose
+        // lease stays its first caller's.
+        var retry = leased
+        retry.settlementLease = SettlementLease.Claim(owner: "gw-2", duration: .seconds(10))
+        let replay = try await other.hold(retry)
+        #expect(replay.replayed && replay.hold.id == a.id)
+        #expect(try await ledger.lease(holdID: a.id)?.owner == "gw-1")
+        #expect(try await ledger.renewLeases(owner: "gw-1", duration: .seconds(10)) == [a.id, s.id])
+
+        // Settled: the lease is inert (a resolved hold is never claimed nor renewed) and the
+        // owner's next renewal deletes it.
+        try await other.post(holdID: a.id, amount: 1_200_000)
+        #expect(try await other.claimLeases(holdIDs: [a.id], owner: "gw-2", duration: .seconds(10)) == [])
+        #expect(try await ledger.renewLeases(owner: "gw-1", duration: .seconds(10)) == [s.id])
+        #expect(try await ledger.lease(holdID: a.id) == nil)
+
+        // gw-1 dies with the sync call leased; another process settles it (a client's retry, the
+        // sweeper). Its lease stays until it has expired, then anyone's renewal clears it.
+        try await other.void(holdID: s.id)
+        #expect(try await other.renewLeases(owner: "gw-2", duration: .seconds(10)) == [free.id])
+        #expect(try await ledger.lease(holdID: s.id)?.owner == "gw-1")
+        fixture.clock.advance(by: 10)
+        #expect(try await other.renewLeases(owner: "gw-2", duration: .seconds(10)) == [])
+        #expect(try await ledger.lease(holdID: s.id) == nil)
+        #expect(try await ledger.verify().problems == [])
+        await fixture.close(other)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aLeaseWithoutAnOwnerOrDurationIsRefusedAndHoldsNothing(_ kind: StoreKind) async throws {
+        guard let fixture = try await StoreFixture.make(kind) else { return }
+        defer { Task { await fixture.close() } }
+        try await fixture.team("acme")
+        for claim in [SettlementLease.Claim(owner: "", duration: .seconds(10)), SettlementLease.Claim(owner: "gw-1", duration: .zero)] {
+            var bad = asyncRequest("bad", cap: nil)
+            bad.settlementLease = claim
+            await #expect(throws: LedgerError.self) { try await fixture.store.hold(bad) }
+        }
+        #expect(try await fixture.store.openHolds() == [])
+        #expect(try await fixture.store.budgetStatus(team: "acme").monthPendingMicro == 0)
+    }
+}
