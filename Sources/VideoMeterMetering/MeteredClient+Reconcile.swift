@@ -21,6 +21,10 @@ public struct ReconcileReport: Sendable, Equatable {
     public var neverSent: [Hold] = []
     /// Tasks that could not be read this time (the upstream unreachable, say), with the reason.
     public var unreadable: [String] = []
+    /// Open calls whose settlement lease another live process holds: left to it, untouched by this
+    /// pass (not polled, not voided, not listed as unknown). Its lease lapses if it dies, and a
+    /// later pass takes them over.
+    public var leasedElsewhere: [Hold] = []
 }
 
 extension MeteredClient {
@@ -28,11 +32,22 @@ extension MeteredClient {
     /// terminal ones, expires holds past their deadline (checking their tasks for late successes),
     /// and lists the unknowns and late successes that need a decision.
     ///
+    /// Shared with other processes on the ledger through settlement leases: the pass first claims
+    /// the lease on every open call (``SettlementLeaseStore/claimLeases(holdIDs:owner:duration:)``,
+    /// as ``Configuration/leaseOwner`` for ``Configuration/leaseDuration``) and then polls, voids as
+    /// never sent or lists as unknown only the calls it holds; a call another live process holds
+    /// (one it is polling or still sending) is listed in ``ReconcileReport/leasedElsewhere`` and
+    /// left alone. A dead process's leases lapse, and the next pass takes its calls over.
+    ///
     /// - Parameter waitFor: poll tasks that are still running until they are terminal, for at most
     ///   this long (`nil`: read each task once and return).
     public func reconcile(waitFor: Duration? = nil) async throws -> ReconcileReport {
         var report = ReconcileReport()
-        let open = try await ledger.holdsAwaitingReconciliation()
+        let listed = try await ledger.openHolds()
+        let leased = try await ledger.claimLeases(
+            holdIDs: listed.map(\.id), owner: configuration.leaseOwner, duration: configuration.leaseDuration)
+        let elsewhere = Set(listed.map(\.id)).subtracting(leased)
+        let open = try await ledger.holdsAwaitingReconciliation().filter { leased.contains($0.id) }
         try await withThrowingTaskGroup(of: ReconcileItem.self) { group in
             // At most `reconcileConcurrency` task readings at a time, however many holds are open.
             var pending = open.makeIterator()
@@ -54,10 +69,13 @@ extension MeteredClient {
 
         // Calls that were sent with no task id to look up (a sync call cut off, an async create
         // whose answer was lost) are unknowns too, once they are no longer in flight here.
+        // Only the calls this pass holds the lease on: another live process may be sending the others.
         let pending = try await ledger.openHolds()
-        let listed = Set(report.stillRunning.map(\.id) + report.unknown.map(\.id))
-        report.unknown += pending.filter { hold in
-            hold.upstreamTaskID == nil && !listed.contains(hold.id)
+        report.leasedElsewhere = pending.filter { elsewhere.contains($0.id) }
+        let ours = pending.filter { leased.contains($0.id) }
+        let seen = Set(report.stillRunning.map(\.id) + report.unknown.map(\.id))
+        report.unknown += ours.filter { hold in
+            hold.upstreamTaskID == nil && !seen.contains(hold.id)
                 && (hold.callStatus == .unknown || (hold.callStatus == .submitted && !sending.contains(hold.id)))
         }
 
@@ -66,7 +84,7 @@ extension MeteredClient {
         // sent only after `markSubmitted` has committed, so a call that a live process is sending
         // right now is never voided. The grace period keeps this away from calls being started.
         let startedBefore = Int64((clock.now().timeIntervalSince1970 - Self.neverSentGraceSeconds) * 1000)
-        for hold in pending
+        for hold in ours
         where hold.callStatus == .held && hold.upstreamTaskID == nil && hold.createdAt < startedBefore
             && !sending.contains(hold.id) && (try? provider(hold.provider))?.style == .async {
             if let voided = try await ledger.voidIfNeverSent(holdID: hold.id) {
@@ -78,6 +96,7 @@ extension MeteredClient {
             report.expired.append(hold)
             report.unknown.removeAll { $0.id == hold.id }
             report.stillRunning.removeAll { $0.id == hold.id }
+            report.leasedElsewhere.removeAll { $0.id == hold.id }
         }
         // Tasks whose holds expired while they were still running may have succeeded since: look
         // again at those expired within the last two hold lifetimes that are not yet recorded.
@@ -94,9 +113,25 @@ extension MeteredClient {
         logger.info("reconciled", metadata: [
             "reconcile.settled": "\(report.settled.count)", "reconcile.running": "\(report.stillRunning.count)",
             "reconcile.expired": "\(report.expired.count)", "reconcile.unknown": "\(report.unknown.count)",
-            "reconcile.late": "\(report.lateSuccesses.count)",
+            "reconcile.late": "\(report.lateSuccesses.count)", "reconcile.leased_elsewhere": "\(report.leasedElsewhere.count)",
         ])
         return report
+    }
+
+    /// Extends every settlement lease this process holds on an open call (one statement) and
+    /// returns their hold ids: a call missing from the answer has lost its lease (this process
+    /// stalled past it and another took it over, or it is settled) and is no longer this process's
+    /// to poll. The gateway's settler calls it several times per lease duration.
+    public func renewLeases() async throws -> Set<Int64> {
+        try await ledger.renewLeases(owner: configuration.leaseOwner, duration: configuration.leaseDuration)
+    }
+
+    /// Gives up every settlement lease this process holds, so that other processes take its open
+    /// calls over at their next pass instead of after the leases lapse (a graceful shutdown, the
+    /// end of `videometer reconcile`).
+    public func releaseLeases() async throws {
+        let held = try await ledger.renewLeases(owner: configuration.leaseOwner, duration: configuration.leaseDuration)
+        try await ledger.releaseLeases(holdIDs: held.sorted(), owner: configuration.leaseOwner)
     }
 
     /// How old a held, never-sent async call must be before reconciliation voids it.

@@ -32,12 +32,30 @@ public final class MeteredClient: Sendable {
         /// The most async calls a team may have in flight (pending async holds, in every process on
         /// the ledger); the ledger refuses the next with `too_many_pending_tasks`. Nil: no cap.
         public var maxPendingAsyncPerTeam: Int?
+        /// This process's name in the ledger's settlement leases: one per process
+        /// (``MeteredClient/processLeaseOwner``, `host-pid-random`, unless a test gives each client its own).
+        public var leaseOwner: String
+        /// How long a settlement lease lasts unless renewed: the gateway uses its reconcile interval,
+        /// so a dead process's calls are free within one interval and taken over by the next pass.
+        public var leaseDuration: Duration
+        /// Whether each hold takes this process's lease on its call, in the hold's own transaction.
+        /// True in a process that renews its leases (the gateway's settler): until the lease lapses,
+        /// no other process polls the call, voids it as never sent or lists it as unknown. False
+        /// (the default) for one-shot callers such as `videometer generate`: a reconciler elsewhere
+        /// may take their calls over at once, which is safe (settlement is exactly once through the
+        /// hold) and lets `videometer reconcile` settle a crashed run's tasks without waiting.
+        public var leasesCalls: Bool
 
         public init(
             syncHoldTimeout: Duration = .seconds(900), asyncHoldTimeout: Duration = .seconds(3 * 3600), pollPolicy: PollPolicy = PollPolicy(),
-            reconcileConcurrency: Int = 64, maxPendingAsyncPerTeam: Int? = nil
+            reconcileConcurrency: Int = 64, maxPendingAsyncPerTeam: Int? = nil, leaseOwner: String = MeteredClient.processLeaseOwner,
+            leaseDuration: Duration = .seconds(60), leasesCalls: Bool = false
         ) {
             precondition(reconcileConcurrency >= 1, "a reconciliation reads at least one task at a time")
+            precondition(!leaseOwner.isEmpty && leaseDuration >= .milliseconds(1), "a settlement lease needs an owner and a duration")
+            self.leaseOwner = leaseOwner
+            self.leaseDuration = leaseDuration
+            self.leasesCalls = leasesCalls
             self.maxPendingAsyncPerTeam = maxPendingAsyncPerTeam
             self.syncHoldTimeout = syncHoldTimeout
             self.asyncHoldTimeout = asyncHoldTimeout
@@ -45,6 +63,14 @@ public final class MeteredClient: Sendable {
             self.reconcileConcurrency = reconcileConcurrency
         }
     }
+
+    /// This process's settlement-lease owner id, the same for every client in it: the host name,
+    /// the process id and a random part (a pid is reused; the random part tells two lives apart).
+    public static let processLeaseOwner: String = {
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
+        let random = UInt32.random(in: 0...UInt32.max)
+        return "\(host.isEmpty ? "host" : host)-\(ProcessInfo.processInfo.processIdentifier)-\(String(random, radix: 16))"
+    }()
 
     public let catalog: Catalog
     public let ledger: any LedgerStore
@@ -144,7 +170,8 @@ public final class MeteredClient: Sendable {
             quoteJSON: String(decoding: try quote.jsonData(pretty: false), as: UTF8.self),
             upstreamCostMicro: quote.upstreamCostMicro, marginMicro: quote.marginMicro, flatFeeMicro: quote.flatFeeMicro,
             submitted: quote.apiStyle == .sync, caller: request.caller,
-            async: quote.apiStyle == .async, maxPendingAsync: quote.apiStyle == .async ? configuration.maxPendingAsyncPerTeam : nil
+            async: quote.apiStyle == .async, maxPendingAsync: quote.apiStyle == .async ? configuration.maxPendingAsyncPerTeam : nil,
+            settlementLease: configuration.leasesCalls ? SettlementLease.Claim(owner: configuration.leaseOwner, duration: configuration.leaseDuration) : nil
         ))
         let hold = receipt.hold
         await onEvent(.held(holdID: hold.id, amountMicro: hold.amountMicro, replayed: receipt.replayed))

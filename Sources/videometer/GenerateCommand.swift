@@ -88,6 +88,8 @@ struct GenerateCommand: AsyncParsableCommand {
             if !upstreams.sandboxes.isEmpty { progress.line("sandbox: \(upstreams.summary)") }
 
             let reconciled = try await client.reconcile()
+            // This run polls only its own call: the earlier calls' leases go back at once.
+            try? await client.releaseLeases()
             if !reconciled.settled.isEmpty || !reconciled.expired.isEmpty {
                 progress.line("reconciled earlier calls: \(reconciled.settled.count) settled, \(reconciled.expired.count) expired")
             }

@@ -16,7 +16,8 @@ struct ReconcileCommand: AsyncParsableCommand {
             environment; the sandbox emulator of an earlier run is gone, so its tasks are listed as \
             unreadable) and settles the finished ones; expires holds past their deadline; lists \
             calls whose outcome is unknown and tasks that succeeded after their hold expired (late \
-            successes, not charged). Exit status 0 when nothing is left unresolved, 2 when items \
+            successes, not charged). Calls whose settlement lease a live gateway holds are left to \
+            it and listed as such. Exit status 0 when nothing is left unresolved, 2 when items \
             need review.
             """
     )
@@ -62,9 +63,11 @@ struct ReconcileCommand: AsyncParsableCommand {
         var unknown: [Item]
         var lateSuccesses: [Item]
         var unreadable: [String]
+        var leasedElsewhere: [Item]
 
         enum CodingKeys: String, CodingKey {
             case settled, expired, unknown, unreadable
+            case leasedElsewhere = "leased_elsewhere"
             case stillRunning = "still_running"
             case neverSent = "never_sent"
             case lateSuccesses = "late_successes"
@@ -77,14 +80,19 @@ struct ReconcileCommand: AsyncParsableCommand {
             let ledger = try await database.openExisting()
             let poll = PollPolicy(initialInterval: .milliseconds(pollMs), maxInterval: .milliseconds(pollMs * 8), deadline: .seconds(Int64(wait ?? 1)))
             let upstreams = try await Upstreams.start(sandbox: false, poll: poll, logger: logger)
-            let client = MeteredClient(catalog: try catalog.load(), ledger: ledger, providers: upstreams.providers, configuration: .init(pollPolicy: poll))
+            // The leases this run takes outlast its polling, and go back when it ends.
+            let client = MeteredClient(
+                catalog: try catalog.load(), ledger: ledger, providers: upstreams.providers,
+                configuration: .init(pollPolicy: poll, leaseDuration: .seconds(Int64(wait ?? 0) + 60)))
             let report: ReconcileReport
             do {
                 report = try await client.reconcile(waitFor: wait.map { .seconds($0) })
             } catch {
+                try? await client.releaseLeases()
                 await upstreams.shutdown()
                 throw error
             }
+            try? await client.releaseLeases()
             await upstreams.shutdown()
 
             var names: [Int64: String] = [:]
@@ -105,7 +113,7 @@ struct ReconcileCommand: AsyncParsableCommand {
                     Item(holdID: $0.holdID, team: names[$0.teamID] ?? "#\($0.teamID)", model: "", status: "succeeded",
                          hold: $0.holdState, amount: Money.format(micro: $0.amountMicro), upstreamTaskID: $0.upstreamTaskID)
                 },
-                unreadable: report.unreadable)
+                unreadable: report.unreadable, leasedElsewhere: report.leasedElsewhere.map(item))
             if json {
                 try printJSON(result)
             } else {
@@ -133,6 +141,7 @@ struct ReconcileCommand: AsyncParsableCommand {
         section("Never sent: held by a run that stopped before sending; released, not charged", result.neverSent, amountTitle: "RELEASED")
         section("Unknown outcome: sent, no answer; voided at expiry unless settled by hand", result.unknown, amountTitle: "HELD")
         section("Late successes: succeeded after the hold expired; not charged, for review", result.lateSuccesses, amountTitle: "WOULD COST")
+        section("Leased by a live gateway: polled and settled by it, left alone here", result.leasedElsewhere, amountTitle: "HELD")
         if !result.unreadable.isEmpty {
             out.append("Could not read (\(result.unreadable.count)):\n" + result.unreadable.map { "  \($0)" }.joined(separator: "\n"))
         }
