@@ -20,7 +20,9 @@ public struct GatewayConfiguration: Sendable {
     /// Async calls a team may have in flight (its pending async holds, counted by the ledger across
     /// every gateway and CLI on it); beyond it, 429 `too_many_pending_tasks`.
     public var maxPendingTasksPerTeam: Int
-    /// How often open calls are reconciled and overdue holds expired.
+    /// How often open calls are reconciled and overdue holds expired; also how long this gateway's
+    /// settlement leases last unless renewed (the settler renews them every third of it), so a
+    /// dead gateway's tasks are taken over by another's pass within two intervals.
     public var reconcileInterval: Duration
     /// How long to wait before settling a task again after an error (ledger busy, upstream down).
     public var settleRetryDelay: Duration
@@ -98,6 +100,10 @@ public final class Gateway: Sendable {
         // The per-team cap rides on every async hold: the ledger counts it, across every gateway.
         var metering = configuration.metering
         metering.maxPendingAsyncPerTeam = configuration.maxPendingTasksPerTeam
+        // Each call is leased to this process from its hold's commit, for one reconcile interval,
+        // renewed by the settler: a dead gateway's calls are free within an interval.
+        metering.leasesCalls = true
+        metering.leaseDuration = configuration.reconcileInterval
         self.client = MeteredClient(
             catalog: catalog, ledger: ledger, providers: timed, clock: self.clock, waitClock: waitClock, configuration: metering,
             logger: meteringLogger)

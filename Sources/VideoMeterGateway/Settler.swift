@@ -18,8 +18,15 @@ import VideoMeterProviders
 /// - On start, ``MeteredClient/reconcile(waitFor:)`` settles what a previous run left open and the
 ///   tasks still running upstream are tracked again; the same pass runs every `reconcileInterval`,
 ///   which also expires holds past their deadline.
-/// - On graceful shutdown, polling stops: pending holds keep their task ids, and the next start
-///   resumes them.
+/// - Shared with the other gateways on the ledger through settlement leases: every call this
+///   process holds carries its lease from the hold's own commit; every third of a reconcile
+///   interval one statement renews them all (``MeteredClient/renewLeases()``), and a tracked task
+///   whose lease was lost (this process stalled past it and another took it over) is no longer
+///   read here. The reconcile pass polls only what it holds or can claim, so a dead gateway's
+///   tasks lapse within one interval and are taken over by a survivor's next pass.
+/// - On graceful shutdown, polling stops and this process's leases are given up, so the other
+///   gateways take its open tasks over at their next pass; pending holds keep their task ids, and
+///   the next start resumes what no one else has settled.
 /// - It counts, per team, the tasks this process polls (``inFlight(teamID:)``); the per-team cap
 ///   (429) is the ledger's, counted over every process.
 public final class Settler: Service, Sendable {
@@ -114,12 +121,45 @@ public final class Settler: Service, Sendable {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.reconcileLoop() }
             group.addTask { await self.readLoop() }
+            group.addTask { await self.renewLoop() }
             // Graceful shutdown (or cancellation): stop polling; pending holds keep their task ids
             // for the next run.
             try? await gracefulShutdown()
             group.cancelAll()
         }
-        logger.notice("settler stopped", metadata: ["settler.tracked": "\(trackedCount)"])
+        // The other gateways take the open tasks over at their next pass, not a lease later. A
+        // task of its own, so that a cancelled run still gives them up.
+        let released: Bool = await Task { [client] in (try? await client.releaseLeases()) != nil }.value
+        logger.notice("settler stopped", metadata: ["settler.tracked": "\(trackedCount)", "settler.leases_released": "\(released)"])
+    }
+
+    /// How often this process renews its settlement leases: three times per lease, so that one
+    /// late or failed renewal does not lose them.
+    var renewInterval: Duration { client.configuration.leaseDuration / 3 }
+
+    func renewLoop() async {
+        while !Task.isCancelled {
+            do { try await clock.sleep(for: renewInterval) } catch { break }
+            await renewLeases()
+        }
+    }
+
+    /// Renews every lease this process holds, and stops reading the tracked tasks whose lease it
+    /// lost (another process polls them now).
+    func renewLeases() async {
+        // Tasks tracked before the renewal started: their holds, and so their leases, committed
+        // before it, so one missing from the answer has really been lost.
+        let tracked = state.withLock { Set($0.tracked.keys) }
+        do {
+            let lost = tracked.subtracting(try await client.renewLeases())
+            guard !lost.isEmpty else { return }
+            state.withLock { state in for holdID in lost { state.untrack(holdID) } }
+            logger.info("settlement leases lost; another process polls these tasks", metadata: ["settler.lost": "\(lost.count)"])
+        } catch {
+            // Keep polling: at worst another process takes the leases over and both read a task,
+            // which settles once all the same.
+            logger.warning("could not renew settlement leases", metadata: ["error": "\(error)"])
+        }
     }
 
     func reconcileLoop() async {

@@ -236,13 +236,94 @@ struct PostgresGatewayTests {
         #expect((status["monthly"] as? [String: Any])?["pending"] as? String == "1.260000", "\(status)")
     }
 
+    /// Three `serve` processes (`--reconcile-seconds 1`: leases of one second) on one PostgreSQL
+    /// database in front of one standalone `videometer emulate`. The first is SIGKILLed right after
+    /// its async creates are answered, with its tasks still running upstream; the two survivors
+    /// take its tasks over once its leases lapse and settle every task of all three exactly once:
+    /// one charge per task the emulator completed (`/_emulator/stats`), a void per task it failed,
+    /// nothing pending, `ledger verify` clean. No client polls: the settlement is the gateways' own.
+    @Test func theSurvivorsOfAKilledGatewaySettleEveryTaskExactlyOnce() async throws {
+        guard let configuration = try await PostgresTestServer.shared.freshDatabase() else { return }
+        let url = "postgres://\(configuration.username):\(configuration.password ?? "")@\(configuration.host):\(configuration.port)/\(configuration.database)?sslmode=disable"
+        let ledger = try await PostgresLedger.open(configuration, clock: TestClock.runningWallClock())
+        defer { Task { await ledger.close() } }
+        try await ledger.createTeam(name: "acme")
+        try await ledger.setBudget(team: "acme", BudgetSettings(monthlyLimitMicro: 100_000_000))
+        let key = try await APIKeyStore(ledger: ledger).create(team: "acme").key
+
+        // Long enough that the killed gateway's tasks are still running when it dies; a quarter of
+        // the tasks fail upstream (voided, not charged).
+        let (emulator, upstream) = try await Self.standaloneEmulator(latencyMs: 2000, arguments: ["--pending-cap", "100", "--fail-rate", "0.25"])
+        defer { emulator.terminate() }
+        var gateways: [CrashTests.Server] = []
+        defer { for gateway in gateways { gateway.process.terminate() } }
+        for _ in 0..<3 {
+            gateways.append(try await CrashTests.serve(db: url, port: try CrashTests.freePort(), upstream: upstream, seller: "worldrouter"))
+        }
+        func create(through gateway: CrashTests.Server, count: Int) async throws -> [String] {
+            try await withThrowingTaskGroup(of: String?.self) { group in
+                for _ in 0..<count {
+                    group.addTask {
+                        let answer = try await self.send(gateway.baseURL, .POST, "/v1/videos/generations", key: key, body: Self.grokTask)
+                        #expect(answer.status == 200, "\(answer.text)")
+                        return answer.json["id"] as? String
+                    }
+                }
+                return try await group.reduce(into: []) { ids, id in if let id { ids.append(id) } }
+            }
+        }
+        let orphaned = try await create(through: gateways[0], count: 8)
+        kill(gateways[0].process.processIdentifier, SIGKILL)
+        gateways[0].process.waitUntilExit()
+        #expect(gateways[0].process.terminationReason == .uncaughtSignal)
+        let killedAt = ContinuousClock.now
+        #expect(orphaned.count == 8)
+        #expect(try await ledger.openHolds().count == 8, "the killed gateway's tasks are still open")
+        // More tasks in flight through the survivors while they take the orphans over.
+        let survivors = try await create(through: gateways[1], count: 8) + create(through: gateways[2], count: 8)
+        #expect(survivors.count == 16)
+
+        try await eventually(seconds: 90) { try await ledger.openHolds().isEmpty }
+        let settledIn = killedAt.duration(to: .now)
+        print("the survivors settled every task \(settledIn) after the kill (reconcile interval 1 s, emulator latency 2 s)")
+
+        var stats = HTTPClientRequestBuilder(url: upstream + "/_emulator/stats")
+        stats.method = .GET
+        let (_, counts) = try await stats.json()
+        #expect(counts["created"] as? Int == 24, "\(counts)")
+        let tasks = try #require(counts["tasks"] as? [String: [String: Any]])
+        let completed = tasks.filter { $0.value["status"] as? String == "succeeded" }.map(\.key)
+        #expect(counts["completed"] as? Int == completed.count)
+        let holds = try await ledger.holds(state: nil)
+        #expect(holds.count == 24)
+        for taskID in tasks.keys {
+            let matching = holds.filter { $0.upstreamTaskID == taskID }
+            #expect(matching.count == 1, "task \(taskID) has \(matching.count) holds")
+            guard let hold = matching.first else { continue }
+            if completed.contains(taskID) {
+                #expect(hold.state == .posted && hold.postedMicro == 420_000, "completed task \(taskID): \(hold.state) \(hold.postedMicro)")
+            } else {
+                #expect(hold.state == .voided && hold.postedMicro == 0, "task \(taskID): \(hold.state)")
+            }
+        }
+        // One usage event per task, one charge per completed task, and nothing else.
+        #expect(try await ledger.usageEvents(team: "acme").count == 24)
+        let status = try await ledger.budgetStatus(team: "acme")
+        #expect(status.monthPostedMicro == MicroUSD(completed.count) * 420_000)
+        #expect(status.monthPendingMicro == 0)
+        #expect(completed.count > 0 && completed.count < 24, "some tasks succeed, some fail: \(counts)")
+        #expect(try await ledger.verify().problems == [])
+        // Still two gateways standing, both healthy.
+        for gateway in gateways.dropFirst() { #expect(try await CrashTests.plainGet(gateway.baseURL + "/healthz") == 200) }
+    }
+
     /// `videometer emulate` (WorldRouter style) as its own process on a free port, once it answers;
     /// the caller terminates it.
-    static func standaloneEmulator(latencyMs: Int) async throws -> (Process, String) {
+    static func standaloneEmulator(latencyMs: Int, arguments extra: [String] = []) async throws -> (Process, String) {
         let port = try CrashTests.freePort()
         let emulator = Process()
         emulator.executableURL = VideometerProcess.binary
-        emulator.arguments = ["emulate", "--style", "worldrouter", "--port", String(port), "--latency-ms", String(latencyMs), "--seed", "5"]
+        emulator.arguments = ["emulate", "--style", "worldrouter", "--port", String(port), "--latency-ms", String(latencyMs), "--seed", "5"] + extra
         emulator.environment = VideometerProcess.environment()
         emulator.standardOutput = FileHandle.nullDevice
         emulator.standardError = FileHandle.nullDevice
