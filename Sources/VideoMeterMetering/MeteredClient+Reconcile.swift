@@ -44,8 +44,9 @@ extension MeteredClient {
     public func reconcile(waitFor: Duration? = nil) async throws -> ReconcileReport {
         var report = ReconcileReport()
         let listed = try await ledger.openHolds()
-        let leased = try await ledger.claimLeases(
-            holdIDs: listed.map(\.id), owner: configuration.leaseOwner, duration: configuration.leaseDuration)
+        let leased = configuration.reconcileTakesLeases
+            ? try await ledger.claimLeases(holdIDs: listed.map(\.id), owner: configuration.leaseOwner, duration: configuration.leaseDuration)
+            : Set(listed.map(\.id))
         let elsewhere = Set(listed.map(\.id)).subtracting(leased)
         let open = try await ledger.holdsAwaitingReconciliation().filter { leased.contains($0.id) }
         try await withThrowingTaskGroup(of: ReconcileItem.self) { group in

@@ -45,17 +45,24 @@ public final class MeteredClient: Sendable {
         /// may take their calls over at once, which is safe (settlement is exactly once through the
         /// hold) and lets `videometer reconcile` settle a crashed run's tasks without waiting.
         public var leasesCalls: Bool
+        /// Whether a reconcile pass claims the settlement lease of each open call and leaves the
+        /// calls another live process holds (true: settlement shared with every process on the
+        /// ledger). The deterministic simulator turns it off: its simulated processes live in one
+        /// process and share one owner, so every claim would succeed and change nothing but the
+        /// schedule of writes its recorded seeds replay.
+        public var reconcileTakesLeases: Bool
 
         public init(
             syncHoldTimeout: Duration = .seconds(900), asyncHoldTimeout: Duration = .seconds(3 * 3600), pollPolicy: PollPolicy = PollPolicy(),
             reconcileConcurrency: Int = 64, maxPendingAsyncPerTeam: Int? = nil, leaseOwner: String = MeteredClient.processLeaseOwner,
-            leaseDuration: Duration = .seconds(60), leasesCalls: Bool = false
+            leaseDuration: Duration = .seconds(60), leasesCalls: Bool = false, reconcileTakesLeases: Bool = true
         ) {
             precondition(reconcileConcurrency >= 1, "a reconciliation reads at least one task at a time")
             precondition(!leaseOwner.isEmpty && leaseDuration >= .milliseconds(1), "a settlement lease needs an owner and a duration")
             self.leaseOwner = leaseOwner
             self.leaseDuration = leaseDuration
             self.leasesCalls = leasesCalls
+            self.reconcileTakesLeases = reconcileTakesLeases
             self.maxPendingAsyncPerTeam = maxPendingAsyncPerTeam
             self.syncHoldTimeout = syncHoldTimeout
             self.asyncHoldTimeout = asyncHoldTimeout

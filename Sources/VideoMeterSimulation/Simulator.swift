@@ -171,7 +171,10 @@ final class Simulator {
             "blockrun": SimulatedSeller(name: "blockrun", style: .sync, scheduler: scheduler, life: life),
             "worldrouter": SimulatedSeller(name: "worldrouter", style: .async, scheduler: scheduler, life: life),
         ]
-        let configuration = MeteredClient.Configuration(pollPolicy: PollPolicy(seed: options.seed), reconcileConcurrency: 1)
+        // One lease owner for every simulated process (they share this process): reconcile takes
+        // no leases, which keeps the write schedule the recorded seeds replay.
+        let configuration = MeteredClient.Configuration(
+            pollPolicy: PollPolicy(seed: options.seed), reconcileConcurrency: 1, reconcileTakesLeases: false)
         let client = MeteredClient(
             catalog: catalog, ledger: ledger, providers: providers, clock: world,
             waitClock: AnyClock(VirtualClock(world: world, scheduler: scheduler, life: life)), configuration: configuration,
