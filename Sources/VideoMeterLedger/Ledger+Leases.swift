@@ -28,7 +28,8 @@ extension Ledger {
             // The owner's leases on settled holds, and any dead owner's once expired: resolution
             // leaves leases alone, renewals clear them.
             try db.execute(sql: """
-                DELETE FROM settlementLease WHERE (owner = ? OR expiresAt <= ?) AND holdID IN (SELECT id FROM hold WHERE state <> 'pending')
+                DELETE FROM settlementLease WHERE (owner = ? OR expiresAt <= ?)
+                    AND EXISTS (SELECT 1 FROM hold WHERE hold.id = settlementLease.holdID AND hold.state <> 'pending')
                 """, arguments: [owner, now])
             try db.execute(sql: "UPDATE settlementLease SET expiresAt = ? WHERE owner = ? AND expiresAt > ?", arguments: [expiresAt, owner, now])
             return Set(try Int64.fetchAll(db, sql: "SELECT holdID FROM settlementLease WHERE owner = ? AND expiresAt = ?", arguments: [owner, expiresAt]))
