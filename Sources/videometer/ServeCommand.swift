@@ -21,8 +21,11 @@ struct ServeCommand: AsyncParsableCommand {
             from `videometer keys create --team T`). Upstreams come from VIDEOMETER_BLOCKRUN_URL \
             (+ VIDEOMETER_BLOCKRUN_PAYMENT) and VIDEOMETER_WORLDROUTER_KEY (+ VIDEOMETER_WORLDROUTER_URL); \
             a provider with none is served by the in-process emulator ("sandbox"). Open calls left by an \
-            earlier run are reconciled at start. SIGTERM or SIGINT: stop taking requests, let the ones in \
-            flight finish, stop polling (open tasks resume at the next start). See docs/GATEWAY.md.
+            earlier run are reconciled at start. Gateways sharing a ledger share settlement through \
+            leases in it: a killed gateway's tasks are settled by the others within two reconcile \
+            intervals. SIGTERM or SIGINT: stop taking requests, let the ones in flight finish, stop \
+            polling and hand the open tasks to the other gateways (or to the next start). See \
+            docs/GATEWAY.md.
             """
     )
 
@@ -35,7 +38,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-pending"), help: ArgumentHelp("Async calls a team may have in flight (429 beyond).", valueName: "N"))
     var maxPending = 256
 
-    @Option(name: .customLong("reconcile-seconds"), help: ArgumentHelp("How often open calls are reconciled and overdue holds expired.", valueName: "S"))
+    @Option(name: .customLong("reconcile-seconds"), help: ArgumentHelp("How often open calls are reconciled and overdue holds expired; also how long this gateway's settlement leases last unrenewed.", valueName: "S"))
     var reconcileSeconds = 60
 
     @Option(name: .customLong("poll-ms"), help: ArgumentHelp("First wait between task reads (backoff doubles it, up to 8x).", valueName: "MS"))
