@@ -253,7 +253,7 @@ struct PostgresGatewayTests {
 
         // Long enough that the killed gateway's tasks are still running when it dies; a quarter of
         // the tasks fail upstream (voided, not charged).
-        let (emulator, upstream) = try await Self.standaloneEmulator(latencyMs: 2000, arguments: ["--pending-cap", "100", "--fail-rate", "0.25"])
+        let (emulator, upstream) = try await Self.standaloneEmulator(latencyMs: 3000, arguments: ["--pending-cap", "100", "--fail-rate", "0.25"])
         defer { emulator.terminate() }
         var gateways: [CrashTests.Server] = []
         defer { for gateway in gateways { gateway.process.terminate() } }
@@ -285,7 +285,7 @@ struct PostgresGatewayTests {
 
         try await eventually(seconds: 90) { try await ledger.openHolds().isEmpty }
         let settledIn = killedAt.duration(to: .now)
-        print("the survivors settled every task \(settledIn) after the kill (reconcile interval 1 s, emulator latency 2 s)")
+        print("the survivors settled every task \(settledIn) after the kill (reconcile interval 1 s, emulator latency 3 s)")
 
         var stats = HTTPClientRequestBuilder(url: upstream + "/_emulator/stats")
         stats.method = .GET
