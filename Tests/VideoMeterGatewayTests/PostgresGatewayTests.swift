@@ -236,6 +236,53 @@ struct PostgresGatewayTests {
         #expect((status["monthly"] as? [String: Any])?["pending"] as? String == "1.260000", "\(status)")
     }
 
+    /// Three `serve` processes on one PostgreSQL database, 60 sync calls of 0.42 USD racing through
+    /// all three for two teams whose budgets fit exactly K calls: exactly K succeed per team, the
+    /// rest are 402 `budget_exceeded`, and the ledger holds K x 0.42 USD posted, nothing pending.
+    @Test func racingCallsThroughThreeGatewaysChargeExactlyK() async throws {
+        guard let configuration = try await PostgresTestServer.shared.freshDatabase() else { return }
+        let url = "postgres://\(configuration.username):\(configuration.password ?? "")@\(configuration.host):\(configuration.port)/\(configuration.database)?sslmode=disable"
+        let teams: [(name: String, k: Int)] = [("alpha", 7), ("beta", 11)]
+        var keys: [String: String] = [:]
+        let ledger = try await PostgresLedger.open(configuration, clock: TestClock.runningWallClock())
+        defer { Task { await ledger.close() } }
+        let store = try APIKeyStore(ledger: ledger)
+        for team in teams {
+            try await ledger.createTeam(name: team.name)
+            try await ledger.setBudget(team: team.name, BudgetSettings(monthlyLimitMicro: MicroUSD(team.k) * 420_000))
+            keys[team.name] = try await store.create(team: team.name).key
+        }
+        // Sync calls go to each gateway's sandboxed BlockRun; the standalone emulator only satisfies `serve`.
+        let (emulator, upstream) = try await Self.standaloneEmulator(latencyMs: 10)
+        defer { emulator.terminate() }
+        var gateways: [CrashTests.Server] = []
+        defer { for gateway in gateways { gateway.process.terminate() } }
+        for _ in 0..<3 {
+            gateways.append(try await CrashTests.serve(
+                db: url, port: try CrashTests.freePort(), upstream: upstream, seller: "worldrouter", arguments: ["--sandbox-latency-ms", "20"]))
+        }
+        let bases = gateways.map(\.baseURL)
+        let answers = try await withThrowingTaskGroup(of: (String, Int, String?).self) { group in
+            for index in 0..<60 {
+                let team = teams[index % teams.count].name, key = keys[team]!
+                group.addTask {
+                    let answer = try await self.send(bases[index % 3], .POST, "/v1/videos/generations", key: key, body: Self.grokSync)
+                    return (team, answer.status, answer.errorCode)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        for team in teams {
+            let mine = answers.filter { $0.0 == team.name }
+            #expect(mine.filter { $0.1 == 200 }.count == team.k, "\(team.name): \(mine)")
+            #expect(mine.filter { $0.1 == 402 && $0.2 == "budget_exceeded" }.count == 30 - team.k, "\(team.name): \(mine)")
+            let status = try await ledger.budgetStatus(team: team.name)
+            #expect(status.monthPostedMicro == MicroUSD(team.k) * 420_000)
+            #expect(status.monthPendingMicro == 0)
+        }
+        #expect(try await ledger.verify().problems == [])
+    }
+
     /// `videometer emulate` (WorldRouter style) as its own process on a free port, once it answers;
     /// the caller terminates it.
     static func standaloneEmulator(latencyMs: Int) async throws -> (Process, String) {
