@@ -53,3 +53,43 @@ private final class LeaseRace: @unchecked Sendable {
         }
     }
 }
+
+extension PostgresConnection {
+    /// Runs `body` (queries on this connection), or throws `ledger_unavailable` as soon as the
+    /// connection closes, whichever comes first.
+    ///
+    /// PostgresNIO hands a query to the channel with no promise for the write itself: once the
+    /// server has gone away and the channel's pipeline is torn down, a query written then is never
+    /// answered, and a transaction running when the server stopped would wait for ever (seen with
+    /// `pg_ctl stop -m immediate` under load: the group committer, and every write behind it, hung
+    /// until the gateway restarted). The body runs in a task of its own so that the wait can end
+    /// without it; the closed connection goes back to the pool, which discards it.
+    func untilClosed<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let outcome = FirstOutcome(continuation)
+            let work = Task {
+                do { outcome.resume(with: .success(try await body())) } catch { outcome.resume(with: .failure(error)) }
+            }
+            closeFuture.whenComplete { _ in
+                outcome.resume(with: .failure(PostgresLedgerError.unavailable("the connection to the server was lost.")))
+                work.cancel()
+            }
+        }
+    }
+}
+
+/// Resumes a continuation with the first outcome offered; later ones are dropped.
+private final class FirstOutcome<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<T, any Error>?
+
+    init(_ continuation: CheckedContinuation<T, any Error>) { self.continuation = continuation }
+
+    func resume(with result: Result<T, any Error>) {
+        let waiting: CheckedContinuation<T, any Error>? = lock.withLock {
+            defer { continuation = nil }
+            return continuation
+        }
+        waiting?.resume(with: result)
+    }
+}

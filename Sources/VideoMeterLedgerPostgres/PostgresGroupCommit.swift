@@ -94,15 +94,17 @@ final class PostgresGroupCommit: @unchecked Sendable {
         while true {
             do {
                 try await client.withConnection(leaseTimeout: leaseTimeout) { connection in
-                    try await connection.run("BEGIN ISOLATION LEVEL READ COMMITTED", self.logger)
-                    do {
-                        for operation in batch {
-                            try await operation.execute(connection, logger: self.logger)
+                    try await connection.untilClosed {
+                        try await connection.run("BEGIN ISOLATION LEVEL READ COMMITTED", self.logger)
+                        do {
+                            for operation in batch {
+                                try await operation.execute(connection, logger: self.logger)
+                            }
+                            try await connection.run("COMMIT", self.logger)
+                        } catch {
+                            try? await connection.run("ROLLBACK", self.logger)
+                            throw error
                         }
-                        try await connection.run("COMMIT", self.logger)
-                    } catch {
-                        try? await connection.run("ROLLBACK", self.logger)
-                        throw error
                     }
                 }
                 for operation in batch { operation.finish(transactionError: nil) }

@@ -132,14 +132,16 @@ public final class PostgresLedger: LedgerStore {
     func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         do {
             return try await client.withConnection(leaseTimeout: leaseTimeout) { connection in
-                try await connection.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", self.logger)
-                do {
-                    let value = try await body(connection)
-                    try await connection.run("COMMIT", self.logger)
-                    return value
-                } catch {
-                    try? await connection.run("ROLLBACK", self.logger)
-                    throw error
+                try await connection.untilClosed {
+                    try await connection.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", self.logger)
+                    do {
+                        let value = try await body(connection)
+                        try await connection.run("COMMIT", self.logger)
+                        return value
+                    } catch {
+                        try? await connection.run("ROLLBACK", self.logger)
+                        throw error
+                    }
                 }
             }
         } catch {

@@ -195,8 +195,11 @@ public final class MeteredClient: Sendable {
             do {
                 try await ledger.markSubmitted(holdID: hold.id, upstreamTaskID: nil)
             } catch {
-                // Nothing was sent: release the hold rather than leave it to reconciliation.
-                _ = try? await shielded { try await self.ledger.void(holdID: hold.id, settlement: Settlement(status: .cancelled)) }
+                // Nothing was sent: release the hold rather than leave it to reconciliation. When the
+                // ledger cannot be reached, the caller gets its error now and the release is written
+                // as soon as the ledger is back (or by reconciliation, should this process stop first).
+                let release = Task { _ = try? await self.persist(hold) { try await self.ledger.void(holdID: hold.id, settlement: Settlement(status: .cancelled)) } }
+                if !error.isLedgerUnavailable { await release.value }
                 throw error
             }
         }
@@ -214,7 +217,7 @@ public final class MeteredClient: Sendable {
         case .task(let taskID):
             // Written before any polling, so that a restart resumes this task.
             if bug != .loseTaskID {
-                try await shielded { try await self.ledger.markSubmitted(holdID: hold.id, upstreamTaskID: taskID) }
+                try await persist(hold) { try await self.ledger.markSubmitted(holdID: hold.id, upstreamTaskID: taskID) }
             }
             await onEvent(.submitted(taskID: taskID))
             logger.debug("task created", metadata: ["hold.id": "\(hold.id)", "task.id": "\(taskID)"])
@@ -324,7 +327,7 @@ public final class MeteredClient: Sendable {
             latencyMs: milliseconds(since: startedAt), upstreamRequestID: result.upstreamRequestID, sellerCostTicks: sellerCostTicks,
             videoURL: result.videoURL)
         do {
-            let posted = try await shielded { try await self.ledger.post(holdID: hold.id, amount: charge.amountMicro, settlement: settlement) }
+            let posted = try await persist(hold) { try await self.ledger.post(holdID: hold.id, amount: charge.amountMicro, settlement: settlement) }
             var outcome = try await self.outcome(of: posted, replayed: false)
             outcome.videoURL = result.videoURL
             outcome.videos = result.videos
@@ -339,7 +342,7 @@ public final class MeteredClient: Sendable {
             if resolved.state == .expired || resolved.state == .voided {
                 // A sweeper (another process's reconciliation, or this one's) ended the hold while
                 // the video was on its way: the success is late, kept for review, never charged.
-                try await shielded {
+                try await persist(hold) {
                     _ = try await self.ledger.lateSuccess(
                         holdID: hold.id, amountMicro: charge.amountMicro, upstreamRequestID: result.upstreamRequestID,
                         note: "succeeded after the hold was \(resolved.state.rawValue)")
@@ -380,7 +383,7 @@ public final class MeteredClient: Sendable {
                 status: status, billedSeconds: hold.seconds, split: hold.split.share(postedMicro: hold.amountMicro, heldMicro: hold.amountMicro),
                 latencyMs: milliseconds(since: startedAt), upstreamRequestID: requestID, sellerCostTicks: sellerCostTicks)
             do {
-                let posted = try await shielded { try await self.ledger.post(holdID: hold.id, amount: hold.amountMicro, settlement: settlement) }
+                let posted = try await persist(hold) { try await self.ledger.post(holdID: hold.id, amount: hold.amountMicro, settlement: settlement) }
                 let outcome = try await self.outcome(of: posted, replayed: false)
                 await onEvent(.settled(outcome))
                 logger.info("call charged for a billable outcome", metadata: [
@@ -399,7 +402,7 @@ public final class MeteredClient: Sendable {
         }
         if bug == .skipVoid { return try await outcome(of: hold, replayed: false) }
         do {
-            let voided = try await shielded {
+            let voided = try await persist(hold) {
                 try await self.ledger.void(holdID: hold.id, settlement: Settlement(
                     status: status, latencyMs: self.milliseconds(since: startedAt), upstreamRequestID: requestID, sellerCostTicks: sellerCostTicks))
             }
@@ -421,17 +424,17 @@ public final class MeteredClient: Sendable {
                 // Providers raise a bare CancellationError only while waiting to send (rate limiter,
                 // pending-task slot, the pause before retrying a 424 that created no task): nothing
                 // is in flight, so nothing can be generated or charged upstream.
-                try await shielded { _ = try await self.ledger.void(holdID: hold.id, settlement: settlement(.cancelled)) }
+                try await persist(hold) { _ = try await self.ledger.void(holdID: hold.id, settlement: settlement(.cancelled)) }
                 logger.info("call cancelled before it was sent, hold voided", metadata: ["hold.id": "\(hold.id)"])
                 return error
             }
             guard let error = error as? ProviderError else {
-                try await shielded { try await self.ledger.markCall(holdID: hold.id, .lost) }
+                try await persist(hold) { try await self.ledger.markCall(holdID: hold.id, .lost) }
                 return MeteringError.outcomeUnknown(holdID: hold.id, detail: String(describing: error))
             }
             switch error.delivery {
             case .notSent, .refused:
-                try await shielded { _ = try await self.ledger.void(holdID: hold.id, settlement: settlement(CallStatus(refusal: error))) }
+                try await persist(hold) { _ = try await self.ledger.void(holdID: hold.id, settlement: settlement(CallStatus(refusal: error))) }
                 logger.info("call refused upstream, hold voided", metadata: ["hold.id": "\(hold.id)", "error.code": "\(error.code)"])
                 return error
             case .unknown where style == .sync && error.httpStatus == nil && Task.isCancelled:
@@ -439,12 +442,12 @@ public final class MeteredClient: Sendable {
                 // when it delivers the video ("failure or abandonment costs nothing"), so the hold
                 // is voided. Once a status has arrived (httpStatus set) the upstream has delivered
                 // and settled: that stays unknown, for review.
-                try await shielded { _ = try await self.ledger.void(holdID: hold.id, settlement: settlement(.cancelled)) }
+                try await persist(hold) { _ = try await self.ledger.void(holdID: hold.id, settlement: settlement(.cancelled)) }
                 logger.info("sync call abandoned by the caller, hold voided", metadata: ["hold.id": "\(hold.id)"])
                 return CancellationError()
             case .unknown:
                 // An async create may have made a task; a sync answer may have been cut short.
-                try await shielded { try await self.ledger.markCall(holdID: hold.id, .lost) }
+                try await persist(hold) { try await self.ledger.markCall(holdID: hold.id, .lost) }
                 logger.warning("call outcome unknown, hold kept", metadata: ["hold.id": "\(hold.id)", "error.code": "\(error.code)"])
                 return MeteringError.outcomeUnknown(holdID: hold.id, detail: "\(error.code): \(error.message)")
             }
@@ -530,6 +533,33 @@ public final class MeteredClient: Sendable {
 /// has answered, its settlement must be recorded whatever happens to the waiting caller.
 func shielded<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
     try await Task { try await body() }.value
+}
+
+extension MeteredClient {
+    /// Writes what must not be lost once the upstream has acted on a call (its task id, its
+    /// settlement): shielded from the caller's cancellation, and, while the ledger's database cannot
+    /// be reached (`ledger_unavailable`: a PostgreSQL server restarting, say), tried again after a
+    /// pause that grows from 50 ms to 1 s, until it commits, the ledger refuses it (any other error
+    /// ends the wait), or the hold's deadline has passed (the hold is then the reconciler's, as
+    /// after a crash). Each attempt is the same idempotent ledger operation: one that committed but
+    /// whose answer was lost is found resolved (`hold_already_resolved`) by the next.
+    func persist<T: Sendable>(_ hold: Hold, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await shielded {
+            var pause = Duration.milliseconds(50)
+            while true {
+                do {
+                    return try await body()
+                } catch where error.isLedgerUnavailable
+                    && self.clock.now().timeIntervalSince1970 * 1000 < Double(hold.deadline) {
+                    self.logger.warning("ledger unavailable, settlement retried", metadata: [
+                        "hold.id": "\(hold.id)", "retry.in": "\(pause)",
+                    ])
+                    try await self.waitClock.sleep(for: pause)
+                    pause = min(pause * 2, .seconds(1))
+                }
+            }
+        }
+    }
 }
 
 /// A set of hold ids shared across tasks.

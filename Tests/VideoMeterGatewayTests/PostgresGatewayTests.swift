@@ -317,6 +317,53 @@ struct PostgresGatewayTests {
         for gateway in gateways.dropFirst() { #expect(try await CrashTests.plainGet(gateway.baseURL + "/healthz") == 200) }
     }
 
+    /// Three `serve` processes on one PostgreSQL database, 60 sync calls of 0.42 USD racing through
+    /// all three for two teams whose budgets fit exactly K calls: exactly K succeed per team, the
+    /// rest are 402 `budget_exceeded`, and the ledger holds K x 0.42 USD posted, nothing pending.
+    @Test func racingCallsThroughThreeGatewaysChargeExactlyK() async throws {
+        guard let configuration = try await PostgresTestServer.shared.freshDatabase() else { return }
+        let url = "postgres://\(configuration.username):\(configuration.password ?? "")@\(configuration.host):\(configuration.port)/\(configuration.database)?sslmode=disable"
+        let teams: [(name: String, k: Int)] = [("alpha", 7), ("beta", 11)]
+        var keys: [String: String] = [:]
+        let ledger = try await PostgresLedger.open(configuration, clock: TestClock.runningWallClock())
+        defer { Task { await ledger.close() } }
+        let store = try APIKeyStore(ledger: ledger)
+        for team in teams {
+            try await ledger.createTeam(name: team.name)
+            try await ledger.setBudget(team: team.name, BudgetSettings(monthlyLimitMicro: MicroUSD(team.k) * 420_000))
+            keys[team.name] = try await store.create(team: team.name).key
+        }
+        // Sync calls go to each gateway's sandboxed BlockRun; the standalone emulator only satisfies `serve`.
+        let (emulator, upstream) = try await Self.standaloneEmulator(latencyMs: 10)
+        defer { emulator.terminate() }
+        var gateways: [CrashTests.Server] = []
+        defer { for gateway in gateways { gateway.process.terminate() } }
+        for _ in 0..<3 {
+            gateways.append(try await CrashTests.serve(
+                db: url, port: try CrashTests.freePort(), upstream: upstream, seller: "worldrouter", arguments: ["--sandbox-latency-ms", "20"]))
+        }
+        let bases = gateways.map(\.baseURL)
+        let answers = try await withThrowingTaskGroup(of: (String, Int, String?).self) { group in
+            for index in 0..<60 {
+                let team = teams[index % teams.count].name, key = keys[team]!
+                group.addTask {
+                    let answer = try await self.send(bases[index % 3], .POST, "/v1/videos/generations", key: key, body: Self.grokSync)
+                    return (team, answer.status, answer.errorCode)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        for team in teams {
+            let mine = answers.filter { $0.0 == team.name }
+            #expect(mine.filter { $0.1 == 200 }.count == team.k, "\(team.name): \(mine)")
+            #expect(mine.filter { $0.1 == 402 && $0.2 == "budget_exceeded" }.count == 30 - team.k, "\(team.name): \(mine)")
+            let status = try await ledger.budgetStatus(team: team.name)
+            #expect(status.monthPostedMicro == MicroUSD(team.k) * 420_000)
+            #expect(status.monthPendingMicro == 0)
+        }
+        #expect(try await ledger.verify().problems == [])
+    }
+
     /// `videometer emulate` (WorldRouter style) as its own process on a free port, once it answers;
     /// the caller terminates it.
     static func standaloneEmulator(latencyMs: Int, arguments extra: [String] = []) async throws -> (Process, String) {
@@ -334,5 +381,157 @@ struct PostgresGatewayTests {
             try await Task.sleep(for: .milliseconds(50))
         }
         return (emulator, upstream)
+    }
+}
+
+/// Two `serve` processes on one PostgreSQL server that is stopped (`-m immediate`, as if it
+/// crashed) and started again while clients keep sending sync calls and async creates: calls
+/// answer 200 or 503 `ledger_unavailable`, never anything else; a call that was in flight when the
+/// server went away is settled once it is back (its charge waits for the ledger instead of being
+/// dropped); afterwards every generation the upstreams made is charged exactly once, nothing else
+/// is, and `verify` is clean.
+@Suite("PostgreSQL restarted under load", .serialized)
+struct PostgresRestartTests {
+    actor Tally {
+        var answers: [String: Int] = [:]
+        var okAfterRestart = 0
+        var unavailable = 0
+        var restarted = false
+        var stopped = false
+        /// Charged micro-dollars of the sync calls answered 200.
+        var syncCharged: [Int64] = []
+        var taskIDs: [String] = []
+
+        func record(_ answer: HTTPAnswer, sync: Bool) {
+            answers["\(answer.status) \(answer.status == 200 ? "" : answer.errorCode ?? answer.text)", default: 0] += 1
+            if answer.status == 503 { unavailable += 1 }
+            guard answer.status == 200 else { return }
+            if restarted { okAfterRestart += 1 }
+            if sync {
+                syncCharged.append(PostgresRestartTests.micro(answer.headers.first(name: "X-VideoMeter-Charged") ?? "-1"))
+            } else if let id = answer.json["id"] as? String {
+                taskIDs.append(id)
+            }
+        }
+        func markRestarted() { restarted = true }
+        func stop() { stopped = true }
+    }
+
+    /// "0.420000" as micro-dollars, exactly.
+    static func micro(_ text: String) -> Int64 {
+        let parts = text.split(separator: ".")
+        guard parts.count == 2, let whole = Int64(parts[0]), parts[1].count == 6, let fraction = Int64(parts[1]) else { return -1 }
+        return whole * 1_000_000 + fraction
+    }
+
+    @Test func nothingIsLostWhenTheDatabaseRestartsUnderLoad() async throws {
+        guard let server = try await PostgresTestServer.dedicated() else { return }
+        defer { server.remove() }
+        try await PostgresTestServer.execute("CREATE DATABASE videometer", on: server.configuration)
+        var configuration = server.configuration
+        configuration.database = "videometer"
+        let url = "postgres://\(configuration.username):\(configuration.password ?? "")@\(configuration.host):\(configuration.port)/videometer?sslmode=disable"
+        var quiet = Logger(label: "videometer.ledger.postgres.test")
+        quiet.logLevel = .critical
+        let key: String
+        do {
+            let ledger = try await PostgresLedger.open(configuration, clock: TestClock.runningWallClock(), logger: quiet)
+            try await ledger.createTeam(name: "acme")
+            try await ledger.setBudget(team: "acme", BudgetSettings(monthlyLimitMicro: 1_000_000_000))
+            key = try await APIKeyStore(ledger: ledger).create(team: "acme").key
+            await ledger.close()
+        }
+        let (emulator, upstream) = try await PostgresGatewayTests.standaloneEmulator(latencyMs: 150)
+        defer { emulator.terminate() }
+        var gateways: [CrashTests.Server] = []
+        defer { for gateway in gateways { gateway.process.terminate() } }
+        for _ in 0..<2 {
+            gateways.append(try await CrashTests.serve(
+                db: url, port: try CrashTests.freePort(), upstream: upstream, seller: "worldrouter", arguments: ["--sandbox-latency-ms", "100"]))
+        }
+        let bases = gateways.map(\.baseURL)
+        let tally = Tally()
+        let tests = PostgresGatewayTests()
+
+        // Eight clients through both gateways in turn: four send sync calls (BlockRun, sandboxed in
+        // each gateway), four async creates (WorldRouter, the standalone emulator).
+        let load = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for client in 0..<8 {
+                    group.addTask {
+                        var turn = client
+                        let sync = client % 2 == 0
+                        while await !tally.stopped {
+                            let answer = try await tests.send(
+                                bases[turn % 2], .POST, "/v1/videos/generations", key: key,
+                                body: sync ? PostgresGatewayTests.grokSync : PostgresGatewayTests.grokTask)
+                            await tally.record(answer, sync: sync)
+                            // A client that honours Retry-After, briefly.
+                            if answer.status == 503 { try await Task.sleep(for: .milliseconds(20)) }
+                            turn += 1
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        func waitFor(_ what: String, _ condition: @Sendable () async -> Bool) async throws {
+            let deadline = ContinuousClock.now + .seconds(60)
+            while await !condition() {
+                guard ContinuousClock.now < deadline else {
+                    await tally.stop()
+                    Issue.record("timed out waiting for \(what): \(await tally.answers)")
+                    throw CancellationError()
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        try await waitFor("calls before the stop") { await tally.answers["200 ", default: 0] >= 12 }
+        try server.stop()
+        // Calls that were in flight wait for the ledger to settle them; new ones fail closed. The
+        // outage lasts a moment beyond the first 503s, as a restart would.
+        try await waitFor("503s while the server is down") { await tally.unavailable >= 2 }
+        try await Task.sleep(for: .milliseconds(300))
+        try server.start()
+        await tally.markRestarted()
+        try await waitFor("calls after the restart") { await tally.okAfterRestart >= 12 }
+        await tally.stop()
+        try await load.value
+
+        let answers = await tally.answers
+        #expect(Set(answers.keys).isSubset(of: ["200 ", "503 ledger_unavailable"]), "\(answers)")
+        let ledger = try await PostgresLedger.open(configuration, clock: TestClock.runningWallClock(), logger: quiet)
+        defer { Task { await ledger.close() } }
+        // Every async task settles once its emulator task ends: nothing stays pending.
+        try await waitFor("every hold to settle") { ((try? await ledger.budgetStatus(team: "acme").monthPendingMicro) ?? -1) == 0 }
+
+        var stats = HTTPClientRequestBuilder(url: upstream + "/_emulator/stats")
+        stats.method = .GET
+        let (_, counts) = try await stats.json()
+        let tasks = try #require(counts["tasks"] as? [String: [String: Any]])
+        let completed = Set(tasks.filter { $0.value["status"] as? String == "succeeded" }.keys)
+        #expect(counts["completed"] as? Int == completed.count && completed.count == tasks.count, "\(counts)")
+        let posted = try await ledger.holds(state: .posted)
+        let postedTasks = posted.filter { $0.provider == "worldrouter" }.compactMap(\.upstreamTaskID)
+        // Each task the emulator completed is charged exactly once (no task twice, none left out),
+        // and each task a client was given an id for reads back, through either gateway, charged.
+        #expect(postedTasks.count == Set(postedTasks).count)
+        #expect(Set(postedTasks) == completed)
+        let given = await tally.taskIDs
+        #expect(given.count <= completed.count)
+        for (index, id) in given.enumerated() {
+            let read = try await tests.send(bases[index % 2], .GET, "/v1/videos/generations/\(id)", key: key)
+            #expect(read.json["status"] as? String == "succeeded", "\(read.text)")
+            #expect((read.json["metering"] as? [String: Any])?["charged"] as? String == "0.420000", "\(read.text)")
+        }
+        #expect(posted.filter { $0.provider == "worldrouter" }.allSatisfy { $0.postedMicro == 420_000 })
+        // Each sync call answered 200 is charged what its answer said, and no other sync call is.
+        let syncCharged = await tally.syncCharged
+        let syncPosted = posted.filter { $0.provider == "blockrun" }
+        #expect(syncCharged.allSatisfy { $0 == 420_000 }, "\(syncCharged)")
+        #expect(syncPosted.count == syncCharged.count)
+        let status = try await ledger.budgetStatus(team: "acme")
+        #expect(status.monthPostedMicro == syncCharged.reduce(0, +) + Int64(completed.count) * 420_000)
+        #expect(try await ledger.verify().problems == [])
     }
 }
