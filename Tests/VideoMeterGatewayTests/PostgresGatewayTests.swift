@@ -251,14 +251,19 @@ struct PostgresGatewayTests {
         try await ledger.setBudget(team: "acme", BudgetSettings(monthlyLimitMicro: 100_000_000))
         let key = try await APIKeyStore(ledger: ledger).create(team: "acme").key
 
-        // Long enough that the killed gateway's tasks are still running when it dies; a quarter of
-        // the tasks fail upstream (voided, not charged).
-        let (emulator, upstream) = try await Self.standaloneEmulator(latencyMs: 3000, arguments: ["--pending-cap", "100", "--fail-rate", "0.25"])
+        // Tasks end 1.5 s after their create, later than the kill; a quarter of them fail upstream
+        // (voided, not charged).
+        let (emulator, upstream) = try await Self.standaloneEmulator(latencyMs: 1500, arguments: ["--pending-cap", "100", "--fail-rate", "0.25"])
         defer { emulator.terminate() }
         var gateways: [CrashTests.Server] = []
         defer { for gateway in gateways { gateway.process.terminate() } }
-        for _ in 0..<3 {
-            gateways.append(try await CrashTests.serve(db: url, port: try CrashTests.freePort(), upstream: upstream, seller: "worldrouter"))
+        for index in 0..<3 {
+            // The first's settler reads its tasks a minute after creating them (its reconcile pass
+            // would read them once finished): it dies with all of them open, and what settles them
+            // is the survivors' takeover.
+            gateways.append(try await CrashTests.serve(
+                db: url, port: try CrashTests.freePort(), upstream: upstream, seller: "worldrouter",
+                arguments: index == 0 ? ["--poll-ms", "60000"] : []))
         }
         func create(through gateway: CrashTests.Server, count: Int) async throws -> [String] {
             try await withThrowingTaskGroup(of: String?.self) { group in
@@ -285,7 +290,7 @@ struct PostgresGatewayTests {
 
         try await eventually(seconds: 90) { try await ledger.openHolds().isEmpty }
         let settledIn = killedAt.duration(to: .now)
-        print("the survivors settled every task \(settledIn) after the kill (reconcile interval 1 s, emulator latency 3 s)")
+        print("the survivors settled every task, the killed gateway's included, \(settledIn) after the kill (reconcile interval 1 s, so leases of 1 s)")
 
         var stats = HTTPClientRequestBuilder(url: upstream + "/_emulator/stats")
         stats.method = .GET
