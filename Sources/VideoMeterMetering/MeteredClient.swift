@@ -34,6 +34,8 @@ public final class MeteredClient: Sendable {
         public var maxPendingAsyncPerTeam: Int?
         /// This process's name in the ledger's settlement leases: one per process
         /// (``MeteredClient/processLeaseOwner``, `host-pid-random`, unless a test gives each client its own).
+        /// Renewing and releasing act on every lease of the owner: two gateways run in one process
+        /// (tests, benchmarks) that must settle independently need an owner each.
         public var leaseOwner: String
         /// How long a settlement lease lasts unless renewed: the gateway uses its reconcile interval,
         /// so a dead process's calls are free within one interval and taken over by the next pass.
