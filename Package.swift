@@ -185,8 +185,8 @@ let package = Package(
         .target(
             name: "VideoMeterSimulation",
             dependencies: [
-                "VideoMeter", "VideoMeterCatalog", "VideoMeterLedger", "VideoMeterProviders", "VideoMeterMetering",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                "VideoMeter", "VideoMeterCatalog", "VideoMeterLedger", "VideoMeterLedgerPostgres", "VideoMeterStores",
+                "VideoMeterProviders", "VideoMeterMetering",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -194,7 +194,7 @@ let package = Package(
         .executableTarget(
             name: "videometer-sim",
             dependencies: [
-                "VideoMeterSimulation", "VideoMeterLedger",
+                "VideoMeterSimulation", "VideoMeterLedger", "VideoMeterLedgerPostgres", "VideoMeterStores",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import VideoMeter
-import VideoMeterLedger
+@_spi(Simulation) import VideoMeterLedger
 
 /// The ledger in one PostgreSQL database that several processes (gateway replicas, CLI users on
 /// many hosts) share: the same contract (``LedgerStore``), tables and guarantees as the SQLite
@@ -41,6 +41,9 @@ public final class PostgresLedger: LedgerStore {
     let commits: PostgresGroupCommit
     let periods = PeriodCache()
     private let running: Task<Void, Never>
+    /// The simulated process this instance belongs to (`videometer-sim`): once it has died, every
+    /// write fails before it reaches the server. Nil everywhere else.
+    let life: ProcessLife?
 
     /// How many times a transaction that PostgreSQL aborted for a deadlock or a serialization
     /// failure is run again before its callers get the error.
@@ -49,8 +52,11 @@ public final class PostgresLedger: LedgerStore {
     /// How long an operation waits for a connection before `ledger_unavailable`.
     let leaseTimeout: Duration
 
-    private init(client: PostgresClient, clock: any WallClock, logger: Logger, maximumBatch: Int, leaseTimeout: Duration) {
+    private init(
+        client: PostgresClient, clock: any WallClock, logger: Logger, maximumBatch: Int, leaseTimeout: Duration, life: ProcessLife?
+    ) {
         self.client = client
+        self.life = life
         self.leaseTimeout = leaseTimeout
         self.clock = clock
         self.logger = logger
@@ -69,6 +75,15 @@ public final class PostgresLedger: LedgerStore {
         _ configuration: Configuration, clock: any WallClock = SystemWallClock(),
         logger: Logger = Logger(label: "videometer.ledger.postgres")
     ) async throws -> PostgresLedger {
+        try await open(configuration, clock: clock, logger: logger, life: nil)
+    }
+
+    /// Opens the ledger for one simulated metering process (`videometer-sim`): `life` lets the
+    /// simulator crash the process, after which every write of this instance fails with
+    /// `SimulatedCrash` before it reaches the server.
+    @_spi(Simulation) public static func open(
+        _ configuration: Configuration, clock: any WallClock, logger: Logger, life: ProcessLife?
+    ) async throws -> PostgresLedger {
         let connection: PostgresConnection
         do {
             connection = try await PostgresConnection.connect(configuration: try configuration.connection(), id: 0, logger: logger)
@@ -84,7 +99,7 @@ public final class PostgresLedger: LedgerStore {
         }
         let client = PostgresClient(configuration: configuration.client, backgroundLogger: logger)
         return PostgresLedger(client: client, clock: clock, logger: logger, maximumBatch: configuration.maximumBatch,
-            leaseTimeout: configuration.leaseTimeout)
+            leaseTimeout: configuration.leaseTimeout, life: life)
     }
 
     /// Answers every queued operation, then closes the pool's connections.
@@ -151,6 +166,7 @@ public final class PostgresLedger: LedgerStore {
 
     /// Runs `body` in the next group commit and returns its result once that has committed.
     func write<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try life?.admitWrite()
         do {
             return try await commits.perform(body)
         } catch {

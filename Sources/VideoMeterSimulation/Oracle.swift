@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import VideoMeter
 @_spi(Simulation) import VideoMeterLedger
 
@@ -16,31 +15,10 @@ public struct Violation: Error, Sendable, Equatable {
 /// of it, and compares them with the ledger's balances; the full `verify` runs every few steps and
 /// at the end.
 final class Oracle {
-    struct WindowKey: Hashable, Comparable {
-        var teamID: Int64
-        var scope: String
-        var key: String
-        static func < (a: Self, b: Self) -> Bool { (a.teamID, a.scope, a.key) < (b.teamID, b.scope, b.key) }
-        var label: String { "team \(teamID) \(scope) \(key.isEmpty ? "(all time)" : key)" }
-    }
-
-    struct Sums: Equatable {
-        var posted: MicroUSD = 0
-        var pending: MicroUSD = 0
-    }
-
+    typealias WindowKey = SimulationWindow
+    typealias Sums = SimulationSums
     /// One journal entry as first read, to prove later that it never changed.
-    struct Entry: Equatable {
-        var id: Int64
-        var kind: String
-        var teamID: Int64
-        var holdID: Int64?
-        var amount: MicroUSD
-        var released: MicroUSD
-        var month: String?
-        var day: String?
-        var creditLimit: MicroUSD?
-    }
+    typealias Entry = SimulationJournalEntry
 
     private struct Grant {
         var teamID: Int64
@@ -48,21 +26,24 @@ final class Oracle {
         var keys: [WindowKey]
     }
 
-    let reader: any DatabaseReader
+    let store: any SimulationObservable
     let catalog: Catalog
     private(set) var entries: [Entry] = []
     private var sums: [WindowKey: Sums] = [:]
     /// The sums of all windows together.
     private var totals = Sums()
     private var grants: [Int64: Grant] = [:]
+    /// The windows of each granted hold (the grants' keys, kept apart so that a step's read can
+    /// take them without copying).
+    private var grantWindows: [Int64: [WindowKey]] = [:]
     private var resolutions: [Int64: String] = [:]
     /// The highest limit in force while each window was current (nil: no limit applied).
     private var allowed: [WindowKey: MicroUSD?] = [:]
     /// Each team's limits as the simulator last set them: a hold granted now must fit them.
     private var limitsNow: [Int64: (monthly: MicroUSD, daily: MicroUSD?, credit: MicroUSD?)] = [:]
 
-    init(reader: any DatabaseReader, catalog: Catalog) {
-        self.reader = reader
+    init(store: any SimulationObservable, catalog: Catalog) {
+        self.store = store
         self.catalog = catalog
     }
 
@@ -88,77 +69,32 @@ final class Oracle {
 
     // MARK: - The journal, step by step
 
-    /// What the oracle reads after a step, in one read transaction (one snapshot): the journal
-    /// entries appended since the last step, the balance rows of the windows they touch, the
-    /// balance table's count and totals, the holds they resolve, and the holds (with their late
-    /// success records) of the keys that got answers.
-    struct Reading {
-        var fresh: [Entry]
-        var journalCount: Int
-        var balances: [WindowKey: Sums]
-        var balanceCount: Int
-        var balanceTotals: Sums
-        var holdsByID: [Int64: Hold]
-        var holdsByKey: [String: Hold]
-        var lateSuccesses: Set<Int64>
-    }
+    typealias Reading = SimulationStepReading
 
-    /// Reads what changed since the last step, and the holds of `keys`.
+    /// Reads what changed since the last step, and the holds of `keys`, in one snapshot.
     ///
     /// The cost of a step does not grow with the ledger's history: the new entries, the balance
     /// rows of the windows they touch (compared exactly), and the balance table's count and totals
     /// (compared with the oracle's, so a change to any other window shows at once).
     /// ``checkBalances()`` compares every window, row by row, with the full `verify`.
-    func read(keys: [String]) throws -> Reading {
+    func read(keys: [String]) async throws -> Reading {
         let lastID = entries.last?.id ?? 0
-        return try reader.read { db in
-            let fresh = try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT id, kind, teamID, holdID, amountMicro, releasedMicro, periodMonth, periodDay, creditLimitMicro
-                FROM journalEntry WHERE id > ? ORDER BY id
-                """), arguments: [lastID]).map { row in
-                Entry(
-                    id: row[0], kind: row[1], teamID: row[2], holdID: row[3], amount: row[4], released: row[5],
-                    month: row[6], day: row[7], creditLimit: row[8])
-            }
-            let journalCount = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM journalEntry")) ?? 0
+        // The windows of the holds granted before this step, for the entries that resolve them.
+        let earlier = grantWindows
+        return try await store.simulationStep(after: lastID, keys: keys) { fresh in
             var touched = Set<WindowKey>()
             var granted: [Int64: [WindowKey]] = [:]
-            var holdsByID: [Int64: Hold] = [:]
             for entry in fresh {
                 guard let holdID = entry.holdID else { continue }
                 if entry.kind == "hold" {
-                    let keys = Self.windows(of: entry)
+                    let keys = Oracle.windows(of: entry)
                     granted[holdID] = keys
                     touched.formUnion(keys)
                 } else {
-                    touched.formUnion(granted[holdID] ?? grants[holdID]?.keys ?? [])
-                    holdsByID[holdID] = try Ledger.simulationHold(id: holdID, db)
+                    touched.formUnion(granted[holdID] ?? earlier[holdID] ?? [])
                 }
             }
-            let balance = try db.cachedStatement(sql: """
-                SELECT postedMicro, pendingMicro FROM balance WHERE teamID = ? AND scope = ? AND periodKey = ?
-                """)
-            var balances: [WindowKey: Sums] = [:]
-            for key in touched {
-                if let row = try Row.fetchOne(balance, arguments: [key.teamID, key.scope, key.key]) {
-                    balances[key] = Sums(posted: row[0], pending: row[1])
-                }
-            }
-            let totals = try Row.fetchOne(db.cachedStatement(sql: """
-                SELECT COUNT(*), COALESCE(SUM(postedMicro), 0), COALESCE(SUM(pendingMicro), 0) FROM balance
-                """))!
-            var holdsByKey: [String: Hold] = [:]
-            var lateSuccesses = Set<Int64>()
-            let late = try db.cachedStatement(sql: "SELECT 1 FROM lateSuccess WHERE holdID = ?")
-            for key in keys where holdsByKey[key] == nil {
-                guard let hold = try Ledger.simulationHold(idempotencyKey: key, db) else { continue }
-                holdsByKey[key] = hold
-                if try Row.fetchOne(late, arguments: [hold.id]) != nil { lateSuccesses.insert(hold.id) }
-            }
-            return Reading(
-                fresh: fresh, journalCount: journalCount, balances: balances, balanceCount: totals[0],
-                balanceTotals: Sums(posted: totals[1], pending: totals[2]), holdsByID: holdsByID, holdsByKey: holdsByKey,
-                lateSuccesses: lateSuccesses)
+            return touched
         }
     }
 
@@ -173,7 +109,7 @@ final class Oracle {
 
     /// Checks the new journal entries of `reading` and the balances, and returns the holds they
     /// resolve (with the kind of resolution).
-    func followJournal(_ reading: Reading) throws -> [(holdID: Int64, kind: String)] {
+    func followJournal(_ reading: Reading) async throws -> [(holdID: Int64, kind: String)] {
         let fresh = reading.fresh, count = reading.journalCount
         guard count == entries.count + fresh.count else {
             throw Violation(invariant: "journal", detail: "the journal has \(count) entries, but \(entries.count) were seen before and \(fresh.count) are new: an entry was removed")
@@ -208,6 +144,7 @@ final class Oracle {
                     touched.insert(key)
                 }
                 grants[holdID] = Grant(teamID: entry.teamID, amount: entry.amount, keys: keys)
+                grantWindows[holdID] = keys
             case "post", "void", "expire":
                 guard let holdID = entry.holdID, let grant = grants[holdID] else {
                     throw Violation(invariant: "journal", detail: "entry \(entry.id): a \(entry.kind) of a hold never granted")
@@ -243,7 +180,7 @@ final class Oracle {
             return fits(key, actual)
         }
         if touchedHold && stored.count == sums.count && stored.sums == totals { return resolved }
-        try checkBalances()
+        try await checkBalances()
         throw Violation(invariant: "balances", detail: "the balance table has \(stored.count) windows totalling posted \(Money.format(micro: stored.sums.posted)) / pending \(Money.format(micro: stored.sums.pending)), the journal \(sums.count) totalling \(Money.format(micro: totals.posted)) / \(Money.format(micro: totals.pending))")
     }
 
@@ -257,11 +194,8 @@ final class Oracle {
 
     /// Compares every balance row with the journal's sums and every window with its limits, in
     /// window order, and names the first problem.
-    func checkBalances() throws {
-        let balances = try reader.read { db in
-            try Row.fetchAll(db.cachedStatement(sql: "SELECT teamID, scope, periodKey, postedMicro, pendingMicro FROM balance"))
-                .map { row in (WindowKey(teamID: row[0], scope: row[1], key: row[2]), Sums(posted: row[3], pending: row[4])) }
-        }
+    func checkBalances() async throws {
+        let balances = try await store.simulationBalances()
         var stored: [WindowKey: Sums] = [:]
         for (key, value) in balances { stored[key] = value }
         for key in Set(stored.keys).union(sums.keys).sorted() {
@@ -283,17 +217,8 @@ final class Oracle {
     }
 
     /// The journal's entries are still the ones first read (nothing edited in place).
-    func checkAppendOnly() throws {
-        let stored = try reader.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT id, kind, teamID, holdID, amountMicro, releasedMicro, periodMonth, periodDay, creditLimitMicro
-                FROM journalEntry WHERE id <= ? ORDER BY id
-                """, arguments: [entries.last?.id ?? 0]).map { row in
-                Entry(
-                    id: row[0], kind: row[1], teamID: row[2], holdID: row[3], amount: row[4], released: row[5],
-                    month: row[6], day: row[7], creditLimit: row[8])
-            }
-        }
+    func checkAppendOnly() async throws {
+        let stored = try await store.simulationJournal(upTo: entries.last?.id ?? 0)
         guard stored == entries else {
             let changed = zip(stored, entries).first { $0 != $1 }.map { "entry \($0.1.id)" } ?? "the entry count"
             throw Violation(invariant: "journal", detail: "the journal changed in place: \(changed) differs from what was first read")
@@ -398,4 +323,8 @@ extension Delivery.Kind: CustomStringConvertible {
         case .terminal(let state): "task \(state.rawValue)"
         }
     }
+}
+
+extension SimulationWindow {
+    var label: String { "team \(teamID) \(scope) \(key.isEmpty ? "(all time)" : key)" }
 }

@@ -1,11 +1,12 @@
 import Foundation
-import GRDB
 import Logging
 import VideoMeter
 import VideoMeterCatalog
 @_spi(Simulation) import VideoMeterLedger
+@_spi(Simulation) import VideoMeterLedgerPostgres
 @_spi(Simulation) import VideoMeterMetering
 import VideoMeterProviders
+@_spi(Simulation) import VideoMeterStores
 
 /// One metering process: its own ledger connection (as a separate OS process would have), its
 /// metered client, and the switch that kills it.
@@ -14,10 +15,10 @@ final class SimulatedProcess {
     /// Unique over the run: a restarted slot is a new incarnation.
     let incarnation: Int
     let life: ProcessLife
-    let ledger: Ledger
+    let ledger: any SimulationObservable
     let client: MeteredClient
 
-    init(slot: Int, incarnation: Int, life: ProcessLife, ledger: Ledger, client: MeteredClient) {
+    init(slot: Int, incarnation: Int, life: ProcessLife, ledger: any SimulationObservable, client: MeteredClient) {
         self.slot = slot
         self.incarnation = incarnation
         self.life = life
@@ -48,13 +49,18 @@ final class Simulator {
     let upstream: SimulatedUpstream
     var draws: SeededDraws
     let catalog: Catalog
-    let path: String
+    /// The ledger every process of the run opens: a SQLite file, or a PostgreSQL database of the
+    /// run's own.
+    let address: LedgerAddress
     /// The temporary directory to remove at the end, when the simulator made one.
     let temporaryDirectory: URL?
+    /// The PostgreSQL database made for this run, to drop at the end, and the server it is on.
+    let scratchDatabase: (name: String, server: PostgresLedger.Configuration)?
     /// The simulator's own connection: setup, budget changes and the oracle's reads.
-    let observer: Ledger
+    let observer: any SimulationObservable
     let oracle: Oracle
-    let quiet = Logger(label: "videometer.sim", factory: { _ in SwiftLogNoOpLogHandler() })
+    static let quiet = Logger(label: "videometer.sim", factory: { _ in SwiftLogNoOpLogHandler() })
+    var quiet: Logger { Self.quiet }
 
     var teams: [SimulatedTeam] = []
     /// Each team's current period, recomputed only when time leaves its day.
@@ -81,21 +87,34 @@ final class Simulator {
         "2026-10-24T23:00:00Z", "2026-10-31T22:00:00Z", "2026-11-30T23:00:00Z", "2026-12-31T22:00:00Z",
     ]
 
-    init(options: SimulationOptions, log: (@Sendable (String) -> Void)?) throws {
-        self.options = options
-        self.log = log
+    /// Prepares the run's ledger (a fresh SQLite file, or a fresh PostgreSQL database on the
+    /// server the options name) and opens the simulator's own connection to it.
+    static func open(options: SimulationOptions, log: (@Sendable (String) -> Void)?) async throws -> Simulator {
         var draws = SeededDraws(seed: options.seed)
         let anchor = Int64(CatalogDate.parse(draws.element(Self.anchors))!.timeIntervalSince1970)
-        world = WorldClock(seconds: anchor - draws.int64(0...6 * 3600))
-        upstream = SimulatedUpstream(seed: draws.fork())
-        self.draws = draws
-        catalog = try Catalog.bundled()
-        if let ledgerPath = options.ledgerPath {
+        let world = WorldClock(seconds: anchor - draws.int64(0...6 * 3600))
+        let upstream = SimulatedUpstream(seed: draws.fork())
+        let catalog = try Catalog.bundled()
+        let address: LedgerAddress
+        var temporaryDirectory: URL?
+        var scratchDatabase: (name: String, server: PostgresLedger.Configuration)?
+        if var server = options.postgresServer {
+            if let bug = options.bug, bug.breaksTheLedger { throw SimulationInjectionError(bug: bug) }
+            // A database of the run's own: every identity starts at 1, so ids (and the output)
+            // depend on the seed alone; it is dropped at the end.
+            let name = "videometer_sim_\(options.seed)_\(getpid())_\(UUID().uuidString.prefix(8).lowercased())"
+            try await PostgresLedger.createSimulationDatabase(name, on: server)
+            scratchDatabase = (name, server)
+            server.database = name
+            // A pooled connection is opened on demand; on a loaded machine that can take longer
+            // than the gateway's fail-fast two seconds, and a timeout would change the run.
+            server.leaseTimeout = .seconds(60)
+            address = .postgres(server)
+        } else if let ledgerPath = options.ledgerPath {
             guard !FileManager.default.fileExists(atPath: ledgerPath) else {
                 throw SimulationSetupError("\(ledgerPath) exists already; the simulator starts from an empty ledger")
             }
-            path = ledgerPath
-            temporaryDirectory = nil
+            address = .file(ledgerPath)
         } else {
             // tmpfs where there is one: crashes are simulated per process, not as power loss, so the
             // fsyncs need not reach a disk.
@@ -103,15 +122,50 @@ final class Simulator {
             let base = FileManager.default.isWritableFile(atPath: shm.path) ? shm : FileManager.default.temporaryDirectory
             let directory = base.appendingPathComponent("videometer-sim-\(options.seed)-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            path = directory.appendingPathComponent("ledger.sqlite").path
+            address = .file(directory.appendingPathComponent("ledger.sqlite").path)
             temporaryDirectory = directory
         }
-        observer = try Ledger(path: path, clock: world, logger: quiet)
-        oracle = Oracle(reader: observer.writer, catalog: catalog)
+        do {
+            let observer = try await LedgerStores.openForSimulation(address, clock: world, logger: quiet, injecting: nil, life: nil)
+            return Simulator(
+                options: options, log: log, world: world, upstream: upstream, draws: draws, catalog: catalog, address: address,
+                temporaryDirectory: temporaryDirectory, scratchDatabase: scratchDatabase, observer: observer)
+        } catch {
+            if let temporaryDirectory { try? FileManager.default.removeItem(at: temporaryDirectory) }
+            if let scratchDatabase { try? await PostgresLedger.dropSimulationDatabase(scratchDatabase.name, on: scratchDatabase.server) }
+            throw error
+        }
+    }
+
+    private init(
+        options: SimulationOptions, log: (@Sendable (String) -> Void)?, world: WorldClock, upstream: SimulatedUpstream, draws: SeededDraws,
+        catalog: Catalog, address: LedgerAddress, temporaryDirectory: URL?,
+        scratchDatabase: (name: String, server: PostgresLedger.Configuration)?, observer: any SimulationObservable
+    ) {
+        self.options = options
+        self.log = log
+        self.world = world
+        self.upstream = upstream
+        self.draws = draws
+        self.catalog = catalog
+        self.address = address
+        self.temporaryDirectory = temporaryDirectory
+        self.scratchDatabase = scratchDatabase
+        self.observer = observer
+        oracle = Oracle(store: observer, catalog: catalog)
     }
 
     deinit {
         if let temporaryDirectory { try? FileManager.default.removeItem(at: temporaryDirectory) }
+    }
+
+    /// Closes every store the run still has open (PostgreSQL pools; nothing for SQLite) and drops
+    /// the run's PostgreSQL database.
+    func close() async throws {
+        for process in processes { await LedgerStores.close(process.ledger) }
+        processes.removeAll()
+        await LedgerStores.close(observer)
+        if let scratchDatabase { try await PostgresLedger.dropSimulationDatabase(scratchDatabase.name, on: scratchDatabase.server) }
     }
 
     // MARK: - The run
@@ -127,7 +181,6 @@ final class Simulator {
             try await drain()
             try await settleEverything()
             try await finalChecks()
-            processes.removeAll()
             return SimulationResult(seed: options.seed, failure: nil, lastEvents: events, summary: try await summary())
         } catch let violation as Violation {
             record("VIOLATION \(violation.invariant): \(violation.detail)")
@@ -153,9 +206,9 @@ final class Simulator {
             teams.append(simulated)
             record("team \(name) in \(zoneName): monthly \(Money.format(micro: simulated.monthly)), daily \(simulated.daily.map { Money.format(micro: $0) } ?? "none"), credit \(simulated.credit.map { Money.format(micro: $0) } ?? "none")")
         }
-        for slot in 0..<draws.int(2...3) { processes.append(try spawn(slot: slot)) }
+        for slot in 0..<draws.int(2...3) { processes.append(try await spawn(slot: slot)) }
         updateLimits()
-        _ = try oracle.followJournal(oracle.read(keys: []))
+        _ = try await oracle.followJournal(oracle.read(keys: []))
     }
 
     /// A random amount of whole dollars in `range`, plus random micro-dollars.
@@ -163,10 +216,10 @@ final class Simulator {
         draws.int64(range) * 1_000_000 + draws.int64(0...999_999)
     }
 
-    func spawn(slot: Int) throws -> SimulatedProcess {
+    func spawn(slot: Int) async throws -> SimulatedProcess {
         incarnations += 1
         let life = ProcessLife()
-        let ledger = try Ledger(path: path, clock: world, logger: quiet, injecting: options.bug, life: life)
+        let ledger = try await LedgerStores.openForSimulation(address, clock: world, logger: quiet, injecting: options.bug, life: life)
         let providers: [String: any VideoProvider] = [
             "blockrun": SimulatedSeller(name: "blockrun", style: .sync, scheduler: scheduler, life: life),
             "worldrouter": SimulatedSeller(name: "worldrouter", style: .async, scheduler: scheduler, life: life),
@@ -347,9 +400,7 @@ final class Simulator {
             if !reading.isEmpty { holdID = draws.element(reading) }
         }
         if holdID == nil {
-            let open = try await observer.writer.read { db in
-                try Int64.fetchAll(db, sql: "SELECT id FROM hold WHERE state = 'pending' AND upstreamTaskID IS NOT NULL ORDER BY id")
-            }
+            let open = try await observer.simulationPollableHolds()
             guard !open.isEmpty else { return tick(seconds: draws.int64(1...90)) }
             holdID = draws.element(open)
         }
@@ -457,7 +508,9 @@ final class Simulator {
             await scheduler.resume(job, with: .crashed)
             collect(job)
         }
-        let restarted = try spawn(slot: slot)
+        // The dead process's connections go (a PostgreSQL pool; nothing for SQLite).
+        await LedgerStores.close(process.ledger)
+        let restarted = try await spawn(slot: slot)
         processes[slot] = restarted
         record("\(restarted.label) starts")
         await reconcile(on: restarted)
@@ -470,7 +523,6 @@ final class Simulator {
             await scheduler.resume(job, with: .crashed)
             _ = scheduler.takeResult(of: job)
         }
-        processes.removeAll()
     }
 
     // MARK: - After every step
@@ -495,8 +547,8 @@ final class Simulator {
             guard let callRecord = upstream.calls[key], callRecord.deliveries[index].survived else { return nil }
             return (callRecord, callRecord.deliveries[index])
         }
-        let reading = try oracle.read(keys: survived.map(\.0.key))
-        for (holdID, kind) in try oracle.followJournal(reading) {
+        let reading = try await oracle.read(keys: survived.map(\.0.key))
+        for (holdID, kind) in try await oracle.followJournal(reading) {
             guard let hold = reading.holdsByID[holdID] else {
                 throw Violation(invariant: "journal", detail: "the journal names hold \(holdID), which the hold table lacks")
             }
@@ -517,8 +569,8 @@ final class Simulator {
         if let problem = report.problems.first {
             throw Violation(invariant: "verify", detail: "\(report.problems.count) problem(s), the first: \(problem)")
         }
-        try oracle.checkBalances()
-        try oracle.checkAppendOnly()
+        try await oracle.checkBalances()
+        try await oracle.checkAppendOnly()
     }
 
     // MARK: - The end

@@ -1,8 +1,11 @@
 import ArgumentParser
 import Foundation
 import Logging
+import VideoMeter
 @_spi(Simulation) import VideoMeterLedger
+import VideoMeterLedgerPostgres
 @_spi(Simulation) import VideoMeterSimulation
+@_spi(Simulation) import VideoMeterStores
 
 /// `videometer-sim`: runs the deterministic simulation of the metering loop for one seed or a
 /// range of seeds, and stops at the first invariant that fails.
@@ -16,8 +19,9 @@ struct SimulateCommand: AsyncParsableCommand {
             virtual time against the real ledger and metered client, and checks the invariants after \
             every step (docs/SIMULATION.md). Exit status: 0 when every invariant held for every \
             seed; 1 at the first violation (its seed, step, invariant and last events are printed); \
-            64 for bad arguments. The same arguments print the same standard output; timings go to \
-            standard error.
+            2 when a run could not start or its ledger failed (a PostgreSQL server unreachable, \
+            a database it may not create); 64 for bad arguments. The same arguments print the same \
+            standard output; timings go to standard error.
             """
     )
 
@@ -31,7 +35,7 @@ struct SimulateCommand: AsyncParsableCommand {
     var steps: Int = 2000
 
     @Option(help: ArgumentHelp(
-        "The ledger's SQLite file, which must not exist yet (kept afterwards, for `videometer ledger verify --db`); only with --seed. Default: a temporary file, removed after the run.",
+        "A SQLite file, which must not exist yet (kept afterwards, for `videometer ledger verify --db`; only with --seed), or a PostgreSQL server as postgres://user[:password]@host[:port]/database[?sslmode=…], on which each seed runs in a database of its own that it creates and drops (the user needs CREATEDB). Default: a temporary SQLite file, removed after the run.",
         valueName: "PATH_OR_URL"))
     var ledger: String?
 
@@ -51,16 +55,25 @@ struct SimulateCommand: AsyncParsableCommand {
         guard steps >= 0 else { throw ValidationError("--steps must be 0 or more (got \(steps)).") }
         guard verifyEvery >= 1 else { throw ValidationError("--verify-every must be 1 or more (got \(verifyEvery)).") }
         _ = try bug()
-        if let ledger {
-            do {
-                _ = try LedgerLocation.resolveFile(flag: ledger, environment: [:])
-            } catch {
-                throw ValidationError("\(error.code): --ledger \(error.message.replacingOccurrences(of: "give --db (or VIDEOMETER_DB)", with: "give --ledger")) The simulator accepts a SQLite file path (or nothing, for a temporary file).")
+        if case .postgres? = try address() {
+            if let bug = try bug(), bug.breaksTheLedger {
+                throw ValidationError(SimulationInjectionError(bug: bug).description)
             }
-            guard seeds == nil else { throw ValidationError("--ledger takes one seed's ledger: use it with --seed, not --seeds.") }
+        } else if let ledger {
+            guard seeds == nil else { throw ValidationError("--ledger takes one seed's SQLite file: use it with --seed, not --seeds.") }
             guard !FileManager.default.fileExists(atPath: ledger) else {
                 throw ValidationError("--ledger \(ledger) exists already; the simulator starts from an empty ledger, give a new path.")
             }
+        }
+    }
+
+    /// What `--ledger` names: nil for a temporary SQLite file.
+    func address() throws -> LedgerAddress? {
+        guard let ledger else { return nil }
+        do {
+            return try LedgerAddress.parse(ledger)
+        } catch {
+            throw ValidationError("\(error.code): --ledger \(error.message.replacingOccurrences(of: "--db (or VIDEOMETER_DB)", with: "--ledger"))")
         }
     }
 
@@ -94,12 +107,29 @@ struct SimulateCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
         let range = try seedRange()
         let bug = try bug()
+        var server: PostgresLedger.Configuration?
+        var path: String?
+        switch try address() {
+        case .postgres(let configuration)?: server = configuration
+        case .file(let file)?: path = file
+        case nil: break
+        }
         let started = ContinuousClock.now
         var stepsRun = 0
         for seed in range {
-            let options = SimulationOptions(seed: seed, steps: steps, ledgerPath: ledger, bug: bug, verifyEvery: verifyEvery)
+            let options = SimulationOptions(
+                seed: seed, steps: steps, ledgerPath: path, postgresServer: server, bug: bug, verifyEvery: verifyEvery)
             let printer: @Sendable (String) -> Void = { line in print(line) }
-            let result = try await Simulation.run(options, log: verbose ? printer : nil)
+            let result: SimulationResult
+            do {
+                result = try await Simulation.run(options, log: verbose ? printer : nil)
+            } catch {
+                // Not an invariant: the run could not start, or its ledger failed under it.
+                let text = (error as? any CodedError).map { "\($0.code): \($0.message)" } ?? "\(error)"
+                FileHandle.standardError.write(Data("error: seed \(seed): \(text)\n".utf8))
+                reportTiming(since: started, steps: stepsRun)
+                throw ExitCode(2)
+            }
             print(result.summary)
             stepsRun += steps
             if let failure = result.failure {
@@ -109,7 +139,7 @@ struct SimulateCommand: AsyncParsableCommand {
                 print("detail: \(failure.violation.detail)")
                 print("last events:")
                 for event in result.lastEvents { print("  \(event)") }
-                print("replay: videometer-sim --seed \(seed) --steps \(steps)\(bug.map { " --inject \($0.rawValue)" } ?? "") --verbose")
+                print("replay: videometer-sim --seed \(seed) --steps \(steps)\(bug.map { " --inject \($0.rawValue)" } ?? "")\(server == nil ? "" : " --ledger URL") --verbose")
                 reportTiming(since: started, steps: stepsRun)
                 throw ExitCode(1)
             }

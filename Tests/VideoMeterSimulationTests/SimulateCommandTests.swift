@@ -55,7 +55,10 @@ struct SimulateCommandTests {
         ["--seeds", "five"],
         ["--seed", "1", "--steps=-1"],
         ["--seed", "1", "--inject", "forget-everything"],
-        ["--seed", "1", "--ledger", "postgres://sim@localhost/videometer"],
+        ["--seed", "1", "--ledger", "postgres://sim@localhost"],
+        ["--seed", "1", "--ledger", "postgres://sim@localhost/videometer?sslmode=sometimes"],
+        ["--seeds", "1-2", "--ledger", "postgres://sim@localhost/videometer", "--inject", "double-post"],
+        ["--seeds", "1-2", "--ledger", "/tmp/one-file-for-two-seeds.sqlite"],
         ["--steps", "10"],
         ["--seed", "1", "--seeds", "1-2"],
     ])
@@ -66,11 +69,45 @@ struct SimulateCommandTests {
         #expect(!result.stderr.isEmpty)
     }
 
-    @Test func aLedgerURLIsRefusedNamingWhatIsAccepted() throws {
-        let result = try SimBinary.run(["--seed", "1", "--ledger", "postgres://sim:secret@localhost/videometer"])
+    @Test func aLedgerURLOfAnotherKindIsRefusedNamingWhatIsAccepted() throws {
+        let result = try SimBinary.run(["--seed", "1", "--ledger", "mysql://sim:secret@localhost/videometer"])
         #expect(result.status == 64)
         #expect(result.stderr.contains("unsupported_database"))
-        #expect(result.stderr.contains("SQLite file path"))
+        #expect(result.stderr.contains("--ledger takes a SQLite file path"))
+        #expect(result.stderr.contains("postgres://user[:password]@host[:port]/database"))
+        #expect(!result.stderr.contains("secret"))
+        let malformed = try SimBinary.run(["--seed", "1", "--ledger", "postgres://sim:secret@localhost:99999/videometer"])
+        #expect(malformed.status == 64)
+        #expect(malformed.stderr.contains("invalid_database_url"), "\(malformed.stderr)")
+        #expect(!malformed.stderr.contains("secret"))
+    }
+
+    @Test func aPostgresLedgerRunsEachSeedInADatabaseOfItsOwnAndPrintsTheSameOutput() async throws {
+        guard let server = try await PostgresTestServer.shared.server() else { return }
+        let url = "postgres://\(server.username):\(server.password ?? "")@\(server.host):\(server.port)/\(server.database)?sslmode=disable"
+        let arguments = ["--seeds", "12-13", "--steps", "60", "--ledger", url]
+        let first = try SimBinary.run(arguments)
+        let second = try SimBinary.run(arguments)
+        #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+        #expect(first.stdout == second.stdout)
+        #expect(first.stdout.contains("all 2 seeds passed"))
+        #expect(!first.stdout.contains(PostgresTestServer.password) && !first.stderr.contains(PostgresTestServer.password))
+        // Both seeds' databases were dropped at the end of their runs.
+        try await PostgresTestServer.execute("""
+            DO $$ BEGIN
+              IF EXISTS (SELECT 1 FROM pg_database WHERE datname LIKE 'videometer_sim_12_%' OR datname LIKE 'videometer_sim_13_%') THEN
+                RAISE EXCEPTION 'a seed database was left behind';
+              END IF;
+            END $$
+            """, on: server)
+    }
+
+    @Test func anUnreachablePostgresServerIsAClearErrorNotAViolation() throws {
+        let closed = try PostgresTestServer.freePort()
+        let result = try SimBinary.run(["--seed", "1", "--ledger", "postgres://sim:secret@127.0.0.1:\(closed)/videometer?sslmode=disable"])
+        #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains("ledger_unavailable"), "\(result.stderr)")
         #expect(!result.stderr.contains("secret"))
     }
 
