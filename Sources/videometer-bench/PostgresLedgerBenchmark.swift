@@ -155,7 +155,8 @@ struct PostgresPairsChild {
 
     func finish() throws {
         try? input.fileHandleForWriting.close()
-        process.waitUntilExit()
+        // Polled: Foundation's waitUntilExit is not safe on the cooperative pool on Linux.
+        while process.isRunning { usleep(10_000) }
         guard process.terminationStatus == 0 else { throw BenchmarkError("a benchmark process exited with \(process.terminationStatus)") }
     }
 
