@@ -36,12 +36,6 @@ extension PostgresLedger {
         }
     }
 
-    /// Leases a hold being granted to its caller, in the grant's own transaction (``HoldRequest/settlementLease``).
-    static func takeLease(_ claim: SettlementLease.Claim, holdID: Int64, now: Int64, _ connection: PostgresConnection, _ logger: Logger) async throws {
-        let expiresAt = now + claim.duration.leaseMilliseconds
-        try await connection.run("INSERT INTO settlementLease (holdID, owner, expiresAt) VALUES (\(holdID), \(claim.owner), \(expiresAt))", logger)
-    }
-
     public func releaseLeases(holdIDs: [Int64], owner: String) async throws {
         guard !holdIDs.isEmpty else { return }
         try await write { connection in

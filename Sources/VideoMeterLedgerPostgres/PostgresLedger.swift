@@ -27,9 +27,12 @@ import VideoMeter
 /// server where it is off; a caller is answered only after COMMIT returned.
 ///
 /// **Group commit.** Write operations wait in a queue; one committer per store takes every
-/// operation waiting, runs them in one transaction on one connection, each in its own SAVEPOINT
-/// (a refusal rolls back its own savepoint only), commits once, and then answers every caller.
-/// Reads go through the pool directly.
+/// operation waiting, runs them in one transaction on one connection, commits once, and then
+/// answers every caller. Grants and resolutions, the hot path, run set-wise
+/// (``PostgresHoldBatch``: a handful of round trips per batch, whatever its size, each decided in
+/// Swift before anything is written, so that a refusal touches nothing of the others); every other
+/// write runs in its own SAVEPOINT (a refusal rolls back its own savepoint only). Reads go through
+/// the pool directly.
 ///
 /// **Lifecycle.** ``open(_:clock:logger:)`` connects once (failing fast with a clear error when the
 /// server is unreachable, refuses the credentials, or holds a newer schema), migrates, then starts
@@ -39,7 +42,9 @@ public final class PostgresLedger: LedgerStore {
     let client: PostgresClient
     let logger: Logger
     let commits: PostgresGroupCommit
-    let periods = PeriodCache()
+    let periods: PeriodCache
+    /// Grants and resolutions, set-wise (the group commit's money writes, and the sweeper's).
+    let holdBatch: PostgresHoldBatch
     private let running: Task<Void, Never>
     /// The simulated process this instance belongs to (`videometer-sim`): once it has died, every
     /// write fails before it reaches the server. Nil everywhere else.
@@ -61,9 +66,13 @@ public final class PostgresLedger: LedgerStore {
         self.clock = clock
         self.logger = logger
         self.running = Task { await client.run() }
+        let periods = PeriodCache()
+        let holdBatch = PostgresHoldBatch(logger: logger, periods: periods)
+        self.periods = periods
+        self.holdBatch = holdBatch
         self.commits = PostgresGroupCommit(
-            client: client, logger: logger, maximumAttempts: Self.maximumAttempts, maximumBatch: max(1, maximumBatch),
-            leaseTimeout: leaseTimeout)
+            client: client, logger: logger, holdBatch: holdBatch, maximumAttempts: Self.maximumAttempts,
+            maximumBatch: max(1, maximumBatch), leaseTimeout: leaseTimeout)
     }
 
     /// Opens the ledger: checks that the server is reachable and durable, applies the migrations
@@ -159,6 +168,15 @@ public final class PostgresLedger: LedgerStore {
                     }
                 }
             }
+        } catch {
+            throw PostgresLedgerError.from(error)
+        }
+    }
+
+    /// Runs a money write in the next group commit and returns its result once that has committed.
+    func write(_ write: HoldWrite) async throws -> HoldWriteResult {
+        do {
+            return try await commits.perform(write)
         } catch {
             throw PostgresLedgerError.from(error)
         }

@@ -20,6 +20,10 @@ let benchmarks: [Benchmark] = [
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
+// One of the processes a multi-process benchmark starts.
+if arguments.first == PostgresPairsChild.flag {
+    exit(await PostgresPairsChild.main(Array(arguments.dropFirst())))
+}
 if arguments.contains("--help") || arguments.contains("-h") {
     print("usage: videometer-bench [NAME...]\n\nBenchmarks (all when none is named):")
     for benchmark in benchmarks { print("  \(benchmark.name)\t\(benchmark.summary)") }

@@ -63,6 +63,30 @@ import VideoMeterTesting
         for ledger in ledgers { await ledger.close() }
     }
 
+    /// A write that fails in the database for a reason no rule foresaw (here a NUL character,
+    /// which PostgreSQL's text refuses) fails alone: its batch runs again with a savepoint per
+    /// write, and every other hold sent with it is granted.
+    @Test func aWriteTheDatabaseRefusesFailsAloneAndItsBatchIsGranted() async throws {
+        guard let configuration = try await PostgresTestServer.shared.freshDatabase() else { return }
+        let ledger = try await PostgresLedger.open(configuration, clock: TestClock.manualWallClock())
+        try await ledger.createTeam(name: "acme", timeZone: "UTC")
+        try await ledger.setBudget(team: "acme", BudgetSettings(monthlyLimitMicro: 100_000_000))
+        let outcomes = await withTaskGroup(of: (String, Bool).self) { group in
+            for index in 0..<20 {
+                var held = request("k\(index)", amount: 1_000_000)
+                if index == 7 { held.provider = "block\u{0}run" }
+                group.addTask { (held.idempotencyKey, (try? await ledger.hold(held)) != nil) }
+            }
+            return await group.reduce(into: [String: Bool]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(outcomes.filter(\.value).count == 19)
+        #expect(outcomes["k7"] == false)
+        #expect(try await ledger.hold(idempotencyKey: "k7") == nil)
+        #expect(try await ledger.budgetStatus(team: "acme").monthPendingMicro == 19_000_000)
+        #expect(try await ledger.verify().problems == [])
+        await ledger.close()
+    }
+
     @Test func aURLIsReadAndABadOneRefused() throws {
         let configuration = try PostgresLedger.Configuration(url: "postgres://meter:p%40ss@db.internal:6543/ledger?sslmode=require")
         #expect(configuration.host == "db.internal")
