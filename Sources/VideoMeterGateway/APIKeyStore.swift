@@ -55,6 +55,8 @@ public struct CallerIdentity: Sendable, Equatable {
 public final class APIKeyStore: Sendable {
     let ledger: any LedgerStore
     let cache = Locked<[String: (identity: CallerIdentity?, at: AnyClock.Instant)]>([:])
+    /// The database readings of keys in flight, by key hash.
+    let lookups = Locked<[String: Task<CallerIdentity?, any Error>]>([:])
     let clock: AnyClock
     public let cacheLifetime: Duration
 
@@ -99,6 +101,22 @@ public final class APIKeyStore: Sendable {
         if let cached = cache.withLock({ $0[hash] }), cached.at.duration(to: now) < cacheLifetime {
             return cached.identity
         }
+        // One reading per key at a time: the requests that find the entry expired while it is
+        // being read again wait for that reading instead of each asking the database. Its answer
+        // is stamped with the time the reading started, so it is never served longer after the
+        // database was read than the cache lifetime allows.
+        let (reading, started) = lookups.withLock { lookups -> (Task<CallerIdentity?, any Error>, Bool) in
+            if let running = lookups[hash] { return (running, false) }
+            let task = Task { try await self.lookUp(hash: hash, at: now) }
+            lookups[hash] = task
+            return (task, true)
+        }
+        defer { if started { lookups.withLock { _ = $0.removeValue(forKey: hash) } } }
+        return try await reading.value
+    }
+
+    /// Reads the key from the ledger and caches the answer as of `now`.
+    private func lookUp(hash: String, at now: AnyClock.Instant) async throws -> CallerIdentity? {
         let found: APIKeyRecord?
         do {
             found = try await ledger.apiKey(hash: hash)
@@ -120,7 +138,7 @@ public final class APIKeyStore: Sendable {
     }
 
     static func hash(_ key: String) -> String {
-        SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: Data(key.utf8)))
     }
 
     /// Compares two strings in time that depends on their length only, not on where they differ.

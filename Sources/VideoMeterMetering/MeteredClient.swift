@@ -94,6 +94,13 @@ public final class MeteredClient: Sendable {
     let sending = HoldRegistry()
     /// A rule broken on purpose by the simulator; nil everywhere else.
     let bug: InjectedBug?
+    /// Team names by id, read from the ledger once each: a team's id and name never change (teams
+    /// are neither renamed nor deleted), so an entry never goes stale. Saves a database read on
+    /// every settlement.
+    let teamNames = TeamNameCache()
+    /// The stored JSON of recent quotes: the same call priced from the same price list gives the
+    /// same quote, whose JSON need not be encoded again for every hold.
+    let quoteDocuments = QuoteJSONCache()
 
     /// - Parameters:
     ///   - providers: one client per catalog provider id (`blockrun`, `worldrouter`).
@@ -176,7 +183,7 @@ public final class MeteredClient: Sendable {
             amountMicro: quote.totalMicro, timeoutSeconds: max(1, timeout.components.seconds),
             provider: quote.provider, model: quote.model, resolution: quote.resolution, seconds: quote.billedSeconds,
             imageCount: quote.imageCount, catalogVersion: quote.catalogVersion,
-            quoteJSON: String(decoding: try quote.jsonData(pretty: false), as: UTF8.self),
+            quoteJSON: try quoteDocuments.json(of: quote),
             upstreamCostMicro: quote.upstreamCostMicro, marginMicro: quote.marginMicro, flatFeeMicro: quote.flatFeeMicro,
             submitted: quote.apiStyle == .sync, caller: request.caller,
             async: quote.apiStyle == .async, maxPendingAsync: quote.apiStyle == .async ? configuration.maxPendingAsyncPerTeam : nil,
@@ -518,12 +525,20 @@ public final class MeteredClient: Sendable {
 
     /// The outcome a hold records.
     public func outcome(of hold: Hold, replayed: Bool) async throws -> MeteredOutcome {
-        let team = try await ledger.teamName(id: hold.teamID)
+        let team = try await teamName(id: hold.teamID)
         return MeteredOutcome(
             holdID: hold.id, idempotencyKey: hold.idempotencyKey, team: team, provider: hold.provider, model: hold.model,
             resolution: hold.resolution, status: hold.callStatus, holdState: hold.state, heldMicro: hold.amountMicro,
             chargedMicro: hold.postedMicro, billedSeconds: hold.state == .posted ? hold.billedSeconds ?? hold.seconds : nil,
             upstreamTaskID: hold.upstreamTaskID, upstreamRequestID: hold.upstreamRequestID, videoURL: hold.videoURL, replayed: replayed)
+    }
+
+    /// The name of the team with that id: from memory after the first reading.
+    func teamName(id: Int64) async throws -> String {
+        if let name = teamNames.name(id) { return name }
+        let name = try await ledger.teamName(id: id)
+        teamNames.insert(id, name)
+        return name
     }
 
     func milliseconds(since start: Date) -> Int64 {
@@ -572,6 +587,47 @@ final class HoldRegistry: @unchecked Sendable {
     func insert(_ id: Int64) { lock.withLock { _ = ids.insert(id) } }
     func remove(_ id: Int64) { lock.withLock { _ = ids.remove(id) } }
     func contains(_ id: Int64) -> Bool { lock.withLock { ids.contains(id) } }
+}
+
+/// Team names by id (immutable in the ledger, so never invalidated).
+final class TeamNameCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var names: [Int64: String] = [:]
+
+    func name(_ id: Int64) -> String? { lock.withLock { names[id] } }
+    func insert(_ id: Int64, _ name: String) { lock.withLock { names[id] = name } }
+}
+
+/// The JSON text of recent quotes, so that a hold does not encode the same quote again. An entry
+/// is reused only for a quote equal to the one it was encoded from, so the stored text is exactly
+/// what encoding the quote would give.
+final class QuoteJSONCache: @unchecked Sendable {
+    private struct Key: Hashable {
+        var catalogVersion: String
+        var provider: String
+        var model: String
+        var billedSeconds: Int
+        var resolution: String
+        var imageCount: Int
+    }
+
+    private let lock = NSLock()
+    private var entries: [Key: (quote: Quote, json: String)] = [:]
+    /// Entries kept at most; the cache starts over beyond it (a catalog has a few hundred prices).
+    private let capacity = 4096
+
+    func json(of quote: Quote) throws -> String {
+        let key = Key(
+            catalogVersion: quote.catalogVersion, provider: quote.provider, model: quote.model, billedSeconds: quote.billedSeconds,
+            resolution: quote.resolution, imageCount: quote.imageCount)
+        if let entry = lock.withLock({ entries[key] }), entry.quote == quote { return entry.json }
+        let json = String(decoding: try quote.jsonData(pretty: false), as: UTF8.self)
+        lock.withLock {
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[key] = (quote, json)
+        }
+        return json
+    }
 }
 
 /// Set once, read many: whether `running` has been recorded for a hold.

@@ -61,6 +61,6 @@ public struct MeteredRequest: Sendable, Equatable {
             hasher.update(data: Data("\(field.utf8.count):".utf8))
             hasher.update(data: Data(field.utf8))
         }
-        return "sha256:" + hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return "sha256:" + Hex.encode(hasher.finalize())
     }
 }

@@ -27,4 +27,28 @@ import VideoMeterTesting
         clock.advance(by: .milliseconds(1))
         #expect(try await here.authenticate(key) == nil, "refused once the lifetime has passed")
     }
+
+    /// Many requests finding the entry expired at once share one reading of the key; each gets the
+    /// answer, and a revocation still reaches all of them once the lifetime has passed.
+    @Test func concurrentRequestsWithAnExpiredEntryAllGetTheCurrentAnswer() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vm-keys-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ledger = try Ledger(path: directory.appendingPathComponent("ledger.sqlite").path, clock: TestClock.manualWallClock())
+        try await ledger.createTeam(name: "studio")
+        let clock = ManualClock()
+        let here = try APIKeyStore(ledger: ledger, cacheLifetime: .seconds(1), clock: AnyClock(clock))
+        let elsewhere = try APIKeyStore(ledger: ledger, cacheLifetime: .seconds(1), clock: AnyClock(clock))
+        let (key, info) = try await here.create(team: "studio", name: "ci")
+
+        func authenticateConcurrently() async throws -> [String?] {
+            try await withThrowingTaskGroup(of: String?.self) { group in
+                for _ in 0..<64 { group.addTask { try await here.authenticate(key)?.team } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+        }
+        #expect(try await authenticateConcurrently() == Array(repeating: "studio", count: 64))
+        _ = try await elsewhere.revoke(info.prefix)
+        clock.advance(by: .seconds(1))
+        #expect(try await authenticateConcurrently() == Array(repeating: nil, count: 64))
+    }
 }
