@@ -175,6 +175,7 @@ public final class PostgresLedger: LedgerStore {
 
     /// Runs a money write in the next group commit and returns its result once that has committed.
     func write(_ write: HoldWrite) async throws -> HoldWriteResult {
+        try life?.admitWrite()
         do {
             return try await commits.perform(write)
         } catch {
