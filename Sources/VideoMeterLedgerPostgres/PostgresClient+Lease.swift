@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import VideoMeter
 
 extension PostgresClient {
     /// Runs `body` on a pooled connection, or throws `ledger_unavailable` when the pool hands none
@@ -66,30 +67,18 @@ extension PostgresConnection {
     /// without it; the closed connection goes back to the pool, which discards it.
     func untilClosed<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let outcome = FirstOutcome(continuation)
+            // Resumed by whichever comes first; the other finds nil.
+            let waiting = Locked<CheckedContinuation<T, any Error>?>(continuation)
+            let resume: @Sendable (Result<T, any Error>) -> Void = { result in
+                waiting.withLock { pending in defer { pending = nil }; return pending }?.resume(with: result)
+            }
             let work = Task {
-                do { outcome.resume(with: .success(try await body())) } catch { outcome.resume(with: .failure(error)) }
+                do { resume(.success(try await body())) } catch { resume(.failure(error)) }
             }
             closeFuture.whenComplete { _ in
-                outcome.resume(with: .failure(PostgresLedgerError.unavailable("the connection to the server was lost.")))
+                resume(.failure(PostgresLedgerError.unavailable("the connection to the server was lost.")))
                 work.cancel()
             }
         }
-    }
-}
-
-/// Resumes a continuation with the first outcome offered; later ones are dropped.
-private final class FirstOutcome<T: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<T, any Error>?
-
-    init(_ continuation: CheckedContinuation<T, any Error>) { self.continuation = continuation }
-
-    func resume(with result: Result<T, any Error>) {
-        let waiting: CheckedContinuation<T, any Error>? = lock.withLock {
-            defer { continuation = nil }
-            return continuation
-        }
-        waiting?.resume(with: result)
     }
 }

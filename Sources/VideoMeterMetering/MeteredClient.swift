@@ -97,7 +97,7 @@ public final class MeteredClient: Sendable {
     /// Team names by id, read from the ledger once each: a team's id and name never change (teams
     /// are neither renamed nor deleted), so an entry never goes stale. Saves a database read on
     /// every settlement.
-    let teamNames = TeamNameCache()
+    let teamNames = Locked<[Int64: String]>([:])
     /// The stored JSON of recent quotes: the same call priced from the same price list gives the
     /// same quote, whose JSON need not be encoded again for every hold.
     let quoteDocuments = QuoteJSONCache()
@@ -535,9 +535,9 @@ public final class MeteredClient: Sendable {
 
     /// The name of the team with that id: from memory after the first reading.
     func teamName(id: Int64) async throws -> String {
-        if let name = teamNames.name(id) { return name }
+        if let name = teamNames.withLock({ $0[id] }) { return name }
         let name = try await ledger.teamName(id: id)
-        teamNames.insert(id, name)
+        teamNames.withLock { $0[id] = name }
         return name
     }
 
@@ -587,15 +587,6 @@ final class HoldRegistry: @unchecked Sendable {
     func insert(_ id: Int64) { lock.withLock { _ = ids.insert(id) } }
     func remove(_ id: Int64) { lock.withLock { _ = ids.remove(id) } }
     func contains(_ id: Int64) -> Bool { lock.withLock { ids.contains(id) } }
-}
-
-/// Team names by id (immutable in the ledger, so never invalidated).
-final class TeamNameCache: @unchecked Sendable {
-    private let lock = NSLock()
-    private var names: [Int64: String] = [:]
-
-    func name(_ id: Int64) -> String? { lock.withLock { names[id] } }
-    func insert(_ id: Int64, _ name: String) { lock.withLock { names[id] = name } }
 }
 
 /// The JSON text of recent quotes, so that a hold does not encode the same quote again. An entry
