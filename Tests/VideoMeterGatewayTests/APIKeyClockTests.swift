@@ -8,15 +8,21 @@ import VideoMeterTesting
 /// The key cache runs on the clock it is given: a revoked key stops working once the cache
 /// lifetime has passed on that clock, on every gateway, and not before.
 @Suite struct APIKeyClockTests {
-    @Test func aKeyRevokedElsewhereIsRefusedOnceTheCacheLifetimeHasPassed() async throws {
+    /// Two gateways' key stores on one SQLite ledger (in `directory`, team `studio`), with a
+    /// one-second cache lifetime on one manual clock.
+    static func twoGateways() async throws -> (directory: URL, clock: ManualClock, here: APIKeyStore, elsewhere: APIKeyStore) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vm-keys-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
         let ledger = try Ledger(path: directory.appendingPathComponent("ledger.sqlite").path, clock: TestClock.manualWallClock())
         try await ledger.createTeam(name: "studio")
         let clock = ManualClock()
-        // Two gateways' key stores on one ledger.
         let here = try APIKeyStore(ledger: ledger, cacheLifetime: .seconds(1), clock: AnyClock(clock))
         let elsewhere = try APIKeyStore(ledger: ledger, cacheLifetime: .seconds(1), clock: AnyClock(clock))
+        return (directory, clock, here, elsewhere)
+    }
+
+    @Test func aKeyRevokedElsewhereIsRefusedOnceTheCacheLifetimeHasPassed() async throws {
+        let (directory, clock, here, elsewhere) = try await Self.twoGateways()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let (key, info) = try await here.create(team: "studio", name: "ci")
         #expect(try await here.authenticate(key)?.team == "studio")
 
@@ -31,13 +37,8 @@ import VideoMeterTesting
     /// Many requests finding the entry expired at once share one reading of the key; each gets the
     /// answer, and a revocation still reaches all of them once the lifetime has passed.
     @Test func concurrentRequestsWithAnExpiredEntryAllGetTheCurrentAnswer() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vm-keys-\(UUID().uuidString)")
+        let (directory, clock, here, elsewhere) = try await Self.twoGateways()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let ledger = try Ledger(path: directory.appendingPathComponent("ledger.sqlite").path, clock: TestClock.manualWallClock())
-        try await ledger.createTeam(name: "studio")
-        let clock = ManualClock()
-        let here = try APIKeyStore(ledger: ledger, cacheLifetime: .seconds(1), clock: AnyClock(clock))
-        let elsewhere = try APIKeyStore(ledger: ledger, cacheLifetime: .seconds(1), clock: AnyClock(clock))
         let (key, info) = try await here.create(team: "studio", name: "ci")
 
         func authenticateConcurrently() async throws -> [String?] {
