@@ -92,6 +92,11 @@ public final class MeteredClient: Sendable {
     /// Holds whose request is being sent by this process right now (so reconciliation does not
     /// mistake them for calls a crash left behind).
     let sending = HoldRegistry()
+    /// Idempotency keys of the calls this process is holding or sending right now, with how many
+    /// attempts use each (a client may send one key twice at once).
+    let keysInUse = Locked<[String: Int]>([:])
+    /// Holds to release once the ledger answers again (``releaseWhenAnswered(_:attemptedAt:)``).
+    let unanswered = Locked(UnansweredQueue())
     /// A rule broken on purpose by the simulator; nil everywhere else.
     let bug: InjectedBug?
     /// Team names by id, read from the ledger once each: a team's id and name never change (teams
@@ -177,18 +182,18 @@ public final class MeteredClient: Sendable {
         await onEvent(.quoted(quote))
 
         let key = request.idempotencyKey ?? "vm-\(UUID().uuidString.lowercased())"
-        let timeout = quote.apiStyle == .sync ? configuration.syncHoldTimeout : configuration.asyncHoldTimeout
-        let receipt = try await ledger.hold(HoldRequest(
-            team: request.team, idempotencyKey: key, fingerprint: request.fingerprint(for: quote),
-            amountMicro: quote.totalMicro, timeoutSeconds: max(1, timeout.components.seconds),
-            provider: quote.provider, model: quote.model, resolution: quote.resolution, seconds: quote.billedSeconds,
-            imageCount: quote.imageCount, catalogVersion: quote.catalogVersion,
-            quoteJSON: try quoteDocuments.json(of: quote),
-            upstreamCostMicro: quote.upstreamCostMicro, marginMicro: quote.marginMicro, flatFeeMicro: quote.flatFeeMicro,
-            submitted: quote.apiStyle == .sync, caller: request.caller,
-            async: quote.apiStyle == .async, maxPendingAsync: quote.apiStyle == .async ? configuration.maxPendingAsyncPerTeam : nil,
-            settlementLease: configuration.leasesCalls ? SettlementLease.Claim(owner: configuration.leaseOwner, duration: configuration.leaseDuration) : nil
-        ))
+        keysInUse.withLock { $0[key, default: 0] += 1 }
+        defer { keysInUse.withLock { $0[key] = $0[key] == 1 ? nil : $0[key]! - 1 } }
+        let holdRequest = try holdRequest(for: priced, key: key)
+        let receipt: HoldReceipt
+        do {
+            receipt = try await ledger.hold(holdRequest)
+        } catch where error.isLedgerUnavailable {
+            // The database went away during the hold's commit: the hold may exist although its
+            // answer was lost. Nothing is sent for it; release it once the ledger is back.
+            releaseWhenAnswered(holdRequest, attemptedAt: startedAt)
+            throw error
+        }
         let hold = receipt.hold
         await onEvent(.held(holdID: hold.id, amountMicro: hold.amountMicro, replayed: receipt.replayed))
         if receipt.replayed { return try await replay(hold, onEvent: onEvent) }
@@ -498,6 +503,23 @@ public final class MeteredClient: Sendable {
         return (repriced.totalMicro, repriced.split, seconds)
     }
 
+    /// What ``start(_:onEvent:)`` asks the ledger to hold for a priced call under `key`.
+    func holdRequest(for priced: PricedRequest, key: String) throws -> HoldRequest {
+        let (request, quote) = (priced.request, priced.quote)
+        let timeout = quote.apiStyle == .sync ? configuration.syncHoldTimeout : configuration.asyncHoldTimeout
+        return HoldRequest(
+            team: request.team, idempotencyKey: key, fingerprint: request.fingerprint(for: quote),
+            amountMicro: quote.totalMicro, timeoutSeconds: max(1, timeout.components.seconds),
+            provider: quote.provider, model: quote.model, resolution: quote.resolution, seconds: quote.billedSeconds,
+            imageCount: quote.imageCount, catalogVersion: quote.catalogVersion,
+            quoteJSON: try quoteDocuments.json(of: quote),
+            upstreamCostMicro: quote.upstreamCostMicro, marginMicro: quote.marginMicro, flatFeeMicro: quote.flatFeeMicro,
+            submitted: quote.apiStyle == .sync, caller: request.caller,
+            async: quote.apiStyle == .async, maxPendingAsync: quote.apiStyle == .async ? configuration.maxPendingAsyncPerTeam : nil,
+            settlementLease: configuration.leasesCalls ? SettlementLease.Claim(owner: configuration.leaseOwner, duration: configuration.leaseDuration) : nil
+        )
+    }
+
     // MARK: - Replays
 
     /// A replayed idempotency key: the first call's result, or the first call resumed.
@@ -575,6 +597,126 @@ extension MeteredClient {
                     pause = min(pause * 2, .seconds(1))
                 }
             }
+        }
+    }
+}
+
+/// Hold requests whose commit went unanswered, waiting for the ledger to answer again.
+struct UnansweredQueue {
+    struct Entry {
+        var id: UInt64
+        var request: HoldRequest
+        var attemptedAt: Date
+    }
+
+    var entries: [Entry] = []
+    var next: UInt64 = 0
+    /// Whether a task is working through the entries.
+    var draining = false
+}
+
+/// What one look at a hold whose commit went unanswered found.
+enum UnansweredHold: Equatable {
+    /// It had committed, and is now voided (`cancelled`, nothing charged).
+    case released(Hold)
+    /// Another call of this process is holding or sending under the same key: look again later.
+    case keyInUse
+    /// Nothing for this attempt to release: the hold never committed, or the hold under the key
+    /// is not this attempt's (or no longer pending, or already sent).
+    case nothingToRelease
+}
+
+extension MeteredClient {
+    /// Releases the hold of a call whose hold commit went unanswered (`ledger_unavailable`: the
+    /// database stopped between writing the commit and answering it), if it committed after all.
+    /// Nothing was sent for it, but without this it would keep the team's money held until its
+    /// deadline, leased to this live process so that no reconciler takes it.
+    ///
+    /// Queued: one background task works through every such request in order, pausing 50 ms
+    /// (growing to 1 s while the ledger stays unavailable) between rounds, and drops a request once
+    /// its hold would have expired. So a long outage with many refused calls costs one waiting
+    /// task and, when the ledger is back, one read per refused call, one after another.
+    func releaseWhenAnswered(_ request: HoldRequest, attemptedAt: Date) {
+        let drain = unanswered.withLock { queue -> Bool in
+            queue.next += 1
+            queue.entries.append(UnansweredQueue.Entry(id: queue.next, request: request, attemptedAt: attemptedAt))
+            defer { queue.draining = true }
+            return !queue.draining
+        }
+        if drain { Task { await self.drainUnanswered() } }
+    }
+
+    func drainUnanswered() async {
+        var pause = Duration.milliseconds(50)
+        while true {
+            try? await waitClock.sleep(for: pause)
+            let entries = unanswered.withLock { queue -> [UnansweredQueue.Entry]? in
+                guard !queue.entries.isEmpty else {
+                    queue.draining = false
+                    return nil
+                }
+                return queue.entries
+            }
+            guard let entries else { return }
+            var done = Set<UInt64>()
+            var unavailable = false
+            for entry in entries {
+                guard clock.now() < entry.attemptedAt.addingTimeInterval(Double(entry.request.timeoutSeconds)) else {
+                    done.insert(entry.id)
+                    continue
+                }
+                do {
+                    switch try await releaseIfUnanswered(entry.request, attemptedAt: entry.attemptedAt) {
+                    case .released(let hold):
+                        logger.notice("released a hold whose commit went unanswered", metadata: [
+                            "hold.id": "\(hold.id)", "hold.amount_micro": "\(hold.amountMicro)",
+                        ])
+                        done.insert(entry.id)
+                    case .keyInUse:
+                        break
+                    case .nothingToRelease:
+                        done.insert(entry.id)
+                    }
+                } catch where error.isLedgerUnavailable {
+                    unavailable = true
+                    break
+                } catch {
+                    logger.warning("could not release a hold whose commit went unanswered", metadata: [
+                        "hold.idempotency_key": "\(entry.request.idempotencyKey)", "error": "\(error)",
+                    ])
+                    done.insert(entry.id)
+                }
+            }
+            unanswered.withLock { $0.entries.removeAll { done.contains($0.id) } }
+            pause = unavailable ? min(pause * 2, .seconds(1)) : .milliseconds(50)
+        }
+    }
+
+    /// One look: the hold under the request's idempotency key is voided only if this attempt made
+    /// it — the same fingerprint, created once the attempt had begun, pending with no task id, no
+    /// other call of this process holding or sending under the key, and its settlement lease this
+    /// process's (another live gateway that took the key meanwhile holds the lease of the call it is
+    /// sending). An async call is voided only while still `held`, decided in the voiding commit
+    /// (``LedgerStore/voidIfNeverSent(holdID:)``); a sync hold is `submitted` from its first
+    /// commit, so for a sync call the checks above are what tell this attempt's hold from another's.
+    func releaseIfUnanswered(_ request: HoldRequest, attemptedAt: Date) async throws -> UnansweredHold {
+        if keysInUse.withLock({ $0[request.idempotencyKey] != nil }) { return .keyInUse }
+        let attemptedAtMs = Int64((attemptedAt.timeIntervalSince1970 * 1000).rounded(.down))
+        guard let hold = try await ledger.hold(idempotencyKey: request.idempotencyKey),
+              hold.state == .pending, hold.upstreamTaskID == nil, hold.fingerprint == request.fingerprint,
+              hold.createdAt >= attemptedAtMs, !sending.contains(hold.id)
+        else { return .nothingToRelease }
+        if configuration.leasesCalls {
+            let owned = try await ledger.claimLeases(holdIDs: [hold.id], owner: configuration.leaseOwner, duration: configuration.leaseDuration)
+            guard owned.contains(hold.id) else { return .nothingToRelease }
+        }
+        do {
+            if request.async {
+                return try await ledger.voidIfNeverSent(holdID: hold.id).map(UnansweredHold.released) ?? .nothingToRelease
+            }
+            return .released(try await ledger.void(holdID: hold.id, settlement: Settlement(status: .cancelled)))
+        } catch let error as LedgerError where error.code == "hold_already_resolved" {
+            return .nothingToRelease
         }
     }
 }

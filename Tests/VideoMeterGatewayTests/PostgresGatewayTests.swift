@@ -508,7 +508,13 @@ struct PostgresRestartTests {
         let ledger = try await PostgresLedger.open(configuration, clock: TestClock.runningWallClock(), logger: quiet)
         defer { Task { await ledger.close() } }
         // Every async task settles once its emulator task ends: nothing stays pending.
-        try await waitFor("every hold to settle") { ((try? await ledger.budgetStatus(team: "acme").monthPendingMicro) ?? -1) == 0 }
+        do {
+            try await waitFor("every hold to settle") { ((try? await ledger.budgetStatus(team: "acme").monthPendingMicro) ?? -1) == 0 }
+        } catch {
+            let open = (try? await ledger.openHolds()) ?? []
+            Issue.record("still open: \(open.map { "#\($0.id) \($0.provider) \($0.callStatus) task=\($0.upstreamTaskID ?? "-")" })")
+            throw error
+        }
 
         var stats = HTTPClientRequestBuilder(url: upstream + "/_emulator/stats")
         stats.method = .GET

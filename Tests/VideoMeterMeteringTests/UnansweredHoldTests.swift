@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+import VideoMeter
+import VideoMeterLedger
+@testable import VideoMeterMetering
+import VideoMeterTesting
+
+/// A hold whose commit went unanswered (the database stopped after writing the commit, before
+/// answering it: the caller got `ledger_unavailable` and nothing was sent) is released once the
+/// ledger answers again, and only a hold that attempt made: never an earlier call's under the
+/// same key, another request's, one another call of this process or another live gateway is
+/// sending, or an async call already submitted. Each case commits the hold as the unanswered
+/// attempt would have, on a real ledger file, and then takes the look the metered client takes.
+@Suite("Holds whose commit went unanswered")
+struct UnansweredHoldTests {
+    static let sync = MeteredRequest(team: "acme", provider: "blockrun", model: "xai/grok-imagine-video", prompt: "a harbour at dawn", durationSeconds: 6, resolution: "720p")
+    static let async = MeteredRequest(team: "acme", model: "grok-imagine-video", prompt: "a lighthouse in a storm", durationSeconds: 6, resolution: "720p")
+
+    func fixture() async throws -> MeteringFixture {
+        let fixture = try await MeteringFixture.make(configuration: .init(pollPolicy: fastPolling, leaseOwner: "gw-a", leaseDuration: .seconds(10), leasesCalls: true))
+        try await fixture.team()
+        return fixture
+    }
+
+    @Test func aSyncHoldThatCommittedUnansweredIsVoidedAndNothingIsCharged() async throws {
+        let fixture = try await fixture()
+        let client = fixture.client
+        let request = try client.holdRequest(for: try client.price(Self.sync), key: "vm-unanswered-1")
+        let attemptedAt = fixture.clock.now()
+        _ = try await fixture.ledger.hold(request)
+        // 6 s at 720p, 0.05 USD a second plus a 5 % margin.
+        #expect(try await fixture.balance() == (0, 315_000))
+
+        guard case .released(let hold) = try await client.releaseIfUnanswered(request, attemptedAt: attemptedAt) else {
+            Issue.record("the attempt's own hold is released")
+            return
+        }
+        #expect(hold.state == .voided && hold.postedMicro == 0)
+        #expect(try await fixture.balance() == (0, 0))
+        // Exactly once: a second look finds nothing to release.
+        #expect(try await client.releaseIfUnanswered(request, attemptedAt: attemptedAt) == .nothingToRelease)
+        #expect(try await fixture.verified())
+    }
+
+    @Test func anAsyncHoldIsVoidedOnlyWhileNothingHasBeenSent() async throws {
+        let fixture = try await fixture()
+        let client = fixture.client
+        let held = try client.holdRequest(for: try client.price(Self.async), key: "vm-unanswered-held")
+        let attemptedAt = fixture.clock.now()
+        _ = try await fixture.ledger.hold(held)
+        guard case .released = try await client.releaseIfUnanswered(held, attemptedAt: attemptedAt) else {
+            Issue.record("a held async call is released")
+            return
+        }
+        // Marked submitted (its create may be on the wire): left alone, still held.
+        let submitted = try client.holdRequest(for: try client.price(Self.async), key: "vm-unanswered-submitted")
+        let receipt = try await fixture.ledger.hold(submitted)
+        try await fixture.ledger.markSubmitted(holdID: receipt.hold.id, upstreamTaskID: nil)
+        #expect(try await client.releaseIfUnanswered(submitted, attemptedAt: attemptedAt) == .nothingToRelease)
+        #expect(try await fixture.ledger.hold(id: receipt.hold.id).state == .pending)
+        #expect(try await fixture.balance() == (0, 420_000))
+    }
+
+    @Test func aHoldThatIsNotThisAttemptsIsLeftAlone() async throws {
+        let fixture = try await fixture()
+        let client = fixture.client
+        let priced = try client.price(Self.sync)
+
+        // Never committed: nothing under the key.
+        let absent = try client.holdRequest(for: priced, key: "client-key-absent")
+        #expect(try await client.releaseIfUnanswered(absent, attemptedAt: fixture.clock.now()) == .nothingToRelease)
+
+        // An earlier call under the same client key, made before this attempt began.
+        let earlier = try client.holdRequest(for: priced, key: "client-key-earlier")
+        _ = try await fixture.ledger.hold(earlier)
+        fixture.clock.advance(by: 1)
+        #expect(try await client.releaseIfUnanswered(earlier, attemptedAt: fixture.clock.now()) == .nothingToRelease)
+
+        // Another request (another prompt) under the key.
+        var other = Self.sync
+        other.prompt = "a different harbour"
+        let attemptedAt = fixture.clock.now()
+        _ = try await fixture.ledger.hold(try client.holdRequest(for: try client.price(other), key: "client-key-other"))
+        #expect(try await client.releaseIfUnanswered(try client.holdRequest(for: priced, key: "client-key-other"), attemptedAt: attemptedAt) == .nothingToRelease)
+
+        // Another live gateway took the key meanwhile and is sending the call: its lease, not ours.
+        var elsewhere = try client.holdRequest(for: priced, key: "client-key-elsewhere")
+        elsewhere.settlementLease = SettlementLease.Claim(owner: "gw-b", duration: .seconds(10))
+        _ = try await fixture.ledger.hold(elsewhere)
+        #expect(try await client.releaseIfUnanswered(elsewhere, attemptedAt: attemptedAt) == .nothingToRelease)
+        #expect(try await fixture.ledger.lease(holdID: try #require(try await fixture.ledger.hold(idempotencyKey: "client-key-elsewhere")).id)?.owner == "gw-b")
+
+        // Another call of this process is holding or sending under the key: look again later.
+        let busy = try client.holdRequest(for: priced, key: "client-key-busy")
+        _ = try await fixture.ledger.hold(busy)
+        client.keysInUse.withLock { $0["client-key-busy"] = 1 }
+        #expect(try await client.releaseIfUnanswered(busy, attemptedAt: attemptedAt) == .keyInUse)
+        client.keysInUse.withLock { $0["client-key-busy"] = nil }
+
+        // Four calls still held, 0.315 USD each; only the last is this attempt's.
+        #expect(try await fixture.balance() == (0, 1_260_000))
+        guard case .released = try await client.releaseIfUnanswered(busy, attemptedAt: attemptedAt) else {
+            Issue.record("once the key is free, the attempt's own hold is released")
+            return
+        }
+        #expect(try await fixture.balance() == (0, 945_000))
+    }
+
+    @Test func theQueueWorksThroughEveryUnansweredAttemptAndStops() async throws {
+        let fixture = try await fixture()
+        let client = fixture.client
+        let attemptedAt = fixture.clock.now()
+        let committed = try client.holdRequest(for: try client.price(Self.sync), key: "vm-queued-committed")
+        let lost = try client.holdRequest(for: try client.price(Self.async), key: "vm-queued-never-committed")
+        _ = try await fixture.ledger.hold(committed)
+        client.releaseWhenAnswered(committed, attemptedAt: attemptedAt)
+        client.releaseWhenAnswered(lost, attemptedAt: attemptedAt)
+        try await eventually { client.unanswered.withLock { !$0.draining && $0.entries.isEmpty } }
+        #expect(try await fixture.balance() == (0, 0))
+        #expect(try await fixture.ledger.hold(idempotencyKey: "vm-queued-committed")?.state == .voided)
+        #expect(try await fixture.ledger.hold(idempotencyKey: "vm-queued-never-committed") == nil)
+    }
+}
