@@ -230,7 +230,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VideoMeterMeteringTests",
-            dependencies: ["VideoMeterMetering", "VideoMeterEmulator", "VideoMeterCatalog", "VideoMeterTesting"],
+            dependencies: ["VideoMeterMetering", "VideoMeterEmulator", "VideoMeterCatalog", "VideoMeterTesting", "VideoMeterLedgerPostgres"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VideoMeter
 import VideoMeterLedger
+import VideoMeterLedgerPostgres
 @testable import VideoMeterMetering
 import VideoMeterTesting
 
@@ -119,5 +120,82 @@ struct UnansweredHoldTests {
         #expect(try await fixture.balance() == (0, 0))
         #expect(try await fixture.ledger.hold(idempotencyKey: "vm-queued-committed")?.state == .voided)
         #expect(try await fixture.ledger.hold(idempotencyKey: "vm-queued-never-committed") == nil)
+    }
+
+    /// End to end on PostgreSQL: the server commits a sync call's hold and the proxy in front of it
+    /// cuts the connection instead of relaying the answer. The call fails with `ledger_unavailable`
+    /// and is never sent; once the ledger answers again (new connections), the hold the server did
+    /// commit is voided in the background, so the team has nothing pending and nothing charged.
+    @Test func onPostgresAHoldWhoseCommitAnswerIsCutIsReleasedAndTheCallNeverSent() async throws {
+        guard let direct = try await PostgresTestServer.shared.freshDatabase() else { return }
+        let proxy = try CommitDroppingProxy.start(upstreamHost: direct.host, upstreamPort: direct.port)
+        defer { proxy.stop() }
+        var through = direct
+        through.port = proxy.port
+        let clock = TestClock.manualWallClock()
+        let ledger = try await PostgresLedger.open(through, clock: clock)
+        let upstreams = try await EmulatedUpstreams.start(
+            blockRun: .init(style: .blockrun, latency: .milliseconds(2)), worldRouter: .init(style: .worldrouter, latency: .milliseconds(2)),
+            worldRouterKey: "team-key-a", timeout: .seconds(30), poll: fastPolling)
+        let client = MeteredClient(
+            catalog: try Catalog.bundled(), ledger: ledger, providers: upstreams.providers, clock: clock,
+            configuration: .init(pollPolicy: fastPolling, leaseOwner: "gw-a", leaseDuration: .seconds(10), leasesCalls: true))
+        try await ledger.createTeam(name: "acme")
+        try await ledger.setBudget(team: "acme", BudgetSettings(monthlyLimitMicro: 100_000_000))
+
+        proxy.arm()
+        do {
+            _ = try await client.start(Self.sync)
+            Issue.record("the call fails: its hold's commit went unanswered")
+        } catch {
+            #expect(error.isLedgerUnavailable, "\(error)")
+        }
+        #expect(proxy.droppedCommits == 1)
+        #expect(await upstreams.blockRun.stats().created == 0)
+
+        // Seen from a connection of its own: the server did commit the hold, and it is released.
+        let observer = try await PostgresLedger.open(direct, clock: clock)
+        try await eventually { try await observer.budgetStatus(team: "acme").monthPendingMicro == 0 }
+        let holds = try await observer.holds(state: .voided)
+        #expect(holds.count == 1 && holds.first?.amountMicro == 315_000 && holds.first?.postedMicro == 0)
+        #expect(try await observer.budgetStatus(team: "acme").monthPostedMicro == 0)
+        #expect(await upstreams.blockRun.stats().created == 0)
+        #expect(try await observer.verify().problems == [])
+        await observer.close()
+        await ledger.close()
+        await upstreams.shutdown()
+    }
+
+    /// The other side of the same fault: the hold's commit is answered, the charge's is cut after
+    /// the server committed it. The settlement is written again until the ledger answers, finds the
+    /// hold already posted, and the caller gets the charge: posted once, exactly 0.315 USD.
+    @Test func onPostgresAChargeWhoseCommitAnswerIsCutIsPostedOnce() async throws {
+        guard let direct = try await PostgresTestServer.shared.freshDatabase() else { return }
+        let proxy = try CommitDroppingProxy.start(upstreamHost: direct.host, upstreamPort: direct.port)
+        defer { proxy.stop() }
+        var through = direct
+        through.port = proxy.port
+        let clock = TestClock.manualWallClock()
+        let ledger = try await PostgresLedger.open(through, clock: clock)
+        let upstreams = try await EmulatedUpstreams.start(
+            blockRun: .init(style: .blockrun, latency: .milliseconds(2)), worldRouter: .init(style: .worldrouter, latency: .milliseconds(2)),
+            worldRouterKey: "team-key-a", timeout: .seconds(30), poll: fastPolling)
+        let client = MeteredClient(
+            catalog: try Catalog.bundled(), ledger: ledger, providers: upstreams.providers, clock: clock,
+            configuration: .init(pollPolicy: fastPolling, leaseOwner: "gw-a", leaseDuration: .seconds(10), leasesCalls: true))
+        try await ledger.createTeam(name: "acme")
+        try await ledger.setBudget(team: "acme", BudgetSettings(monthlyLimitMicro: 100_000_000))
+
+        proxy.arm(skipping: 1)
+        let outcome = try await client.generate(Self.sync)
+        #expect(proxy.droppedCommits == 1)
+        #expect(outcome.status == .succeeded && outcome.chargedMicro == 315_000)
+        #expect(await upstreams.blockRun.stats().created == 1)
+        let status = try await ledger.budgetStatus(team: "acme")
+        #expect(status.monthPostedMicro == 315_000 && status.monthPendingMicro == 0)
+        #expect(try await ledger.holds(state: .posted).count == 1)
+        #expect(try await ledger.verify().problems == [])
+        await ledger.close()
+        await upstreams.shutdown()
     }
 }
