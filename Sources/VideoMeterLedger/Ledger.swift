@@ -71,7 +71,7 @@ public final class Ledger: Sendable {
         self.clock = clock
         self.logger = logger
         self.bug = bug
-        self.commits = GroupCommit(writer: pool, life: life)
+        self.commits = GroupCommit(writer: pool, life: life, inline: life != nil)
     }
 
     deinit {
