@@ -323,7 +323,7 @@ struct PostgresHoldBatch {
         grants: [Grant], resolutions: [Resolution], deltas: [BalanceKey: (posted: MicroUSD, pending: MicroUSD)],
         _ connection: PostgresConnection
     ) async throws -> ([String: Int64], [BalanceKey: MicroUSD]) {
-        let grantRows: [[String: Any]] = grants.map { grant in
+        let grantRows: [[String: any JSONCell]] = grants.map { grant in
             let hold = grant.hold, request = grant.request
             return [
                 "seq": grant.index, "teamid": hold.teamID, "idempotencykey": hold.idempotencyKey, "fingerprint": hold.fingerprint,
@@ -341,7 +341,7 @@ struct PostgresHoldBatch {
                 "leaseexpiresat": json(request.settlementLease.map { hold.createdAt + $0.duration.leaseMilliseconds }),
             ]
         }
-        let resolutionRows: [[String: Any]] = resolutions.map { resolution in
+        let resolutionRows: [[String: any JSONCell]] = resolutions.map { resolution in
             let hold = resolution.after, plan = resolution.plan, action = plan.action, split = plan.split
             return [
                 "seq": resolution.index, "holdid": hold.id, "teamid": hold.teamID, "kind": action.entryKind.rawValue,
@@ -358,99 +358,20 @@ struct PostgresHoldBatch {
                 "usagesellercostticks": json(resolution.settlement.sellerCostTicks),
             ]
         }
-        let deltaRows: [[String: Any]] = deltas.keys.sorted().map { key in
+        let deltaRows: [[String: any JSONCell]] = deltas.keys.sorted().map { key in
             let delta = deltas[key]!
             return [
                 "teamid": key.teamID, "position": key.position, "scope": key.scope, "periodkey": key.periodKey,
                 "postedmicro": delta.posted, "pendingmicro": delta.pending,
             ]
         }
-        guard let row = try await connection.first("""
-            WITH grants AS (
-                SELECT * FROM jsonb_to_recordset(\(try Self.encode(grantRows))::jsonb) AS g(seq BIGINT, teamID BIGINT,
-                    idempotencyKey TEXT, fingerprint TEXT, amountMicro BIGINT, provider TEXT, model TEXT, resolution TEXT,
-                    seconds BIGINT, imageCount BIGINT, catalogVersion TEXT, quoteJSON TEXT, upstreamCostMicro BIGINT,
-                    marginMicro BIGINT, flatFeeMicro BIGINT, upstreamTaskID TEXT, upstreamRequestID TEXT, periodMonth TEXT,
-                    periodDay TEXT, countsAgainstCredit BOOLEAN, createdAt BIGINT, deadline BIGINT, callStatus TEXT,
-                    submittedAt BIGINT, caller TEXT, asyncCall BOOLEAN, monthlyLimitMicro BIGINT, dailyLimitMicro BIGINT,
-                    creditLimitMicro BIGINT, leaseOwner TEXT, leaseExpiresAt BIGINT)
-            ), inserted AS (
-                INSERT INTO hold (teamID, idempotencyKey, fingerprint, amountMicro, provider, model, resolution, seconds,
-                    imageCount, catalogVersion, quoteJSON, upstreamCostMicro, marginMicro, flatFeeMicro, upstreamTaskID,
-                    upstreamRequestID, periodMonth, periodDay, countsAgainstCredit, createdAt, deadline, callStatus, submittedAt,
-                    caller, asyncCall)
-                SELECT teamID, idempotencyKey, fingerprint, amountMicro, provider, model, resolution, seconds, imageCount,
-                    catalogVersion, quoteJSON, upstreamCostMicro, marginMicro, flatFeeMicro, upstreamTaskID, upstreamRequestID,
-                    periodMonth, periodDay, countsAgainstCredit, createdAt, deadline, callStatus, submittedAt, caller, asyncCall
-                FROM grants ORDER BY seq
-                ON CONFLICT (idempotencyKey) DO NOTHING
-                RETURNING id, idempotencyKey
-            ), leases AS (
-                INSERT INTO settlementLease (holdID, owner, expiresAt)
-                SELECT i.id, g.leaseOwner, g.leaseExpiresAt FROM grants g JOIN inserted i ON i.idempotencyKey = g.idempotencyKey
-                WHERE g.leaseOwner IS NOT NULL
-            ), resolutions AS (
-                SELECT * FROM jsonb_to_recordset(\(try Self.encode(resolutionRows))::jsonb) AS r(seq BIGINT, holdID BIGINT,
-                    teamID BIGINT, kind TEXT, postedMicro BIGINT, releasedMicro BIGINT, state TEXT, callStatus TEXT,
-                    idempotencyKey TEXT, periodMonth TEXT, periodDay TEXT, catalogVersion TEXT, upstreamCostMicro BIGINT,
-                    marginMicro BIGINT, flatFeeMicro BIGINT, upstreamTaskID TEXT, upstreamRequestID TEXT, billedSeconds BIGINT,
-                    sellerCostTicks BIGINT, videoURL TEXT, resolvedAt BIGINT, provider TEXT, model TEXT, resolution TEXT,
-                    seconds BIGINT, usageBilledSeconds BIGINT, imageCount BIGINT, heldMicro BIGINT, latencyMs BIGINT,
-                    holdCreatedAt BIGINT, caller TEXT, usageSellerCostTicks BIGINT)
-            ), journal AS (
-                INSERT INTO journalEntry (kind, teamID, holdID, idempotencyKey, amountMicro, releasedMicro, periodMonth, periodDay,
-                    monthlyLimitMicro, dailyLimitMicro, creditLimitMicro, catalogVersion, upstreamCostMicro, marginMicro,
-                    flatFeeMicro, upstreamTaskID, upstreamRequestID, createdAt)
-                SELECT kind, teamID, holdID, idempotencyKey, amountMicro, releasedMicro, periodMonth, periodDay,
-                    monthlyLimitMicro, dailyLimitMicro, creditLimitMicro, catalogVersion, upstreamCostMicro, marginMicro,
-                    flatFeeMicro, upstreamTaskID, upstreamRequestID, createdAt
-                FROM (
-                    SELECT g.seq, 'hold' AS kind, g.teamID, i.id AS holdID, g.idempotencyKey, g.amountMicro, 0::BIGINT AS releasedMicro,
-                        g.periodMonth, g.periodDay, g.monthlyLimitMicro, g.dailyLimitMicro, g.creditLimitMicro, g.catalogVersion,
-                        g.upstreamCostMicro, g.marginMicro, g.flatFeeMicro, g.upstreamTaskID, g.upstreamRequestID, g.createdAt
-                    FROM grants g JOIN inserted i ON i.idempotencyKey = g.idempotencyKey
-                    UNION ALL
-                    SELECT r.seq, r.kind, r.teamID, r.holdID, r.idempotencyKey, r.postedMicro, r.releasedMicro, r.periodMonth,
-                        r.periodDay, NULL, NULL, NULL, r.catalogVersion, r.upstreamCostMicro, r.marginMicro, r.flatFeeMicro,
-                        r.upstreamTaskID, r.upstreamRequestID, r.resolvedAt
-                    FROM resolutions r
-                ) entries ORDER BY seq
-            ), updated AS (
-                UPDATE hold h SET state = r.state, postedMicro = r.postedMicro, callStatus = r.callStatus,
-                    upstreamRequestID = r.upstreamRequestID, resolvedAt = r.resolvedAt, billedSeconds = r.billedSeconds,
-                    sellerCostTicks = r.sellerCostTicks, videoURL = r.videoURL
-                FROM resolutions r WHERE h.id = r.holdID AND h.teamID = r.teamID
-            ), usage AS (
-                INSERT INTO usageEvent (holdID, teamID, idempotencyKey, provider, model, resolution, seconds, billedSeconds,
-                    imageCount, status, outcome, heldMicro, chargedMicro, upstreamCostMicro, marginMicro, flatFeeMicro,
-                    catalogVersion, latencyMs, upstreamTaskID, upstreamRequestID, periodMonth, periodDay, createdAt, finishedAt,
-                    caller, sellerCostTicks)
-                SELECT holdID, teamID, idempotencyKey, provider, model, resolution, seconds, usageBilledSeconds, imageCount,
-                    callStatus, state, heldMicro, postedMicro, upstreamCostMicro, marginMicro, flatFeeMicro, catalogVersion,
-                    latencyMs, upstreamTaskID, upstreamRequestID, periodMonth, periodDay, holdCreatedAt, resolvedAt, caller,
-                    usageSellerCostTicks
-                FROM resolutions ORDER BY seq
-            ), balances AS (
-                INSERT INTO balance (teamID, scope, periodKey, postedMicro, pendingMicro)
-                SELECT teamID, scope, periodKey, postedMicro, pendingMicro
-                FROM jsonb_to_recordset(\(try Self.encode(deltaRows))::jsonb) AS d(teamID BIGINT, position BIGINT, scope TEXT,
-                    periodKey TEXT, postedMicro BIGINT, pendingMicro BIGINT)
-                ORDER BY teamID, position, periodKey
-                ON CONFLICT (teamID, scope, periodKey) DO UPDATE SET
-                    postedMicro = balance.postedMicro + excluded.postedMicro, pendingMicro = balance.pendingMicro + excluded.pendingMicro
-                RETURNING teamID, scope, periodKey, postedMicro
-            )
-            SELECT ARRAY(SELECT id FROM inserted ORDER BY id), ARRAY(SELECT idempotencyKey FROM inserted ORDER BY id),
-                ARRAY(SELECT teamID FROM balances ORDER BY teamID, scope, periodKey),
-                ARRAY(SELECT scope FROM balances ORDER BY teamID, scope, periodKey),
-                ARRAY(SELECT periodKey FROM balances ORDER BY teamID, scope, periodKey),
-                ARRAY(SELECT postedMicro FROM balances ORDER BY teamID, scope, periodKey)
-            """, logger)
-        else { return ([:], [:]) }
-        let ids = try row.row[0].decode([Int64].self), keys = try row.row[1].decode([String].self)
+        let statement = WriteStatement(grants: jsonRows(grantRows), resolutions: jsonRows(resolutionRows), deltas: jsonRows(deltaRows))
+        var written: WriteStatement.Row?
+        for try await row in try await connection.execute(statement, logger: logger) {
+            written = row
+        }
+        guard let (ids, keys, teamIDs, scopes, periodKeys, posted) = written else { return ([:], [:]) }
         guard ids.count == grants.count else { throw Conflict() }
-        let teamIDs = try row.row[2].decode([Int64].self), scopes = try row.row[3].decode([String].self)
-        let periodKeys = try row.row[4].decode([String].self), posted = try row.row[5].decode([Int64].self)
         var balances: [BalanceKey: MicroUSD] = [:]
         for index in teamIDs.indices {
             let position = ["month": 1, "day": 2, "credit": 3][scopes[index]] ?? 3
@@ -499,7 +420,7 @@ struct PostgresHoldBatch {
         guard !candidates.isEmpty else { return [:] }
 
         // The alerts the teams have this month, and the run-rate windows' posted spend.
-        let questions: [[String: Any]] = candidates.enumerated().map { number, candidate in
+        let questions: [[String: any JSONCell]] = candidates.enumerated().map { number, candidate in
             let hold = resolutions[candidate.resolution].after
             return [
                 "n": number, "teamid": hold.teamID, "periodmonth": hold.periodMonth,
@@ -513,14 +434,14 @@ struct PostgresHoldBatch {
                 ARRAY(SELECT a.kind || ':' || a.thresholdPercent FROM alert a WHERE a.teamID = q.teamID AND a.periodMonth = q.periodMonth),
                 (SELECT COALESCE(SUM(postedMicro), 0)::BIGINT FROM balance
                     WHERE teamID = q.teamID AND scope = 'day' AND periodKey >= q.firstDay AND periodKey <= q.lastDay)
-            FROM jsonb_to_recordset(\(try Self.encode(questions))::jsonb) AS q(n BIGINT, teamID BIGINT, periodMonth TEXT, firstDay TEXT, lastDay TEXT)
+            FROM jsonb_to_recordset(\(jsonRows(questions))::jsonb) AS q(n BIGINT, teamID BIGINT, periodMonth TEXT, firstDay TEXT, lastDay TEXT)
             ORDER BY q.n
             """, logger).enumerated() {
             let prefix = "\(try row.int64(0))/\(try row.string(1))/"
             for alert in try row.row[2].decode([String].self) { existing.insert(prefix + alert) }
             windowPosted[number] = try row.optionalInt64(3) ?? 0
         }
-        var rows: [[String: Any]] = []
+        var rows: [[String: any JSONCell]] = []
         for (number, candidate) in candidates.enumerated() {
             let resolution = resolutions[candidate.resolution], hold = resolution.after
             var forecast: BudgetForecast?
@@ -550,7 +471,7 @@ struct PostgresHoldBatch {
         // Another process may have recorded one meanwhile: the insert skips it then.
         for row in try await connection.all("""
             WITH candidates AS (
-                SELECT * FROM jsonb_to_recordset(\(try Self.encode(rows))::jsonb) AS c(resolution BIGINT, teamID BIGINT,
+                SELECT * FROM jsonb_to_recordset(\(jsonRows(rows))::jsonb) AS c(resolution BIGINT, teamID BIGINT,
                     periodMonth TEXT, kind TEXT, thresholdPercent BIGINT, limitMicro BIGINT, spentMicro BIGINT, projectedMicro BIGINT,
                     holdID BIGINT, createdAt BIGINT)
             ), inserted AS (
@@ -575,15 +496,111 @@ struct PostgresHoldBatch {
         }
         return alerts
     }
-
-    /// A JSON document of rows, for `jsonb_to_recordset` (keys in lower case, as PostgreSQL folds
-    /// the column names).
-    static func encode(_ rows: [[String: Any]]) throws -> String {
-        String(decoding: try JSONSerialization.data(withJSONObject: rows, options: []), as: UTF8.self)
-    }
 }
 
-/// A value for ``PostgresHoldBatch/encode(_:)``: JSON null for nil.
-private func json<T>(_ value: T?) -> Any {
-    value.map { $0 as Any } ?? NSNull()
+/// The write of ``PostgresHoldBatch``: grants, resolutions and balance increments as three JSON
+/// documents (``jsonRows(_:)``), in one statement prepared once per connection, so that the server
+/// parses and plans it once rather than for every batch.
+struct WriteStatement: PostgresPreparedStatement {
+    /// New hold ids and their idempotency keys (by id); the balance rows written and their posted
+    /// amounts after the write (by team, scope, period key).
+    typealias Row = ([Int64], [String], [Int64], [String], [String], [Int64])
+
+    var grants: String
+    var resolutions: String
+    var deltas: String
+
+    static let sql = """
+        WITH grants AS (
+            SELECT * FROM jsonb_to_recordset($1::jsonb) AS g(seq BIGINT, teamID BIGINT,
+                idempotencyKey TEXT, fingerprint TEXT, amountMicro BIGINT, provider TEXT, model TEXT, resolution TEXT,
+                seconds BIGINT, imageCount BIGINT, catalogVersion TEXT, quoteJSON TEXT, upstreamCostMicro BIGINT,
+                marginMicro BIGINT, flatFeeMicro BIGINT, upstreamTaskID TEXT, upstreamRequestID TEXT, periodMonth TEXT,
+                periodDay TEXT, countsAgainstCredit BOOLEAN, createdAt BIGINT, deadline BIGINT, callStatus TEXT,
+                submittedAt BIGINT, caller TEXT, asyncCall BOOLEAN, monthlyLimitMicro BIGINT, dailyLimitMicro BIGINT,
+                creditLimitMicro BIGINT, leaseOwner TEXT, leaseExpiresAt BIGINT)
+        ), inserted AS (
+            INSERT INTO hold (teamID, idempotencyKey, fingerprint, amountMicro, provider, model, resolution, seconds,
+                imageCount, catalogVersion, quoteJSON, upstreamCostMicro, marginMicro, flatFeeMicro, upstreamTaskID,
+                upstreamRequestID, periodMonth, periodDay, countsAgainstCredit, createdAt, deadline, callStatus, submittedAt,
+                caller, asyncCall)
+            SELECT teamID, idempotencyKey, fingerprint, amountMicro, provider, model, resolution, seconds, imageCount,
+                catalogVersion, quoteJSON, upstreamCostMicro, marginMicro, flatFeeMicro, upstreamTaskID, upstreamRequestID,
+                periodMonth, periodDay, countsAgainstCredit, createdAt, deadline, callStatus, submittedAt, caller, asyncCall
+            FROM grants ORDER BY seq
+            ON CONFLICT (idempotencyKey) DO NOTHING
+            RETURNING id, idempotencyKey
+        ), leases AS (
+            INSERT INTO settlementLease (holdID, owner, expiresAt)
+            SELECT i.id, g.leaseOwner, g.leaseExpiresAt FROM grants g JOIN inserted i ON i.idempotencyKey = g.idempotencyKey
+            WHERE g.leaseOwner IS NOT NULL
+        ), resolutions AS (
+            SELECT * FROM jsonb_to_recordset($2::jsonb) AS r(seq BIGINT, holdID BIGINT,
+                teamID BIGINT, kind TEXT, postedMicro BIGINT, releasedMicro BIGINT, state TEXT, callStatus TEXT,
+                idempotencyKey TEXT, periodMonth TEXT, periodDay TEXT, catalogVersion TEXT, upstreamCostMicro BIGINT,
+                marginMicro BIGINT, flatFeeMicro BIGINT, upstreamTaskID TEXT, upstreamRequestID TEXT, billedSeconds BIGINT,
+                sellerCostTicks BIGINT, videoURL TEXT, resolvedAt BIGINT, provider TEXT, model TEXT, resolution TEXT,
+                seconds BIGINT, usageBilledSeconds BIGINT, imageCount BIGINT, heldMicro BIGINT, latencyMs BIGINT,
+                holdCreatedAt BIGINT, caller TEXT, usageSellerCostTicks BIGINT)
+        ), journal AS (
+            INSERT INTO journalEntry (kind, teamID, holdID, idempotencyKey, amountMicro, releasedMicro, periodMonth, periodDay,
+                monthlyLimitMicro, dailyLimitMicro, creditLimitMicro, catalogVersion, upstreamCostMicro, marginMicro,
+                flatFeeMicro, upstreamTaskID, upstreamRequestID, createdAt)
+            SELECT kind, teamID, holdID, idempotencyKey, amountMicro, releasedMicro, periodMonth, periodDay,
+                monthlyLimitMicro, dailyLimitMicro, creditLimitMicro, catalogVersion, upstreamCostMicro, marginMicro,
+                flatFeeMicro, upstreamTaskID, upstreamRequestID, createdAt
+            FROM (
+                SELECT g.seq, 'hold' AS kind, g.teamID, i.id AS holdID, g.idempotencyKey, g.amountMicro, 0::BIGINT AS releasedMicro,
+                    g.periodMonth, g.periodDay, g.monthlyLimitMicro, g.dailyLimitMicro, g.creditLimitMicro, g.catalogVersion,
+                    g.upstreamCostMicro, g.marginMicro, g.flatFeeMicro, g.upstreamTaskID, g.upstreamRequestID, g.createdAt
+                FROM grants g JOIN inserted i ON i.idempotencyKey = g.idempotencyKey
+                UNION ALL
+                SELECT r.seq, r.kind, r.teamID, r.holdID, r.idempotencyKey, r.postedMicro, r.releasedMicro, r.periodMonth,
+                    r.periodDay, NULL, NULL, NULL, r.catalogVersion, r.upstreamCostMicro, r.marginMicro, r.flatFeeMicro,
+                    r.upstreamTaskID, r.upstreamRequestID, r.resolvedAt
+                FROM resolutions r
+            ) entries ORDER BY seq
+        ), updated AS (
+            UPDATE hold h SET state = r.state, postedMicro = r.postedMicro, callStatus = r.callStatus,
+                upstreamRequestID = r.upstreamRequestID, resolvedAt = r.resolvedAt, billedSeconds = r.billedSeconds,
+                sellerCostTicks = r.sellerCostTicks, videoURL = r.videoURL
+            FROM resolutions r WHERE h.id = r.holdID AND h.teamID = r.teamID
+        ), usage AS (
+            INSERT INTO usageEvent (holdID, teamID, idempotencyKey, provider, model, resolution, seconds, billedSeconds,
+                imageCount, status, outcome, heldMicro, chargedMicro, upstreamCostMicro, marginMicro, flatFeeMicro,
+                catalogVersion, latencyMs, upstreamTaskID, upstreamRequestID, periodMonth, periodDay, createdAt, finishedAt,
+                caller, sellerCostTicks)
+            SELECT holdID, teamID, idempotencyKey, provider, model, resolution, seconds, usageBilledSeconds, imageCount,
+                callStatus, state, heldMicro, postedMicro, upstreamCostMicro, marginMicro, flatFeeMicro, catalogVersion,
+                latencyMs, upstreamTaskID, upstreamRequestID, periodMonth, periodDay, holdCreatedAt, resolvedAt, caller,
+                usageSellerCostTicks
+            FROM resolutions ORDER BY seq
+        ), balances AS (
+            INSERT INTO balance (teamID, scope, periodKey, postedMicro, pendingMicro)
+            SELECT teamID, scope, periodKey, postedMicro, pendingMicro
+            FROM jsonb_to_recordset($3::jsonb) AS d(teamID BIGINT, position BIGINT, scope TEXT,
+                periodKey TEXT, postedMicro BIGINT, pendingMicro BIGINT)
+            ORDER BY teamID, position, periodKey
+            ON CONFLICT (teamID, scope, periodKey) DO UPDATE SET
+                postedMicro = balance.postedMicro + excluded.postedMicro, pendingMicro = balance.pendingMicro + excluded.pendingMicro
+            RETURNING teamID, scope, periodKey, postedMicro
+        )
+        SELECT ARRAY(SELECT id FROM inserted ORDER BY id), ARRAY(SELECT idempotencyKey FROM inserted ORDER BY id),
+            ARRAY(SELECT teamID FROM balances ORDER BY teamID, scope, periodKey),
+            ARRAY(SELECT scope FROM balances ORDER BY teamID, scope, periodKey),
+            ARRAY(SELECT periodKey FROM balances ORDER BY teamID, scope, periodKey),
+            ARRAY(SELECT postedMicro FROM balances ORDER BY teamID, scope, periodKey)
+"""
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 3)
+        bindings.append(grants)
+        bindings.append(resolutions)
+        bindings.append(deltas)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        try row.decode(Row.self)
+    }
 }
