@@ -130,10 +130,7 @@ struct PostgresHoldBatch {
         var teams: [String: TeamLimits] = [:]
         let names = Array(Set(requests.map(\.request.team))).sorted()
         if !names.isEmpty {
-            for row in try await connection.all("""
-                SELECT t.id, t.name, t.timeZone, b.monthlyLimitMicro, b.dailyLimitMicro, b.creditMicro
-                FROM team t JOIN budget b ON b.teamID = t.id WHERE t.name = ANY(\(names)) ORDER BY t.id FOR UPDATE OF b
-                """, logger) {
+            for row in try await connection.all(LockBudgets(names), logger) {
                 let name = try row.string(1)
                 teams[name] = TeamLimits(
                     id: try row.int64(0), timeZone: try row.string(2),
@@ -150,11 +147,7 @@ struct PostgresHoldBatch {
         var locked: [Int64: LockedHold] = [:]
         let holdIDs = Array(Set(resolutions.map(\.holdID))).sorted()
         if !holdIDs.isEmpty {
-            for row in try await connection.all("""
-                SELECT \(unescaped: Self.qualifiedHoldColumns), h.asyncCall, t.timeZone, b.monthlyLimitMicro, b.alertThresholds
-                FROM hold h JOIN team t ON t.id = h.teamID LEFT JOIN budget b ON b.teamID = h.teamID
-                WHERE h.id = ANY(\(holdIDs)) ORDER BY h.id FOR UPDATE OF h
-                """, logger) {
+            for row in try await connection.all(LockHolds(holdIDs), logger) {
                 let hold = try PostgresLedger.hold(row)
                 locked[hold.id] = LockedHold(
                     hold: hold, asyncCall: try row.bool(31), timeZone: try row.string(32),
@@ -168,9 +161,7 @@ struct PostgresHoldBatch {
         var pendingAsync: [Int64: Int64] = [:]
         if !requests.isEmpty {
             let keys = requests.map(\.request.idempotencyKey)
-            for row in try await connection.all("""
-                SELECT \(unescaped: PostgresLedger.holdColumns) FROM hold WHERE idempotencyKey = ANY(\(keys))
-                """, logger) {
+            for row in try await connection.all(HoldsUnderKeys(keys), logger) {
                 let hold = try PostgresLedger.hold(row)
                 byKey[hold.idempotencyKey] = hold
             }
@@ -188,14 +179,7 @@ struct PostgresHoldBatch {
                 let teamIDs = Array(Set(wanted.map(\.teamID))).sorted()
                 let monthKeys = Array(Set(wanted.filter { $0.position == 1 }.map(\.periodKey))).sorted()
                 let dayKeys = Array(Set(wanted.filter { $0.position == 2 }.map(\.periodKey))).sorted()
-                for row in try await connection.all("""
-                    SELECT teamID, scope, periodKey, postedMicro + pendingMicro FROM balance WHERE teamID = ANY(\(teamIDs))
-                        AND ((scope = 'month' AND periodKey = ANY(\(monthKeys))) OR (scope = 'day' AND periodKey = ANY(\(dayKeys)))
-                            OR (scope = 'credit' AND periodKey = ''))
-                    UNION ALL
-                    SELECT teamID, 'async', '', count(*) FROM hold
-                    WHERE teamID = ANY(\(capped)) AND state = 'pending' AND asyncCall GROUP BY teamID
-                    """, logger) {
+                for row in try await connection.all(BalancesUsed(teamIDs, monthKeys, dayKeys, capped), logger) {
                     let teamID = try row.int64(0), scope = try row.string(1), value = try row.int64(3)
                     switch scope {
                     case "async": pendingAsync[teamID] = value
@@ -602,5 +586,93 @@ struct WriteStatement: PostgresPreparedStatement {
 
     func decodeRow(_ row: PostgresRow) throws -> Row {
         try row.decode(Row.self)
+    }
+}
+
+// MARK: - The batch's reads, prepared once per connection
+
+/// A read of ``PostgresHoldBatch`` whose rows are read by column position (``Cells``), prepared
+/// once per connection like ``WriteStatement``: the server parses and plans each once, not for
+/// every batch.
+protocol BatchRead: PostgresPreparedStatement where Row == Cells {
+    var bindings: PostgresBindings { get }
+}
+
+extension BatchRead {
+    func makeBindings() throws -> PostgresBindings { bindings }
+    func decodeRow(_ row: PostgresRow) throws -> Cells { Cells(row: row.makeRandomAccess()) }
+}
+
+extension PostgresConnection {
+    func all<Read: BatchRead>(_ read: Read, _ logger: Logger) async throws -> [Cells] {
+        var rows: [Cells] = []
+        for try await row in try await execute(read, logger: logger) { rows.append(row) }
+        return rows
+    }
+}
+
+/// Locks the budget rows of the named teams, in team id order.
+struct LockBudgets: BatchRead {
+    static let sql = """
+        SELECT t.id, t.name, t.timeZone, b.monthlyLimitMicro, b.dailyLimitMicro, b.creditMicro
+        FROM team t JOIN budget b ON b.teamID = t.id WHERE t.name = ANY($1) ORDER BY t.id FOR UPDATE OF b
+        """
+    let bindings: PostgresBindings
+
+    init(_ names: [String]) {
+        var bindings = PostgresBindings(capacity: 1)
+        bindings.append(names)
+        self.bindings = bindings
+    }
+}
+
+/// Locks the named holds, in id order, with what resolving each needs of its team and budget.
+struct LockHolds: BatchRead {
+    static let sql = """
+        SELECT \(PostgresHoldBatch.qualifiedHoldColumns), h.asyncCall, t.timeZone, b.monthlyLimitMicro, b.alertThresholds
+        FROM hold h JOIN team t ON t.id = h.teamID LEFT JOIN budget b ON b.teamID = h.teamID
+        WHERE h.id = ANY($1) ORDER BY h.id FOR UPDATE OF h
+        """
+    let bindings: PostgresBindings
+
+    init(_ holdIDs: [Int64]) {
+        var bindings = PostgresBindings(capacity: 1)
+        bindings.append(holdIDs)
+        self.bindings = bindings
+    }
+}
+
+/// The holds already under the batch's idempotency keys.
+struct HoldsUnderKeys: BatchRead {
+    static let sql = "SELECT \(PostgresLedger.holdColumns) FROM hold WHERE idempotencyKey = ANY($1)"
+    let bindings: PostgresBindings
+
+    init(_ keys: [String]) {
+        var bindings = PostgresBindings(capacity: 1)
+        bindings.append(keys)
+        self.bindings = bindings
+    }
+}
+
+/// The used amounts of the balance rows the grants are admitted against, and the pending async
+/// holds of the capped teams.
+struct BalancesUsed: BatchRead {
+    static let sql = """
+        SELECT teamID, scope, periodKey, postedMicro + pendingMicro FROM balance WHERE teamID = ANY($1)
+            AND ((scope = 'month' AND periodKey = ANY($2)) OR (scope = 'day' AND periodKey = ANY($3))
+                OR (scope = 'credit' AND periodKey = ''))
+        UNION ALL
+        SELECT teamID, 'async', '', count(*) FROM hold
+        WHERE teamID = ANY($4) AND state = 'pending' AND asyncCall GROUP BY teamID
+        """
+    let bindings: PostgresBindings
+
+    init(_ teamIDs: [Int64], _ monthKeys: [String], _ dayKeys: [String], _ capped: [Int64]) {
+        var bindings = PostgresBindings(capacity: 4)
+        bindings.append(teamIDs)
+        bindings.append(monthKeys)
+        bindings.append(dayKeys)
+        bindings.append(capped)
+        self.bindings = bindings
     }
 }
