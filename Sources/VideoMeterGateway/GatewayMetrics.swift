@@ -11,10 +11,18 @@ import Prometheus
 /// | `videometer_gateway_holds_open` | gauge | — (pending holds in the ledger, read at scrape time) |
 /// | `videometer_gateway_tasks_tracked` | gauge | — (async tasks this process is polling) |
 /// | `videometer_gateway_upstream_latency_seconds` | histogram | `provider`, `operation` (submit, status) |
+/// | `videometer_gateway_settlement_leases_held` | gauge | — (leases this process held at its last renewal) |
+/// | `videometer_gateway_holds_leased_elsewhere` | gauge | — (open calls another live process held at the last reconcile pass) |
+/// | `videometer_gateway_settlement_leases_lost_total` | counter | — (tracked tasks whose lease another process took) |
+/// | `videometer_gateway_settlement_lease_renewals_failed_total` | counter | — |
 public final class GatewayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let holdsOpen: Gauge
     let tasksTracked: Gauge
+    let leasesHeld: Gauge
+    let leasedElsewhere: Gauge
+    let leasesLost: Counter
+    let leaseRenewalsFailed: Counter
 
     static let latencyBuckets: [Duration] = [
         .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(500),
@@ -25,6 +33,14 @@ public final class GatewayMetrics: Sendable {
         self.registry = registry
         holdsOpen = registry.makeGauge(descriptor: Self.name("holds", "open", "Pending holds in the ledger (all teams)."))
         tasksTracked = registry.makeGauge(descriptor: Self.name("tasks", "tracked", "Async tasks this gateway is polling to settle."))
+        leasesHeld = registry.makeGauge(descriptor: Self.name(
+            "settlement_leases", "held", "Settlement leases this gateway held at its last renewal."))
+        leasedElsewhere = registry.makeGauge(descriptor: Self.name(
+            "holds_leased", "elsewhere", "Open calls another live process held the settlement lease of, at the last reconcile pass."))
+        leasesLost = registry.makeCounter(descriptor: Self.name(
+            "settlement_leases_lost", "total", "Tracked tasks whose settlement lease another process took over."))
+        leaseRenewalsFailed = registry.makeCounter(descriptor: Self.name(
+            "settlement_lease_renewals_failed", "total", "Renewals of this gateway's settlement leases that failed."))
     }
 
     func request(route: String, method: String, status: Int) {

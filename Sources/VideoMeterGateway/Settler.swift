@@ -128,9 +128,46 @@ public final class Settler: Service, Sendable {
             group.cancelAll()
         }
         // The other gateways take the open tasks over at their next pass, not a lease later. A
-        // task of its own, so that a cancelled run still gives them up.
-        let released: Bool = await Task { [client] in (try? await client.releaseLeases()) != nil }.value
+        // task of its own, so that a cancelled run still gives them up; bounded, so that a ledger
+        // that stopped answering does not hold up the shutdown (the leases then lapse by themselves).
+        let released = await releaseLeases(within: releaseTimeout)
         logger.notice("settler stopped", metadata: ["settler.tracked": "\(trackedCount)", "settler.leases_released": "\(released)"])
+    }
+
+    /// How long a shutdown waits for this process's leases to be given up.
+    let releaseTimeout: Duration = .seconds(5)
+
+    /// Gives up this process's leases; false when that failed or took longer than `timeout`
+    /// (measured on the machine's clock: a shutdown is real time, whatever the schedule's clock).
+    func releaseLeases(within timeout: Duration) async -> Bool {
+        struct Race {
+            var waiter: CheckedContinuation<Bool, Never>?
+            var tasks: [Task<Void, Never>] = []
+        }
+        let race = Locked(Race())
+        return await withCheckedContinuation { continuation in
+            race.withLock { $0.waiter = continuation }
+            // The first to finish answers and stops the other.
+            let finish: @Sendable (Bool) -> Void = { released in
+                let (waiter, tasks) = race.withLock { race in
+                    defer { race.waiter = nil }
+                    return (race.waiter, race.tasks)
+                }
+                guard let waiter else { return }
+                for task in tasks { task.cancel() }
+                waiter.resume(returning: released)
+            }
+            let release = Task { [client] in finish((try? await client.releaseLeases()) != nil) }
+            let timer = Task {
+                guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                finish(false)
+            }
+            let finished = race.withLock { race in
+                race.tasks = [release, timer]
+                return race.waiter == nil
+            }
+            if finished { timer.cancel() }
+        }
     }
 
     /// How often this process renews its settlement leases: three times per lease, so that one
@@ -151,13 +188,17 @@ public final class Settler: Service, Sendable {
         // before it, so one missing from the answer has really been lost.
         let tracked = state.withLock { Set($0.tracked.keys) }
         do {
-            let lost = tracked.subtracting(try await client.renewLeases())
+            let held = try await client.renewLeases()
+            metrics.leasesHeld.set(Int64(held.count))
+            let lost = tracked.subtracting(held)
             guard !lost.isEmpty else { return }
             state.withLock { state in for holdID in lost { state.untrack(holdID) } }
+            metrics.leasesLost.increment(by: Int64(lost.count))
             logger.info("settlement leases lost; another process polls these tasks", metadata: ["settler.lost": "\(lost.count)"])
         } catch {
             // Keep polling: at worst another process takes the leases over and both read a task,
             // which settles once all the same.
+            metrics.leaseRenewalsFailed.increment()
             logger.warning("could not renew settlement leases", metadata: ["error": "\(error)"])
         }
     }
@@ -168,6 +209,7 @@ public final class Settler: Service, Sendable {
                 let report = try await client.reconcile()
                 for outcome in report.settled { record(outcome) }
                 for hold in report.stillRunning { track(holdID: hold.id, teamID: hold.teamID) }
+                metrics.leasedElsewhere.set(Int64(report.leasedElsewhere.count))
                 if !report.unreadable.isEmpty {
                     logger.warning("reconcile could not read some tasks", metadata: ["reconcile.unreadable": "\(report.unreadable.count)"])
                 }

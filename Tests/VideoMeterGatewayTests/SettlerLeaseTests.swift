@@ -1,9 +1,12 @@
 import Foundation
 import Testing
 import VideoMeter
+import Logging
+import VideoMeterCatalog
 import VideoMeterEmulator
 @testable import VideoMeterGateway
 import VideoMeterLedger
+import VideoMeterLedgerPostgres
 import VideoMeterMetering
 import VideoMeterTesting
 
@@ -40,6 +43,11 @@ struct SettlerLeaseTests {
         await gw.gateway.settler.renewLeases()
         #expect(gw.gateway.settler.trackedCount == 1)
         #expect(try await gw.ledger.lease(holdID: holds[1])?.owner == "gw-a")
+        // /metrics says so: one lease held, one lost.
+        let metrics = try await gw.get("/metrics", key: nil).text
+        #expect(metrics.contains("videometer_gateway_settlement_leases_held 1.0"), "\(metrics)")
+        #expect(metrics.contains("videometer_gateway_settlement_leases_lost_total 1"), "\(metrics)")
+        #expect(metrics.contains("videometer_gateway_settlement_lease_renewals_failed_total 0"), "\(metrics)")
 
         // A graceful stop gives the rest back: another gateway takes them over at its next pass.
         await gw.running.shutdown()
@@ -47,5 +55,30 @@ struct SettlerLeaseTests {
         #expect(try await gw.ledger.lease(holdID: holds[0])?.owner == "gw-b")
         #expect(try await gw.ledger.openHolds().count == 2)
         await gw.shutdown()
+    }
+
+    /// A shutdown gives its leases up, but does not wait for ever on a ledger that stopped
+    /// answering: the PostgreSQL server behind a proxy that holds back everything it sends, the
+    /// release gives up after its timeout (the leases then lapse by themselves) and answers false.
+    @Test func aShutdownDoesNotWaitForeverOnALedgerThatStoppedAnswering() async throws {
+        guard let direct = try await PostgresTestServer.shared.freshDatabase() else { return }
+        let proxy = try CommitDroppingProxy.start(upstreamHost: direct.host, upstreamPort: direct.port)
+        defer { proxy.stop() }
+        var through = direct
+        through.port = proxy.port
+        let ledger = try await PostgresLedger.open(through, clock: TestClock.runningWallClock())
+        let client = MeteredClient(
+            catalog: try Catalog.bundled(), ledger: ledger, providers: [:], clock: TestClock.runningWallClock(),
+            configuration: .init(pollPolicy: fastPolling, leaseOwner: "gw-a", leasesCalls: true))
+        let settler = Settler(client: client, metrics: GatewayMetrics(), logger: Logger(label: "test"), reconcileInterval: .seconds(60), retryDelay: .milliseconds(50))
+        #expect(await settler.releaseLeases(within: .seconds(5)))
+
+        proxy.stall()
+        let started = ContinuousClock.now
+        #expect(await settler.releaseLeases(within: .milliseconds(300)) == false)
+        let waited = started.duration(to: .now)
+        #expect(waited >= .milliseconds(300) && waited < .seconds(5), "\(waited)")
+        proxy.resume()
+        await ledger.close()
     }
 }

@@ -22,6 +22,15 @@ public final class CommitDroppingProxy: @unchecked Sendable {
     private var dropped = 0
     private var sockets = Set<Int32>()
 
+    private var stalled = false
+
+    /// Holds back everything the server sends until ``resume()``: a server that stopped answering
+    /// (hung, or a network path that drops packets) without closing its connections.
+    public func stall() { state.withLock { stalled = true } }
+
+    /// Relays what was held back, and everything after it.
+    public func resume() { state.withLock { stalled = false } }
+
     /// Commit answers cut so far.
     public var droppedCommits: Int { state.withLock { dropped } }
 
@@ -136,6 +145,7 @@ public final class CommitDroppingProxy: @unchecked Sendable {
         while true {
             let count = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
             guard count > 0 else { return }
+            while watchCommits, state.withLock({ stalled }) { usleep(5_000) }
             guard watchCommits else {
                 guard send(all: buffer[0..<count], to: destination) else { return }
                 continue
