@@ -131,6 +131,7 @@ public final class Settler: Service, Sendable {
         // task of its own, so that a cancelled run still gives them up; bounded, so that a ledger
         // that stopped answering does not hold up the shutdown (the leases then lapse by themselves).
         let released = await releaseLeases(within: releaseTimeout)
+        metrics.leasesHeld.set(Int64(0))
         logger.notice("settler stopped", metadata: ["settler.tracked": "\(trackedCount)", "settler.leases_released": "\(released)"])
     }
 
@@ -140,34 +141,7 @@ public final class Settler: Service, Sendable {
     /// Gives up this process's leases; false when that failed or took longer than `timeout`
     /// (measured on the machine's clock: a shutdown is real time, whatever the schedule's clock).
     func releaseLeases(within timeout: Duration) async -> Bool {
-        struct Race {
-            var waiter: CheckedContinuation<Bool, Never>?
-            var tasks: [Task<Void, Never>] = []
-        }
-        let race = Locked(Race())
-        return await withCheckedContinuation { continuation in
-            race.withLock { $0.waiter = continuation }
-            // The first to finish answers and stops the other.
-            let finish: @Sendable (Bool) -> Void = { released in
-                let (waiter, tasks) = race.withLock { race in
-                    defer { race.waiter = nil }
-                    return (race.waiter, race.tasks)
-                }
-                guard let waiter else { return }
-                for task in tasks { task.cancel() }
-                waiter.resume(returning: released)
-            }
-            let release = Task { [client] in finish((try? await client.releaseLeases()) != nil) }
-            let timer = Task {
-                guard (try? await Task.sleep(for: timeout)) != nil else { return }
-                finish(false)
-            }
-            let finished = race.withLock { race in
-                race.tasks = [release, timer]
-                return race.waiter == nil
-            }
-            if finished { timer.cancel() }
-        }
+        await waitAtMost(timeout) { [client] in (try? await client.releaseLeases()) != nil } ?? false
     }
 
     /// How often this process renews its settlement leases: three times per lease, so that one
@@ -190,9 +164,13 @@ public final class Settler: Service, Sendable {
         do {
             let held = try await client.renewLeases()
             metrics.leasesHeld.set(Int64(held.count))
-            let lost = tracked.subtracting(held)
+            // A task settled meanwhile is no longer tracked (and its lease was deleted): not lost.
+            let lost = state.withLock { state in
+                let lost = tracked.subtracting(held).filter { state.tracked[$0] != nil }
+                for holdID in lost { state.untrack(holdID) }
+                return lost
+            }
             guard !lost.isEmpty else { return }
-            state.withLock { state in for holdID in lost { state.untrack(holdID) } }
             metrics.leasesLost.increment(by: Int64(lost.count))
             logger.info("settlement leases lost; another process polls these tasks", metadata: ["settler.lost": "\(lost.count)"])
         } catch {

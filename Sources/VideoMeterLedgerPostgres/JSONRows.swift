@@ -20,7 +20,9 @@ extension Bool: JSONCell {
 
 extension String: JSONCell {
     /// A JSON string: `"` and `\` escaped, control characters as `\u00XX`, everything else as is
-    /// (UTF-8 text is valid JSON).
+    /// (UTF-8 text is valid JSON). NUL, which no PostgreSQL text can hold (`jsonb` refuses
+    /// `\u0000`), becomes U+FFFD: a NUL in, say, an upstream's video URL must not make the charge
+    /// of a call the seller made fail for good.
     func writeJSON(into text: inout String) {
         text += "\""
         var plain = true
@@ -38,6 +40,7 @@ extension String: JSONCell {
                 case "\n": text += "\\n"
                 case "\r": text += "\\r"
                 case "\t": text += "\\t"
+                case "\u{0}": text += "\u{FFFD}"
                 case _ where scalar.value < 0x20:
                     let hex = String(scalar.value, radix: 16)
                     text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex

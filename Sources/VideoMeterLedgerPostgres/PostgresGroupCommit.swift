@@ -123,25 +123,36 @@ final class PostgresGroupCommit: @unchecked Sendable {
             let alone = isolated
             do {
                 try await client.withConnection(leaseTimeout: leaseTimeout) { connection in
-                    try await connection.untilClosed {
-                        try await connection.run("BEGIN ISOLATION LEVEL READ COMMITTED", self.logger)
-                        do {
-                            if !writes.isEmpty {
-                                if alone {
-                                    for write in writes { try await write.execute(connection, logger: self.logger, batch: self.holdBatch) }
-                                } else {
-                                    try await self.runTogether(writes, connection)
+                    // A connection this committer retired may come back from the pool before the
+                    // pool has seen it close: take another (nothing was sent).
+                    if connection.isClosed { throw RetiredConnection() }
+                    do {
+                        try await connection.untilClosed {
+                            try await connection.run("BEGIN ISOLATION LEVEL READ COMMITTED", self.logger)
+                            do {
+                                if !writes.isEmpty {
+                                    if alone {
+                                        for write in writes { try await write.execute(connection, logger: self.logger, batch: self.holdBatch) }
+                                    } else {
+                                        try await self.runTogether(writes, connection)
+                                    }
                                 }
+                                for operation in others {
+                                    try await operation.execute(connection, logger: self.logger)
+                                }
+                                try await connection.run("COMMIT", self.logger)
+                            } catch {
+                                try? await connection.run("ROLLBACK", self.logger)
+                                throw error
                             }
-                            for operation in others {
-                                try await operation.execute(connection, logger: self.logger)
-                            }
-                            try await connection.run("COMMIT", self.logger)
-                        } catch {
-                            try? await connection.run("ROLLBACK", self.logger)
-                            throw error
                         }
+                    } catch is IsolateWrites {
+                        // A server error no rule foresaw: the batch runs again on a fresh connection.
+                        // (Outside `untilClosed`, whose transaction closing the connection would end.)
+                        await Self.retire(connection)
+                        throw IsolateWrites()
                     }
+                    if alone, writes.contains(where: \.failedOnServer) { await Self.retire(connection) }
                 }
                 for operation in batch { operation.finish(transactionError: nil) }
                 return
@@ -154,7 +165,11 @@ final class PostgresGroupCommit: @unchecked Sendable {
                 try? await Task.sleep(for: .microseconds(Int.random(in: 100...(2_000 * attempt))))
             } catch is IsolateWrites {
                 isolated = true
+            } catch is RetiredConnection where attempt < maximumAttempts {
+                attempt += 1
+                try? await Task.sleep(for: .milliseconds(1))
             } catch {
+                let error = error is RetiredConnection ? PostgresLedgerError.unavailable("no open connection to the server.") : error
                 for operation in batch { operation.finish(transactionError: error) }
                 return
             }
@@ -178,6 +193,19 @@ final class PostgresGroupCommit: @unchecked Sendable {
     }
 
     private struct IsolateWrites: Error {}
+
+    /// The pool handed back a connection ``retire(_:)`` closed.
+    private struct RetiredConnection: Error, CustomStringConvertible {
+        var description: String { "the ledger's database connection was closed after a server error" }
+    }
+
+    /// Closes a connection on which the server reported an error no rule foresaw, so that the pool
+    /// opens a fresh one. The batch's statements are prepared once per connection, and postgres-nio
+    /// keeps a statement whose preparation failed (a lock timeout behind a migration, say) failed
+    /// on that connection for good: without this, every later batch on it would fail the same way.
+    static func retire(_ connection: PostgresConnection) async {
+        try? await connection.close()
+    }
 
     /// Deadlock detected (40P01) and serialization failure (40001): the transaction did nothing
     /// and may simply run again.
@@ -243,6 +271,12 @@ private final class PendingHoldWrite: PendingPostgresOperation, @unchecked Senda
     let write: HoldWrite
     let continuation: CheckedContinuation<HoldWriteResult, any Error>
     var result: Result<HoldWriteResult, any Error>?
+
+    /// Whether the write, run alone, failed with an error the server reported.
+    var failedOnServer: Bool {
+        guard case .failure(let error) = result else { return false }
+        return (error as? PSQLError)?.serverInfo != nil
+    }
 
     /// How often a write running alone runs again when another process took its key meanwhile.
     static let conflictAttempts = 3

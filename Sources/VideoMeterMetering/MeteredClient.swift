@@ -94,7 +94,7 @@ public final class MeteredClient: Sendable {
     let sending = HoldRegistry()
     /// Idempotency keys of the calls this process is holding or sending right now, with how many
     /// attempts use each (a client may send one key twice at once).
-    let keysInUse = Locked<[String: Int]>([:])
+    let keysInUse = Locked(KeysInUse())
     /// Holds to release once the ledger answers again (``releaseWhenAnswered(_:attemptedAt:)``).
     let unanswered = Locked(UnansweredQueue())
     /// A rule broken on purpose by the simulator; nil everywhere else.
@@ -182,8 +182,13 @@ public final class MeteredClient: Sendable {
         await onEvent(.quoted(quote))
 
         let key = request.idempotencyKey ?? "vm-\(UUID().uuidString.lowercased())"
-        keysInUse.withLock { $0[key, default: 0] += 1 }
-        defer { keysInUse.withLock { $0[key] = $0[key] == 1 ? nil : $0[key]! - 1 } }
+        // A hold of an earlier attempt under this key whose commit went unanswered may be being
+        // released right now (``releaseIfUnanswered(_:attemptedAt:)``): wait for that (a few
+        // ledger round trips), so that the release can never void this attempt's hold.
+        while !keysInUse.withLock({ $0.begin(key) }) {
+            try await waitClock.sleep(for: .milliseconds(10))
+        }
+        defer { keysInUse.withLock { $0.end(key) } }
         let holdRequest = try holdRequest(for: priced, key: key)
         let receipt: HoldReceipt
         do {
@@ -601,6 +606,35 @@ extension MeteredClient {
     }
 }
 
+/// The idempotency keys this process is using: attempts holding or sending under each, and the
+/// keys whose unanswered hold is being looked at (no attempt may begin under those meanwhile).
+struct KeysInUse {
+    private var attempts: [String: Int] = [:]
+    private var releasing: Set<String> = []
+
+    /// An attempt begins under `key`, unless a release is looking at it.
+    mutating func begin(_ key: String) -> Bool {
+        guard !releasing.contains(key) else { return false }
+        attempts[key, default: 0] += 1
+        return true
+    }
+
+    mutating func end(_ key: String) {
+        let left = (attempts[key] ?? 1) - 1
+        attempts[key] = left > 0 ? left : nil
+    }
+
+    /// A release looks at `key`, unless an attempt (or another release) is using it.
+    mutating func reserve(_ key: String) -> Bool {
+        guard attempts[key] == nil else { return false }
+        return releasing.insert(key).inserted
+    }
+
+    mutating func release(_ key: String) {
+        releasing.remove(key)
+    }
+}
+
 /// Hold requests whose commit went unanswered, waiting for the ledger to answer again.
 struct UnansweredQueue {
     struct Entry {
@@ -700,15 +734,24 @@ extension MeteredClient {
     /// (``LedgerStore/voidIfNeverSent(holdID:)``); a sync hold is `submitted` from its first
     /// commit, so for a sync call the checks above are what tell this attempt's hold from another's.
     func releaseIfUnanswered(_ request: HoldRequest, attemptedAt: Date) async throws -> UnansweredHold {
-        if keysInUse.withLock({ $0[request.idempotencyKey] != nil }) { return .keyInUse }
+        let key = request.idempotencyKey
+        // Reserved for the whole look: a new attempt under the key in this process waits until it
+        // is over (see ``start(_:onEvent:)``), so the hold looked at cannot be that attempt's.
+        guard keysInUse.withLock({ $0.reserve(key) }) else { return .keyInUse }
+        defer { keysInUse.withLock { $0.release(key) } }
+        // Without settlement leases nothing tells a sync hold made here from one another process
+        // is sending under the same key; it then waits for its deadline, as before.
+        guard request.async || configuration.leasesCalls else { return .nothingToRelease }
         let attemptedAtMs = Int64((attemptedAt.timeIntervalSince1970 * 1000).rounded(.down))
-        guard let hold = try await ledger.hold(idempotencyKey: request.idempotencyKey),
+        guard let hold = try await ledger.hold(idempotencyKey: key),
               hold.state == .pending, hold.upstreamTaskID == nil, hold.fingerprint == request.fingerprint,
               hold.createdAt >= attemptedAtMs, !sending.contains(hold.id)
         else { return .nothingToRelease }
+        // Made by this process: the hold's own commit named this process's lease (lapsed or not,
+        // it still names it unless a reconciler took it over). Another gateway's attempt under the
+        // same key carries that gateway's lease, even one that lapsed during the outage.
         if configuration.leasesCalls {
-            let owned = try await ledger.claimLeases(holdIDs: [hold.id], owner: configuration.leaseOwner, duration: configuration.leaseDuration)
-            guard owned.contains(hold.id) else { return .nothingToRelease }
+            guard try await ledger.lease(holdID: hold.id)?.owner == configuration.leaseOwner else { return .nothingToRelease }
         }
         do {
             if request.async {

@@ -77,15 +77,21 @@ struct ServeCommand: AsyncParsableCommand {
                     logger.warning("\(ProcessClock.variable) is set (\(now)): this gateway dates holds, periods and alerts by that clock, not the machine's; unset it in production")
                 }
             }
+            // Closing waits for the ledger's last writes, at most 5 s: a database that stopped
+            // answering must not hold up the exit (what was acknowledged is committed already).
+            let close: @Sendable () async -> Void = {
+                await upstreams.shutdown()
+                if await waitAtMost(.seconds(5), { await LedgerStores.close(ledger) }) == nil {
+                    logger.warning("the ledger did not close within 5 s; exiting without waiting for it")
+                }
+            }
             do {
                 try await app.runService()
             } catch {
-                await upstreams.shutdown()
-                await LedgerStores.close(ledger)
+                await close()
                 throw error
             }
-            await upstreams.shutdown()
-            await LedgerStores.close(ledger)
+            await close()
         }
     }
 }

@@ -59,13 +59,15 @@ struct SettlerLeaseTests {
 
     /// A shutdown gives its leases up, but does not wait for ever on a ledger that stopped
     /// answering: the PostgreSQL server behind a proxy that holds back everything it sends, the
-    /// release gives up after its timeout (the leases then lapse by themselves) and answers false.
+    /// release gives up after its timeout (the leases then lapse by themselves) and answers false,
+    /// and so does closing the ledger.
     @Test func aShutdownDoesNotWaitForeverOnALedgerThatStoppedAnswering() async throws {
         guard let direct = try await PostgresTestServer.shared.freshDatabase() else { return }
         let proxy = try CommitDroppingProxy.start(upstreamHost: direct.host, upstreamPort: direct.port)
         defer { proxy.stop() }
         var through = direct
         through.port = proxy.port
+        through.tls = .disable
         let ledger = try await PostgresLedger.open(through, clock: TestClock.runningWallClock())
         let client = MeteredClient(
             catalog: try Catalog.bundled(), ledger: ledger, providers: [:], clock: TestClock.runningWallClock(),
@@ -78,7 +80,10 @@ struct SettlerLeaseTests {
         #expect(await settler.releaseLeases(within: .milliseconds(300)) == false)
         let waited = started.duration(to: .now)
         #expect(waited >= .milliseconds(300) && waited < .seconds(5), "\(waited)")
+        // Closing the ledger (what `serve` does next) is bounded the same way.
+        let closed = await waitAtMost(.milliseconds(300)) { await ledger.close() }
+        #expect(closed == nil)
         proxy.resume()
-        await ledger.close()
+        try await eventually { await waitAtMost(.seconds(5)) { await ledger.close() } != nil }
     }
 }

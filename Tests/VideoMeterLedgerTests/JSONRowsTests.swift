@@ -56,6 +56,10 @@ struct JSONRowsTests {
                 AS r(n BIGINT, s TEXT, big BIGINT, flag BOOLEAN, maybe TEXT) ORDER BY n
             """, logger: logger).collect()
         #expect(read.count == Self.texts.count)
+        // NUL, which no PostgreSQL text holds, arrives as U+FFFD instead of failing the write.
+        let nul = try await connection.query(
+            "SELECT s FROM jsonb_to_recordset(\(jsonRows([["s": "a\u{0}b"]]))::jsonb) AS r(s TEXT)", logger: logger).collect()
+        #expect(try nul.first?.decode(String.self) == "a\u{FFFD}b")
         for (index, row) in read.enumerated() {
             let (n, s, big, flag, maybe) = try row.decode((Int64, String, Int64, Bool, String?).self)
             #expect(n == Int64(index))

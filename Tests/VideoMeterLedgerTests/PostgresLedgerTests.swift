@@ -63,18 +63,24 @@ import VideoMeterTesting
         for ledger in ledgers { await ledger.close() }
     }
 
-    /// A write that fails in the database for a reason no rule foresaw (here a NUL character,
-    /// which PostgreSQL's text refuses) fails alone: its batch runs again with a savepoint per
-    /// write, and every other hold sent with it is granted.
+    /// A write that fails in the database for a reason no rule foresaw (here a trigger the test
+    /// adds refuses it) fails alone: its batch runs again with a savepoint per write, every other
+    /// hold sent with it is granted, and the connection it failed on is replaced.
     @Test func aWriteTheDatabaseRefusesFailsAloneAndItsBatchIsGranted() async throws {
         guard let configuration = try await PostgresTestServer.shared.freshDatabase() else { return }
         let ledger = try await PostgresLedger.open(configuration, clock: TestClock.manualWallClock())
         try await ledger.createTeam(name: "acme", timeZone: "UTC")
         try await ledger.setBudget(team: "acme", BudgetSettings(monthlyLimitMicro: 100_000_000))
+        try await PostgresTestServer.execute("""
+            CREATE FUNCTION refuse_marked_hold() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.provider = 'refused-by-the-database' THEN RAISE EXCEPTION 'refused by a test trigger'; END IF; RETURN NEW; END $$
+            """, on: configuration)
+        try await PostgresTestServer.execute(
+            "CREATE TRIGGER refuse_marked_hold BEFORE INSERT ON hold FOR EACH ROW EXECUTE FUNCTION refuse_marked_hold()", on: configuration)
         let outcomes = await withTaskGroup(of: (String, Bool).self) { group in
             for index in 0..<20 {
                 var held = request("k\(index)", amount: 1_000_000)
-                if index == 7 { held.provider = "block\u{0}run" }
+                if index == 7 { held.provider = "refused-by-the-database" }
                 group.addTask { (held.idempotencyKey, (try? await ledger.hold(held)) != nil) }
             }
             return await group.reduce(into: [String: Bool]()) { $0[$1.0] = $1.1 }
@@ -84,6 +90,22 @@ import VideoMeterTesting
         #expect(try await ledger.hold(idempotencyKey: "k7") == nil)
         #expect(try await ledger.budgetStatus(team: "acme").monthPendingMicro == 19_000_000)
         #expect(try await ledger.verify().problems == [])
+        // The ledger goes on writing on a fresh connection.
+        _ = try await ledger.hold(request("k20", amount: 1_000_000))
+        #expect(try await ledger.budgetStatus(team: "acme").monthPendingMicro == 20_000_000)
+        await ledger.close()
+    }
+
+    /// NUL, which no PostgreSQL text holds, is stored as U+FFFD rather than failing the write.
+    @Test func aNulInAHoldIsStoredAsAReplacementCharacter() async throws {
+        guard let configuration = try await PostgresTestServer.shared.freshDatabase() else { return }
+        let ledger = try await PostgresLedger.open(configuration, clock: TestClock.manualWallClock())
+        try await ledger.createTeam(name: "acme", timeZone: "UTC")
+        try await ledger.setBudget(team: "acme", BudgetSettings(monthlyLimitMicro: 100_000_000))
+        var held = request("nul", amount: 1_000_000)
+        held.provider = "block\u{0}run"
+        _ = try await ledger.hold(held)
+        #expect(try await ledger.hold(idempotencyKey: "nul")?.provider == "block\u{FFFD}run")
         await ledger.close()
     }
 

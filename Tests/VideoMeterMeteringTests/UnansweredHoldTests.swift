@@ -94,9 +94,10 @@ struct UnansweredHoldTests {
         // Another call of this process is holding or sending under the key: look again later.
         let busy = try client.holdRequest(for: priced, key: "client-key-busy")
         _ = try await fixture.ledger.hold(busy)
-        client.keysInUse.withLock { $0["client-key-busy"] = 1 }
+        let began = client.keysInUse.withLock { $0.begin("client-key-busy") }
+        #expect(began)
         #expect(try await client.releaseIfUnanswered(busy, attemptedAt: attemptedAt) == .keyInUse)
-        client.keysInUse.withLock { $0["client-key-busy"] = nil }
+        client.keysInUse.withLock { $0.end("client-key-busy") }
 
         // Four calls still held, 0.315 USD each; only the last is this attempt's.
         #expect(try await fixture.balance() == (0, 1_260_000))
@@ -105,6 +106,40 @@ struct UnansweredHoldTests {
             return
         }
         #expect(try await fixture.balance() == (0, 945_000))
+    }
+
+    /// While a release looks at a key, no attempt under it begins in this process (it waits), and
+    /// while an attempt uses a key, no release looks at it: the release can never void the hold of
+    /// an attempt that is about to send.
+    @Test func aReleaseAndAnAttemptNeverUseAKeyAtOnce() {
+        var keys = KeysInUse()
+        var answers: [Bool] = []
+        answers.append(keys.reserve("k"))  // a release looks at k
+        answers.append(keys.begin("k"))  // an attempt under k must wait
+        answers.append(keys.reserve("k"))  // and so must a second release
+        answers.append(keys.begin("other"))  // other keys are free
+        keys.release("k")
+        answers.append(keys.begin("k"))  // two attempts under k at once
+        answers.append(keys.begin("k"))
+        answers.append(keys.reserve("k"))  // no release while they run
+        keys.end("k")
+        answers.append(keys.reserve("k"))  // nor while one still does
+        keys.end("k")
+        answers.append(keys.reserve("k"))
+        #expect(answers == [true, false, false, true, true, true, false, false, true])
+    }
+
+    /// Without settlement leases (the CLI's `generate`) nothing tells this process's sync hold from
+    /// one another process is sending under the same key: it is left to its deadline.
+    @Test func withoutLeasesASyncHoldIsLeftToItsDeadline() async throws {
+        let fixture = try await MeteringFixture.make()
+        try await fixture.team()
+        let client = fixture.client
+        let request = try client.holdRequest(for: try client.price(Self.sync), key: "vm-unleased")
+        let attemptedAt = fixture.clock.now()
+        _ = try await fixture.ledger.hold(request)
+        #expect(try await client.releaseIfUnanswered(request, attemptedAt: attemptedAt) == .nothingToRelease)
+        #expect(try await fixture.balance() == (0, 315_000))
     }
 
     @Test func theQueueWorksThroughEveryUnansweredAttemptAndStops() async throws {
@@ -132,6 +167,7 @@ struct UnansweredHoldTests {
         defer { proxy.stop() }
         var through = direct
         through.port = proxy.port
+        through.tls = .disable
         let clock = TestClock.manualWallClock()
         let ledger = try await PostgresLedger.open(through, clock: clock)
         let upstreams = try await EmulatedUpstreams.start(
@@ -175,6 +211,7 @@ struct UnansweredHoldTests {
         defer { proxy.stop() }
         var through = direct
         through.port = proxy.port
+        through.tls = .disable
         let clock = TestClock.manualWallClock()
         let ledger = try await PostgresLedger.open(through, clock: clock)
         let upstreams = try await EmulatedUpstreams.start(

@@ -10,7 +10,9 @@ import Glibc
 /// answer does, on demand. Everything else is relayed byte for byte; new connections work as before.
 ///
 /// Blocking sockets and a thread per direction: a test tool for a handful of connections, started
-/// with ``start(upstreamHost:upstreamPort:)`` and closed with ``stop()``.
+/// with ``start(upstreamHost:upstreamPort:)`` and closed with ``stop()``. The server must be
+/// reached over IPv4 by address (or `localhost`), and the clients must not ask for TLS (the relay
+/// reads the server's messages).
 public final class CommitDroppingProxy: @unchecked Sendable {
     public let port: Int
     private let listener: Int32
@@ -69,14 +71,21 @@ public final class CommitDroppingProxy: @unchecked Sendable {
         self.upstreamPort = upstreamPort
     }
 
-    /// Stops accepting and cuts every relayed connection.
+    /// Stops accepting and cuts every relayed connection. Only shuts sockets down: each is closed
+    /// by the thread that owns it, so that no descriptor number is touched after it was closed
+    /// (and perhaps reused by another test in this process).
     public func stop() {
+        state.withLock {
+            stalled = false
+            armed = nil
+            // Under the lock: a relay removes its sockets from the set, under it too, before closing them.
+            for socket in sockets { shutdown(socket, Int32(SHUT_RDWR)) }
+        }
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
-        for socket in state.withLock({ sockets }) { shutdown(socket, Int32(SHUT_RDWR)) }
     }
 
     private func acceptLoop() {
+        defer { close(listener) }
         while true {
             let client = accept(listener, nil, nil)
             guard client >= 0 else { return }
@@ -97,7 +106,7 @@ public final class CommitDroppingProxy: @unchecked Sendable {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(upstreamPort).bigEndian
-        address.sin_addr.s_addr = inet_addr(upstreamHost)
+        address.sin_addr.s_addr = inet_addr(upstreamHost == "localhost" ? "127.0.0.1" : upstreamHost)
         let connected = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
