@@ -450,9 +450,14 @@ struct PostgresRestartTests {
         defer { emulator.terminate() }
         var gateways: [CrashTests.Server] = []
         defer { for gateway in gateways { gateway.process.terminate() } }
+        // Leases (= reconcile intervals) of 10 s outlast the outage: a hold whose commit went
+        // unanswered stays leased to the gateway that made it, which releases it as soon as the
+        // database is back. (With 1 s leases another gateway's reconciler could take it over first
+        // and, not knowing it was never sent, leave it to its deadline: docs/GATEWAY.md.)
         for _ in 0..<2 {
             gateways.append(try await CrashTests.serve(
-                db: url, port: try CrashTests.freePort(), upstream: upstream, seller: "worldrouter", arguments: ["--sandbox-latency-ms", "100"]))
+                db: url, port: try CrashTests.freePort(), upstream: upstream, seller: "worldrouter",
+                arguments: ["--sandbox-latency-ms", "100", "--reconcile-seconds", "10"]))
         }
         let bases = gateways.map(\.baseURL)
         let tally = Tally()

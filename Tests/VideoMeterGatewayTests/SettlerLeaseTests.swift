@@ -81,7 +81,7 @@ struct SettlerLeaseTests {
         let waited = started.duration(to: .now)
         #expect(waited >= .milliseconds(300) && waited < .seconds(5), "\(waited)")
         // Closing the ledger (what `serve` does next) is bounded the same way.
-        let closed = await waitAtMost(.milliseconds(300)) { await ledger.close() }
+        let closed: Void? = await waitAtMost(.milliseconds(300)) { await ledger.close() }
         #expect(closed == nil)
         proxy.resume()
         try await eventually { await waitAtMost(.seconds(5)) { await ledger.close() } != nil }
