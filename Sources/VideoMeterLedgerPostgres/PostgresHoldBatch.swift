@@ -577,11 +577,7 @@ struct WriteStatement: PostgresPreparedStatement {
 """
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 3)
-        bindings.append(grants)
-        bindings.append(resolutions)
-        bindings.append(deltas)
-        return bindings
+        PostgresBindings(binding: grants, resolutions, deltas)
     }
 
     func decodeRow(_ row: PostgresRow) throws -> Row {
@@ -603,6 +599,14 @@ extension BatchRead {
     func decodeRow(_ row: PostgresRow) throws -> Cells { Cells(row: row.makeRandomAccess()) }
 }
 
+extension PostgresBindings {
+    /// Bindings for `$1`, `$2`, … in order.
+    init<each Value: PostgresNonThrowingEncodable>(binding values: repeat each Value) {
+        self.init()
+        for value in repeat each values { append(value) }
+    }
+}
+
 extension PostgresConnection {
     func all<Read: BatchRead>(_ read: Read, _ logger: Logger) async throws -> [Cells] {
         var rows: [Cells] = []
@@ -619,11 +623,7 @@ struct LockBudgets: BatchRead {
         """
     let bindings: PostgresBindings
 
-    init(_ names: [String]) {
-        var bindings = PostgresBindings(capacity: 1)
-        bindings.append(names)
-        self.bindings = bindings
-    }
+    init(_ names: [String]) { bindings = PostgresBindings(binding: names) }
 }
 
 /// Locks the named holds, in id order, with what resolving each needs of its team and budget.
@@ -635,11 +635,7 @@ struct LockHolds: BatchRead {
         """
     let bindings: PostgresBindings
 
-    init(_ holdIDs: [Int64]) {
-        var bindings = PostgresBindings(capacity: 1)
-        bindings.append(holdIDs)
-        self.bindings = bindings
-    }
+    init(_ holdIDs: [Int64]) { bindings = PostgresBindings(binding: holdIDs) }
 }
 
 /// The holds already under the batch's idempotency keys.
@@ -647,11 +643,7 @@ struct HoldsUnderKeys: BatchRead {
     static let sql = "SELECT \(PostgresLedger.holdColumns) FROM hold WHERE idempotencyKey = ANY($1)"
     let bindings: PostgresBindings
 
-    init(_ keys: [String]) {
-        var bindings = PostgresBindings(capacity: 1)
-        bindings.append(keys)
-        self.bindings = bindings
-    }
+    init(_ keys: [String]) { bindings = PostgresBindings(binding: keys) }
 }
 
 /// The used amounts of the balance rows the grants are admitted against, and the pending async
@@ -668,11 +660,6 @@ struct BalancesUsed: BatchRead {
     let bindings: PostgresBindings
 
     init(_ teamIDs: [Int64], _ monthKeys: [String], _ dayKeys: [String], _ capped: [Int64]) {
-        var bindings = PostgresBindings(capacity: 4)
-        bindings.append(teamIDs)
-        bindings.append(monthKeys)
-        bindings.append(dayKeys)
-        bindings.append(capped)
-        self.bindings = bindings
+        bindings = PostgresBindings(binding: teamIDs, monthKeys, dayKeys, capped)
     }
 }

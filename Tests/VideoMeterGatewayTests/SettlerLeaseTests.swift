@@ -63,11 +63,8 @@ struct SettlerLeaseTests {
     /// and so does closing the ledger.
     @Test func aShutdownDoesNotWaitForeverOnALedgerThatStoppedAnswering() async throws {
         guard let direct = try await PostgresTestServer.shared.freshDatabase() else { return }
-        let proxy = try CommitDroppingProxy.start(upstreamHost: direct.host, upstreamPort: direct.port)
+        let (proxy, through) = try CommitDroppingProxy.inFront(of: direct)
         defer { proxy.stop() }
-        var through = direct
-        through.port = proxy.port
-        through.tls = .disable
         let ledger = try await PostgresLedger.open(through, clock: TestClock.runningWallClock())
         let client = MeteredClient(
             catalog: try Catalog.bundled(), ledger: ledger, providers: [:], clock: TestClock.runningWallClock(),

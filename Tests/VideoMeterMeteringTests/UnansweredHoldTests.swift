@@ -157,27 +157,41 @@ struct UnansweredHoldTests {
         #expect(try await fixture.ledger.hold(idempotencyKey: "vm-queued-never-committed") == nil)
     }
 
+    /// A metered client (leasing its calls as `gw-a`) on a fresh PostgreSQL ledger reached through
+    /// a ``CommitDroppingProxy``, with emulated upstreams and team `acme` (100 USD a month).
+    struct ThroughProxy {
+        let proxy: CommitDroppingProxy
+        let direct: PostgresLedger.Configuration
+        let clock: ManualWallClock
+        let ledger: PostgresLedger
+        let upstreams: EmulatedUpstreams
+        let client: MeteredClient
+
+        static func make() async throws -> ThroughProxy? {
+            guard let direct = try await PostgresTestServer.shared.freshDatabase() else { return nil }
+            let (proxy, through) = try CommitDroppingProxy.inFront(of: direct)
+            let clock = TestClock.manualWallClock()
+            let ledger = try await PostgresLedger.open(through, clock: clock)
+            let upstreams = try await EmulatedUpstreams.start(
+                blockRun: .init(style: .blockrun, latency: .milliseconds(2)), worldRouter: .init(style: .worldrouter, latency: .milliseconds(2)),
+                worldRouterKey: "team-key-a", timeout: .seconds(30), poll: fastPolling)
+            let client = MeteredClient(
+                catalog: try Catalog.bundled(), ledger: ledger, providers: upstreams.providers, clock: clock,
+                configuration: .init(pollPolicy: fastPolling, leaseOwner: "gw-a", leaseDuration: .seconds(10), leasesCalls: true))
+            try await ledger.createTeam(name: "acme")
+            try await ledger.setBudget(team: "acme", BudgetSettings(monthlyLimitMicro: 100_000_000))
+            return ThroughProxy(proxy: proxy, direct: direct, clock: clock, ledger: ledger, upstreams: upstreams, client: client)
+        }
+    }
+
     /// End to end on PostgreSQL: the server commits a sync call's hold and the proxy in front of it
     /// cuts the connection instead of relaying the answer. The call fails with `ledger_unavailable`
     /// and is never sent; once the ledger answers again (new connections), the hold the server did
     /// commit is voided in the background, so the team has nothing pending and nothing charged.
     @Test func onPostgresAHoldWhoseCommitAnswerIsCutIsReleasedAndTheCallNeverSent() async throws {
-        guard let direct = try await PostgresTestServer.shared.freshDatabase() else { return }
-        let proxy = try CommitDroppingProxy.start(upstreamHost: direct.host, upstreamPort: direct.port)
-        defer { proxy.stop() }
-        var through = direct
-        through.port = proxy.port
-        through.tls = .disable
-        let clock = TestClock.manualWallClock()
-        let ledger = try await PostgresLedger.open(through, clock: clock)
-        let upstreams = try await EmulatedUpstreams.start(
-            blockRun: .init(style: .blockrun, latency: .milliseconds(2)), worldRouter: .init(style: .worldrouter, latency: .milliseconds(2)),
-            worldRouterKey: "team-key-a", timeout: .seconds(30), poll: fastPolling)
-        let client = MeteredClient(
-            catalog: try Catalog.bundled(), ledger: ledger, providers: upstreams.providers, clock: clock,
-            configuration: .init(pollPolicy: fastPolling, leaseOwner: "gw-a", leaseDuration: .seconds(10), leasesCalls: true))
-        try await ledger.createTeam(name: "acme")
-        try await ledger.setBudget(team: "acme", BudgetSettings(monthlyLimitMicro: 100_000_000))
+        guard let pg = try await ThroughProxy.make() else { return }
+        defer { pg.proxy.stop() }
+        let (proxy, ledger, upstreams, client) = (pg.proxy, pg.ledger, pg.upstreams, pg.client)
 
         proxy.arm()
         do {
@@ -190,7 +204,7 @@ struct UnansweredHoldTests {
         #expect(await upstreams.blockRun.stats().created == 0)
 
         // Seen from a connection of its own: the server did commit the hold, and it is released.
-        let observer = try await PostgresLedger.open(direct, clock: clock)
+        let observer = try await PostgresLedger.open(pg.direct, clock: pg.clock)
         try await eventually { try await observer.budgetStatus(team: "acme").monthPendingMicro == 0 }
         let holds = try await observer.holds(state: .voided)
         #expect(holds.count == 1 && holds.first?.amountMicro == 315_000 && holds.first?.postedMicro == 0)
@@ -206,22 +220,9 @@ struct UnansweredHoldTests {
     /// the server committed it. The settlement is written again until the ledger answers, finds the
     /// hold already posted, and the caller gets the charge: posted once, exactly 0.315 USD.
     @Test func onPostgresAChargeWhoseCommitAnswerIsCutIsPostedOnce() async throws {
-        guard let direct = try await PostgresTestServer.shared.freshDatabase() else { return }
-        let proxy = try CommitDroppingProxy.start(upstreamHost: direct.host, upstreamPort: direct.port)
-        defer { proxy.stop() }
-        var through = direct
-        through.port = proxy.port
-        through.tls = .disable
-        let clock = TestClock.manualWallClock()
-        let ledger = try await PostgresLedger.open(through, clock: clock)
-        let upstreams = try await EmulatedUpstreams.start(
-            blockRun: .init(style: .blockrun, latency: .milliseconds(2)), worldRouter: .init(style: .worldrouter, latency: .milliseconds(2)),
-            worldRouterKey: "team-key-a", timeout: .seconds(30), poll: fastPolling)
-        let client = MeteredClient(
-            catalog: try Catalog.bundled(), ledger: ledger, providers: upstreams.providers, clock: clock,
-            configuration: .init(pollPolicy: fastPolling, leaseOwner: "gw-a", leaseDuration: .seconds(10), leasesCalls: true))
-        try await ledger.createTeam(name: "acme")
-        try await ledger.setBudget(team: "acme", BudgetSettings(monthlyLimitMicro: 100_000_000))
+        guard let pg = try await ThroughProxy.make() else { return }
+        defer { pg.proxy.stop() }
+        let (proxy, ledger, upstreams, client) = (pg.proxy, pg.ledger, pg.upstreams, pg.client)
 
         proxy.arm(skipping: 1)
         let outcome = try await client.generate(Self.sync)

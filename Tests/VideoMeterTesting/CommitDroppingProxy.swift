@@ -1,4 +1,5 @@
 import Foundation
+import VideoMeterLedgerPostgres
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -39,6 +40,16 @@ public final class CommitDroppingProxy: @unchecked Sendable {
     /// Cuts the connection carrying a `COMMIT` answer once: the next one, or the one after
     /// `skipping` more have been relayed.
     public func arm(skipping: Int = 0) { state.withLock { armed = skipping } }
+
+    /// A proxy in front of the server `direct` names, and the configuration that reaches the same
+    /// database through it (without TLS, which the relay could not read).
+    public static func inFront(of direct: PostgresLedger.Configuration) throws -> (proxy: CommitDroppingProxy, through: PostgresLedger.Configuration) {
+        let proxy = try start(upstreamHost: direct.host, upstreamPort: direct.port)
+        var through = direct
+        through.port = proxy.port
+        through.tls = .disable
+        return (proxy, through)
+    }
 
     public static func start(upstreamHost: String, upstreamPort: Int) throws -> CommitDroppingProxy {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
