@@ -13,6 +13,11 @@ public let testHTTPClient: HTTPClient = {
     var configuration = HTTPClient.Configuration()
     configuration.connectionPool.retryConnectionEstablishment = false
     configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+    // How long a request may wait for one of those connections (AsyncHTTPClient ties it to the
+    // connect timeout, 10 s by default). CLI tests that wait for a child process synchronously can
+    // hold the two threads of the cooperative pool on these machines for ~11 s, and the loopback
+    // servers' handlers wait with them; a refused connection still fails at once.
+    configuration.timeout.connect = .seconds(45)
     return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
 }()
 
