@@ -26,7 +26,7 @@ final class GroupCommit: @unchecked Sendable {
     /// was a fifth of the simulator's time. Same transaction, savepoint-free: a refusal rolls the
     /// transaction back, which is what rolling back the savepoint of a batch of one and committing
     /// the rest does.
-    private let inline: Bool
+    let inline: Bool
 
     /// Starts the committing thread. It blocks in SQLite (lock waits, fsync) instead of a task of the
     /// cooperative pool, and batches whatever arrived while it was busy. `inline` (the simulator):

@@ -24,7 +24,7 @@ extension Ledger {
     public func apiKeys(team name: String?) async throws -> [APIKeyRecord] {
         var teamID: Int64?
         if let name { teamID = try await team(named: name).id }
-        return try await writer.read { [teamID] db in
+        return try await read { [teamID] db in
             try Row.fetchAll(db, sql: """
                 SELECT apiKey.*, team.name AS teamName FROM apiKey JOIN team ON team.id = apiKey.teamID
                 WHERE (? IS NULL OR apiKey.teamID = ?) ORDER BY apiKey.id
@@ -34,7 +34,7 @@ extension Ledger {
 
     /// The key with that hash, revoked or not.
     public func apiKey(hash: String) async throws -> APIKeyRecord? {
-        try await writer.read { db in
+        try await read { db in
             try Row.fetchOne(db, sql: """
                 SELECT apiKey.*, team.name AS teamName FROM apiKey JOIN team ON team.id = apiKey.teamID WHERE apiKey.keyHash = ?
                 """, arguments: [hash]).map(Self.apiKey)
@@ -70,7 +70,7 @@ extension Ledger {
 
     /// The hold and the owning team of a gateway task id.
     public func gatewayTask(id: String) async throws -> GatewayTaskRecord? {
-        try await writer.read { db in
+        try await read { db in
             try Row.fetchOne(db, sql: "SELECT holdID, teamID FROM gatewayTask WHERE id = ?", arguments: [id]).map { GatewayTaskRecord(holdID: $0["holdID"], teamID: $0["teamID"]) }
         }
     }
@@ -87,19 +87,19 @@ extension Ledger {
 
     /// The stored answer of the sync call held under `holdID`, if any.
     public func replay(holdID: Int64) async throws -> String? {
-        try await writer.read { db in
+        try await read { db in
             try String.fetchOne(db, sql: "SELECT responseJSON FROM gatewayReplay WHERE holdID = ?", arguments: [holdID])
         }
     }
 
     /// How many holds are pending (the gateway's `holds_open` gauge).
     public func pendingHoldCount() async throws -> Int {
-        try await writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM hold WHERE state = 'pending'") ?? 0 }
+        try await read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM hold WHERE state = 'pending'") ?? 0 }
     }
 
     /// Answers once the database does (`/healthz`).
     public func ping() async throws {
-        _ = try await writer.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+        _ = try await read { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }
 
     private static func apiKey(_ row: Row) -> APIKeyRecord {

@@ -51,7 +51,7 @@ extension Ledger {
     }
 
     public func lease(holdID: Int64) async throws -> SettlementLease? {
-        try await writer.read { db in
+        try await read { db in
             try Row.fetchOne(db, sql: "SELECT holdID, owner, expiresAt FROM settlementLease WHERE holdID = ?", arguments: [holdID]).map {
                 SettlementLease(holdID: $0[0], owner: $0[1], expiresAt: $0[2])
             }

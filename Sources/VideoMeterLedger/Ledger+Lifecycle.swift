@@ -80,7 +80,7 @@ extension Ledger {
 
     /// Every late success, oldest first.
     public func lateSuccesses() async throws -> [LateSuccess] {
-        try await writer.read { db in
+        try await read { db in
             // By position, not through Codable: reconciliation reads them all on every pass.
             try db.cachedStatement(sql: """
                 SELECT id, holdID, teamID, holdState, amountMicro, upstreamTaskID, upstreamRequestID, note, detectedAt
@@ -96,7 +96,7 @@ extension Ledger {
 
     /// The hold with that id, or `unknown_hold`.
     public func hold(id: Int64) async throws -> Hold {
-        try await writer.read { db in
+        try await read { db in
             guard let hold = try Self.hold(id: id, db) else { throw LedgerError.unknownHold(id) }
             return hold
         }
@@ -104,14 +104,14 @@ extension Ledger {
 
     /// The hold taken under an idempotency key, if any.
     public func hold(idempotencyKey: String) async throws -> Hold? {
-        try await writer.read { db in
+        try await read { db in
             try db.cachedStatement(sql: "SELECT \(Hold.selection) FROM hold WHERE idempotencyKey = ?").firstRow([idempotencyKey], Hold.init(columns:))
         }
     }
 
     /// Holds, oldest first; all of them when `state` is nil.
     public func holds(state: HoldState? = nil) async throws -> [Hold] {
-        try await writer.read { db in
+        try await read { db in
             if let state {
                 return try db.cachedStatement(sql: "SELECT \(Hold.selection) FROM hold WHERE state = ? ORDER BY id")
                     .allRows([state.rawValue], Hold.init(columns:))
@@ -128,7 +128,7 @@ extension Ledger {
     /// Pending holds a reconciliation pass must look at: those with an upstream task id, and those
     /// whose call ended in `unknown` (sent, no answer).
     public func holdsAwaitingReconciliation() async throws -> [Hold] {
-        try await writer.read { db in
+        try await read { db in
             try db.cachedStatement(sql: """
                 SELECT \(Hold.selection) FROM hold WHERE state = 'pending' AND (upstreamTaskID IS NOT NULL OR callStatus = 'unknown')
                 ORDER BY id
@@ -138,7 +138,7 @@ extension Ledger {
 
     /// A team's usage events, oldest first.
     public func usageEvents(team name: String) async throws -> [UsageEvent] {
-        try await writer.read { db in
+        try await read { db in
             let team = try Self.team(named: name, db)
             return try UsageEvent.fetchAll(db, sql: "SELECT * FROM usageEvent WHERE teamID = ? ORDER BY id", arguments: [team.id])
         }

@@ -4,18 +4,18 @@ import VideoMeter
 
 extension Ledger {
     public func monthlyUsage(_ request: MonthlyUsageRequest, detail: (@Sendable (UsageDetailRow) throws -> Void)?) async throws -> MonthlyUsage {
-        try await writer.read { db in try ReportQueries.monthlyUsage(db, request, detail: detail) }
+        try await read { db in try ReportQueries.monthlyUsage(db, request, detail: detail) }
     }
 
     public func chargedCalls(_ selection: UsageSelection, team: String?) async throws -> [ChargedCalls] {
-        try await writer.read { db in try ReportQueries.chargedCalls(db, selection, team: team) }
+        try await read { db in try ReportQueries.chargedCalls(db, selection, team: team) }
     }
 
     /// Every SQL statement ``monthlyUsage(_:detail:)`` runs for `request`, with the arguments
     /// written in as literals, in the order it runs them: what the benchmark hands to the `sqlite3`
     /// shell as its baseline.
     public func reportSQL(_ request: MonthlyUsageRequest) async throws -> [String] {
-        try await writer.read { db in
+        try await read { db in
             var statements = [ReportQueries.inline(ReportQueries.teamsSQL, [request.team.databaseValue, request.team.databaseValue])]
             for group in try ReportQueries.plans(db, request) {
                 statements += ReportQueries.statements(group).map { ReportQueries.inline($0.sql, $0.arguments) }

@@ -263,10 +263,4 @@ extension SimulationJournalEntry {
             try Int64.fetchAll(db.cachedStatement(sql: "SELECT id FROM hold WHERE state = 'pending' AND upstreamTaskID IS NOT NULL ORDER BY id"))
         }
     }
-
-    /// Reads synchronously on the calling task: GRDB's async `read` would hop to its reader
-    /// queue and back for every step of the simulator.
-    private func readNow<T>(_ body: (Database) throws -> T) throws -> T {
-        try writer.read(body)
-    }
 }

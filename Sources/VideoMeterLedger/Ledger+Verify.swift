@@ -39,7 +39,7 @@ extension Ledger {
     /// - each threshold alert's spent amount reached its threshold of its limit; each
     ///   `projected_overrun` alert's projection passed the limit.
     public func verify() async throws -> VerifyReport {
-        try await writer.read { db in try Self.verify(db) }
+        try await read { db in try Self.verify(db) }
     }
 
     static func verify(_ db: Database) throws -> VerifyReport {

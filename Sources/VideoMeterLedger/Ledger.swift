@@ -80,6 +80,19 @@ public final class Ledger: Sendable {
 
     var nowMilliseconds: Int64 { milliseconds(clock.now()) }
 
+    /// Reads in a snapshot of its own. The simulator's ledgers, which commit on the calling job
+    /// (``GroupCommit/inline``), read there too: GRDB's async `read` hops to a reader queue and back,
+    /// a thread wake-up each way, for every read of every simulated step.
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        if commits.inline { return try readNow(body) }
+        return try await writer.read(body)
+    }
+
+    /// Reads synchronously on the calling thread.
+    func readNow<T>(_ body: (Database) throws -> T) throws -> T {
+        try writer.read(body)
+    }
+
     // MARK: - Teams and budgets
 
     /// Creates a team; `timeZone` must be an IANA identifier (periods follow it).
@@ -98,14 +111,14 @@ public final class Ledger: Sendable {
 
     /// Every team, by name.
     public func teams() async throws -> [Team] {
-        try await writer.read { db in
+        try await read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM team ORDER BY name").map(Self.team(from:))
         }
     }
 
     /// The team with that name, or `unknown_team`.
     public func team(named name: String) async throws -> Team {
-        try await writer.read { db in try Self.team(named: name, db) }
+        try await read { db in try Self.team(named: name, db) }
     }
 
     /// Creates or changes a team's budget; a credit top-up is journaled. Returns the budget.
@@ -138,7 +151,7 @@ public final class Ledger: Sendable {
     /// The team's budget in its current period: limits, posted, pending, available, alerts.
     public func budgetStatus(team name: String) async throws -> BudgetStatus {
         let now = nowMilliseconds
-        return try await writer.read { db in
+        return try await read { db in
             let team = try Self.team(named: name, db)
             guard let budget = try Self.budget(teamID: team.id, db) else { throw LedgerError.noBudget(team.name) }
             let period = self.periods.period(at: now, zoneIdentifier: team.timeZone)
@@ -164,7 +177,7 @@ public final class Ledger: Sendable {
 
     /// Every alert recorded for a team, oldest first.
     public func alerts(team name: String) async throws -> [Alert] {
-        try await writer.read { db in
+        try await read { db in
             let team = try Self.team(named: name, db)
             return try Alert.fetchAll(db, sql: "SELECT * FROM alert WHERE teamID = ? ORDER BY id", arguments: [team.id])
         }
