@@ -11,7 +11,11 @@ enum SimBinary {
         return package.appendingPathComponent(".build/debug/videometer-sim")
     }()
 
-    static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    static func run(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        try await VideometerProcess.detached { try runHere(arguments) }
+    }
+
+    private static func runHere(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = url
         process.arguments = arguments
@@ -30,22 +34,22 @@ enum SimBinary {
 
 @Suite("videometer-sim on the command line", .serialized)
 struct SimulateCommandTests {
-    @Test func theSameArgumentsPrintTheSameOutputByteForByte() throws {
-        let first = try SimBinary.run(["--seeds", "11-13", "--steps", "300", "--verbose"])
-        let second = try SimBinary.run(["--seeds", "11-13", "--steps", "300", "--verbose"])
+    @Test func theSameArgumentsPrintTheSameOutputByteForByte() async throws {
+        let first = try await SimBinary.run(["--seeds", "11-13", "--steps", "300", "--verbose"])
+        let second = try await SimBinary.run(["--seeds", "11-13", "--steps", "300", "--verbose"])
         #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
         #expect(first.stdout == second.stdout)
         #expect(first.stdout.contains("all 3 seeds passed"))
         #expect(first.stderr.contains("steps/s"))
     }
 
-    @Test func aViolationExitsOneWithTheSeedStepInvariantAndLastEvents() throws {
-        let result = try SimBinary.run(["--seeds", "1-50", "--steps", "2000", "--inject", "skip-void"])
+    @Test func aViolationExitsOneWithTheSeedStepInvariantAndLastEvents() async throws {
+        let result = try await SimBinary.run(["--seeds", "1-50", "--steps", "2000", "--inject", "skip-void"])
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("invariant: settle"))
         #expect(result.stdout.contains("last events:"))
         let seed = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("seed: ") }).dropFirst(6)
-        let replay = try SimBinary.run(["--seed", String(seed), "--steps", "2000", "--inject", "skip-void"])
+        let replay = try await SimBinary.run(["--seed", String(seed), "--steps", "2000", "--inject", "skip-void"])
         #expect(replay.status == 1)
         #expect(result.stdout.contains(replay.stdout))
     }
@@ -62,21 +66,21 @@ struct SimulateCommandTests {
         ["--steps", "10"],
         ["--seed", "1", "--seeds", "1-2"],
     ])
-    func badArgumentsAreUsageErrors(arguments: [String]) throws {
-        let result = try SimBinary.run(arguments)
+    func badArgumentsAreUsageErrors(arguments: [String]) async throws {
+        let result = try await SimBinary.run(arguments)
         #expect(result.status == 64, "\(arguments): \(result.stdout)\(result.stderr)")
         #expect(result.stdout.isEmpty)
         #expect(!result.stderr.isEmpty)
     }
 
-    @Test func aLedgerURLOfAnotherKindIsRefusedNamingWhatIsAccepted() throws {
-        let result = try SimBinary.run(["--seed", "1", "--ledger", "mysql://sim:secret@localhost/videometer"])
+    @Test func aLedgerURLOfAnotherKindIsRefusedNamingWhatIsAccepted() async throws {
+        let result = try await SimBinary.run(["--seed", "1", "--ledger", "mysql://sim:secret@localhost/videometer"])
         #expect(result.status == 64)
         #expect(result.stderr.contains("unsupported_database"))
         #expect(result.stderr.contains("--ledger takes a SQLite file path"))
         #expect(result.stderr.contains("postgres://user[:password]@host[:port]/database"))
         #expect(!result.stderr.contains("secret"))
-        let malformed = try SimBinary.run(["--seed", "1", "--ledger", "postgres://sim:secret@localhost:99999/videometer"])
+        let malformed = try await SimBinary.run(["--seed", "1", "--ledger", "postgres://sim:secret@localhost:99999/videometer"])
         #expect(malformed.status == 64)
         #expect(malformed.stderr.contains("invalid_database_url"), "\(malformed.stderr)")
         #expect(!malformed.stderr.contains("secret"))
@@ -86,8 +90,8 @@ struct SimulateCommandTests {
         guard let server = try await PostgresTestServer.shared.server() else { return }
         let url = "postgres://\(server.username):\(server.password ?? "")@\(server.host):\(server.port)/\(server.database)?sslmode=disable"
         let arguments = ["--seeds", "12-13", "--steps", "60", "--ledger", url]
-        let first = try SimBinary.run(arguments)
-        let second = try SimBinary.run(arguments)
+        let first = try await SimBinary.run(arguments)
+        let second = try await SimBinary.run(arguments)
         #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
         #expect(first.stdout == second.stdout)
         #expect(first.stdout.contains("all 2 seeds passed"))
@@ -102,23 +106,23 @@ struct SimulateCommandTests {
             """, on: server)
     }
 
-    @Test func anUnreachablePostgresServerIsAClearErrorNotAViolation() throws {
+    @Test func anUnreachablePostgresServerIsAClearErrorNotAViolation() async throws {
         let closed = try PostgresTestServer.freePort()
-        let result = try SimBinary.run(["--seed", "1", "--ledger", "postgres://sim:secret@127.0.0.1:\(closed)/videometer?sslmode=disable"])
+        let result = try await SimBinary.run(["--seed", "1", "--ledger", "postgres://sim:secret@127.0.0.1:\(closed)/videometer?sslmode=disable"])
         #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.isEmpty)
         #expect(result.stderr.contains("ledger_unavailable"), "\(result.stderr)")
         #expect(!result.stderr.contains("secret"))
     }
 
-    @Test func aLedgerFileIsKeptForInspection() throws {
+    @Test func aLedgerFileIsKeptForInspection() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("videometer-sim-test-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("sim.sqlite").path
-        let result = try SimBinary.run(["--seed", "4", "--steps", "200", "--ledger", path])
+        let result = try await SimBinary.run(["--seed", "4", "--steps", "200", "--ledger", path])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(FileManager.default.fileExists(atPath: path))
-        let again = try SimBinary.run(["--seed", "4", "--steps", "200", "--ledger", path])
+        let again = try await SimBinary.run(["--seed", "4", "--steps", "200", "--ledger", path])
         #expect(again.status == 64)
     }
 }

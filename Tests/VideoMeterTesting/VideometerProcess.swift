@@ -75,10 +75,15 @@ public enum VideometerProcess {
     public static func runDetached(
         _ arguments: [String], environment overrides: [String: String?] = [:], in directory: URL? = nil
     ) async throws -> Output {
+        try await detached { try run(arguments, environment: overrides, in: directory) }
+    }
+
+    /// Runs `body`, which blocks (waiting for a child process), on a thread of its own while the
+    /// caller's task is suspended: on a 2-core machine the cooperative pool has two threads, and
+    /// two tests blocked in `waitUntilExit` would stall every other test of the suite.
+    public static func detached<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread {
-                continuation.resume(with: Result { try run(arguments, environment: overrides, in: directory) })
-            }
+            let thread = Thread { continuation.resume(with: Result { try body() }) }
             thread.name = "test.videometer-child"
             thread.start()
         }

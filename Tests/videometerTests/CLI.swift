@@ -2,17 +2,15 @@ import Foundation
 import VideoMeterTesting
 
 /// Runs the built `videometer` binary, as a user would, on the test's clock (``TestClock``).
+///
+/// Every run waits for the child on a thread of its own (``VideometerProcess/runDetached``), never
+/// on one of the cooperative pool's few threads.
 struct CLI {
     typealias Result = VideometerProcess.Output
 
     static var binary: URL { VideometerProcess.binary }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil) throws -> Result {
-        try VideometerProcess.run(arguments, environment: environment.mapValues { $0 }, in: directory)
-    }
-
-    /// ``run(_:environment:in:)`` without holding a thread of the cooperative pool meanwhile.
-    static func runDetached(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil) async throws -> Result {
+    static func run(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil) async throws -> Result {
         try await VideometerProcess.runDetached(arguments, environment: environment.mapValues { $0 }, in: directory)
     }
 
@@ -21,8 +19,8 @@ struct CLI {
         try VideometerProcess.spawn(arguments, environment: environment.mapValues { $0 })
     }
 
-    static func json(_ arguments: [String]) throws -> [String: Any] {
-        let result = try run(arguments)
+    static func json(_ arguments: [String]) async throws -> [String: Any] {
+        let result = try await run(arguments)
         guard let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] else { return [:] }
         return object
     }

@@ -3,12 +3,12 @@ import Testing
 
 @Suite("videometer demo, run as a user would")
 struct DemoCommandTests {
-    @Test func theDemoMetersARealisticMixAndCanRunAgain() throws {
+    @Test func theDemoMetersARealisticMixAndCanRunAgain() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vm-demo-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         for _ in 0..<2 {
-            let result = try CLI.run(["demo", "--latency-ms", "0"], in: directory)
+            let result = try await CLI.run(["demo", "--latency-ms", "0"], in: directory)
             #expect(result.status == 0, "\(result.stderr)")
             let out = result.stdout
             #expect(out.contains("ledger    SQLite file videometer-demo.sqlite (new)"))
@@ -28,13 +28,13 @@ struct DemoCommandTests {
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("videometer.sqlite").path))
     }
 
-    @Test func aLedgerThatExistsIsNeverUsedByTheDemo() throws {
+    @Test func aLedgerThatExistsIsNeverUsedByTheDemo() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vm-demo-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let existing = directory.appendingPathComponent("real.sqlite").path
-        #expect(try CLI.run(["team", "create", "studio", "--db", existing]).status == 0)
-        let result = try CLI.run(["demo", "--db", existing, "--latency-ms", "0"], in: directory)
+        #expect(try await CLI.run(["team", "create", "studio", "--db", existing]).status == 0)
+        let result = try await CLI.run(["demo", "--db", existing, "--latency-ms", "0"], in: directory)
         #expect(result.status == 64)
         #expect(result.stderr.contains("--db \(existing) exists"))
     }

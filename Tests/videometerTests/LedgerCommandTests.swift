@@ -16,12 +16,12 @@ struct LedgerCommandTests {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         }
 
-        func run(_ arguments: [String]) throws -> CLI.Result {
-            try CLI.run(arguments + ["--db", db], in: directory)
+        func run(_ arguments: [String]) async throws -> CLI.Result {
+            try await CLI.run(arguments + ["--db", db], in: directory)
         }
 
-        func json(_ arguments: [String]) throws -> Any {
-            let result = try run(arguments)
+        func json(_ arguments: [String]) async throws -> Any {
+            let result = try await run(arguments)
             #expect(result.status == 0, "\(arguments): \(result.stderr)")
             return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
         }
@@ -31,24 +31,24 @@ struct LedgerCommandTests {
         ["ledger", "verify"], ["ledger", "holds"], ["ledger", "expire"], ["budget", "show", "--team", "x"], ["team", "list"],
         ["keys", "list"], ["keys", "create", "--team", "x"], ["reconcile"], ["budget", "set", "--team", "x", "--monthly", "5"],
     ])
-    func aMistypedLedgerPathIsAnErrorAndCreatesNothing(arguments: [String]) throws {
+    func aMistypedLedgerPathIsAnErrorAndCreatesNothing(arguments: [String]) async throws {
         let workspace = try Workspace()
-        let result = try workspace.run(arguments)
+        let result = try await workspace.run(arguments)
         #expect(result.status == 1)
         #expect(result.stderr.hasPrefix("error: no_ledger: There is no ledger at \(workspace.db)."))
         #expect(try FileManager.default.contentsOfDirectory(atPath: workspace.directory.path).isEmpty)
     }
 
-    @Test func budgetsHoldsExpiryAndVerifyWithExactAmounts() throws {
+    @Test func budgetsHoldsExpiryAndVerifyWithExactAmounts() async throws {
         let workspace = try Workspace()
-        #expect(try workspace.run(["team", "create", "studio", "--timezone", "Europe/Paris"]).status == 0)
-        #expect(try workspace.run(["budget", "set", "--team", "studio", "--monthly", "5", "--daily", "1"]).status == 0)
-        let exercise = try workspace.run(["ledger", "exercise", "--team", "studio", "--count", "5", "--amount", "0.25", "--hold-only"])
+        #expect(try await workspace.run(["team", "create", "studio", "--timezone", "Europe/Paris"]).status == 0)
+        #expect(try await workspace.run(["budget", "set", "--team", "studio", "--monthly", "5", "--daily", "1"]).status == 0)
+        let exercise = try await workspace.run(["ledger", "exercise", "--team", "studio", "--count", "5", "--amount", "0.25", "--hold-only"])
         // The daily limit fits four holds of 0.25; the fifth is refused by it.
         #expect(exercise.stdout.split(separator: "\n").filter { $0.hasPrefix("hold ") }.count == 4)
         #expect(exercise.stdout.contains("refused exercise-4 budget_exceeded daily"))
 
-        let budget = try #require(try workspace.json(["budget", "show", "--team", "studio", "--json"]) as? [String: Any])
+        let budget = try #require(try await workspace.json(["budget", "show", "--team", "studio", "--json"]) as? [String: Any])
         #expect(budget["time_zone"] as? String == "Europe/Paris")
         #expect(budget["available"] as? String == "0.000000")
         let monthly = try #require(budget["monthly"] as? [String: Any])
@@ -56,15 +56,15 @@ struct LedgerCommandTests {
         #expect(monthly["available"] as? String == "4.000000")
         #expect(monthly["period_end"] as? String == "2026-12-01T00:00:00+01:00")
 
-        let holds = try #require(try workspace.json(["ledger", "holds", "--json"]) as? [[String: Any]])
+        let holds = try #require(try await workspace.json(["ledger", "holds", "--json"]) as? [[String: Any]])
         #expect(holds.map { $0["amount"] as? String } == Array(repeating: "0.250000", count: 4))
         #expect(holds.allSatisfy { $0["state"] as? String == "pending" && $0["team"] as? String == "studio" })
 
         // Nothing is due yet: expire releases nothing, and the ledger is consistent.
-        let expire = try workspace.run(["ledger", "expire"])
+        let expire = try await workspace.run(["ledger", "expire"])
         #expect(expire.status == 0)
         #expect(expire.stdout.contains("0"))
-        let verify = try workspace.run(["ledger", "verify"])
+        let verify = try await workspace.run(["ledger", "verify"])
         #expect(verify.status == 0)
         #expect(verify.stdout.contains("ledger consistent"))
     }
@@ -76,38 +76,38 @@ struct LedgerCommandTests {
         (["budget", "set", "--team", "studio", "--monthly", "5", "--alerts", "50,50"], "must be distinct percentages"),
         (["team", "create", "other", "--timezone", "Mars/Base"], "is not an IANA time zone"),
     ])
-    func badInputIsRefusedAndChangesNothing(arguments: [String], message: String) throws {
+    func badInputIsRefusedAndChangesNothing(arguments: [String], message: String) async throws {
         let workspace = try Workspace()
-        #expect(try workspace.run(["team", "create", "studio"]).status == 0)
-        #expect(try workspace.run(["budget", "set", "--team", "studio", "--monthly", "10"]).status == 0)
-        let before = try workspace.run(["budget", "show", "--team", "studio", "--json"]).stdout
-        let teamsBefore = try workspace.run(["team", "list"]).stdout
-        let result = try workspace.run(arguments)
+        #expect(try await workspace.run(["team", "create", "studio"]).status == 0)
+        #expect(try await workspace.run(["budget", "set", "--team", "studio", "--monthly", "10"]).status == 0)
+        let before = try await workspace.run(["budget", "show", "--team", "studio", "--json"]).stdout
+        let teamsBefore = try await workspace.run(["team", "list"]).stdout
+        let result = try await workspace.run(arguments)
         #expect(result.status != 0)
         #expect(result.stderr.contains(message), "\(result.stderr)")
-        #expect(try workspace.run(["budget", "show", "--team", "studio", "--json"]).stdout == before)
-        #expect(try workspace.run(["team", "list"]).stdout == teamsBefore)
+        #expect(try await workspace.run(["budget", "show", "--team", "studio", "--json"]).stdout == before)
+        #expect(try await workspace.run(["team", "list"]).stdout == teamsBefore)
     }
 
-    @Test func anUnknownTeamIsNamed() throws {
+    @Test func anUnknownTeamIsNamed() async throws {
         let workspace = try Workspace()
-        #expect(try workspace.run(["team", "create", "studio"]).status == 0)
-        let result = try workspace.run(["budget", "set", "--team", "stduio", "--monthly", "5"])
+        #expect(try await workspace.run(["team", "create", "studio"]).status == 0)
+        let result = try await workspace.run(["budget", "set", "--team", "stduio", "--monthly", "5"])
         #expect(result.status == 1)
         #expect(result.stderr.hasPrefix("error: unknown_team: "))
         #expect(result.stderr.contains("stduio"))
     }
 
-    @Test func keysAreShownOnceListedWithoutTheSecretAndRevokedByLabel() throws {
+    @Test func keysAreShownOnceListedWithoutTheSecretAndRevokedByLabel() async throws {
         let workspace = try Workspace()
-        #expect(try workspace.run(["team", "create", "studio"]).status == 0)
-        let created = try workspace.run(["keys", "create", "--team", "studio", "--name", "ci-bot"])
+        #expect(try await workspace.run(["team", "create", "studio"]).status == 0)
+        let created = try await workspace.run(["keys", "create", "--team", "studio", "--name", "ci-bot"])
         #expect(created.status == 0)
         let key = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(key.hasPrefix("vmk_") && key.count == 47)
         #expect(created.stderr.contains("not shown again"))
 
-        let listed = try workspace.run(["keys", "list", "--json"])
+        let listed = try await workspace.run(["keys", "list", "--json"])
         #expect(!listed.stdout.contains(key))
         let keys = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])
         #expect(keys.count == 1)
@@ -115,27 +115,27 @@ struct LedgerCommandTests {
         #expect(keys.first?["prefix"] as? String == String(key.prefix(12)))
         #expect(keys.first?["revoked_at"] == nil)
 
-        #expect(try workspace.run(["keys", "revoke", "ci-bot"]).status == 0)
-        let revoked = try #require(try workspace.json(["keys", "list", "--json"]) as? [[String: Any]])
+        #expect(try await workspace.run(["keys", "revoke", "ci-bot"]).status == 0)
+        let revoked = try #require(try await workspace.json(["keys", "list", "--json"]) as? [[String: Any]])
         #expect(revoked.first?["revoked_at"] is String)
-        let unknown = try workspace.run(["keys", "revoke", "nobody"])
+        let unknown = try await workspace.run(["keys", "revoke", "nobody"])
         #expect(unknown.status == 1)
         #expect(unknown.stderr.hasPrefix("error: unknown_key: "))
     }
-    @Test func verifyExitsNonZeroAndNamesEveryProblem() throws {
+    @Test func verifyExitsNonZeroAndNamesEveryProblem() async throws {
         let workspace = try Workspace()
-        #expect(try workspace.run(["team", "create", "studio"]).status == 0)
-        #expect(try workspace.run(["budget", "set", "--team", "studio", "--monthly", "5"]).status == 0)
-        #expect(try workspace.run(["ledger", "exercise", "--team", "studio", "--count", "2", "--amount", "0.5"]).status == 0)
-        #expect(try workspace.run(["ledger", "verify"]).status == 0)
+        #expect(try await workspace.run(["team", "create", "studio"]).status == 0)
+        #expect(try await workspace.run(["budget", "set", "--team", "studio", "--monthly", "5"]).status == 0)
+        #expect(try await workspace.run(["ledger", "exercise", "--team", "studio", "--count", "2", "--amount", "0.5"]).status == 0)
+        #expect(try await workspace.run(["ledger", "verify"]).status == 0)
         // Someone edits the database behind the ledger's back.
         let database = try DatabaseQueue(path: workspace.db)
-        try database.write { db in
+        try await database.write { db in
             try db.execute(sql: "UPDATE balance SET postedMicro = postedMicro + 1 WHERE scope = 'month'")
             try db.execute(sql: "UPDATE hold SET postedMicro = 0 WHERE id = 2")
         }
         try database.close()
-        let result = try workspace.run(["ledger", "verify"])
+        let result = try await workspace.run(["ledger", "verify"])
         #expect(result.status == 1)
         #expect(result.stdout.contains("checked 4 journal entries, 2 holds, 2 usage events"))
         #expect(result.stderr.contains("problem: balance team 1 month"))
@@ -153,12 +153,12 @@ struct LedgerLocationTests {
         ("postgresql://localhost/videometer", "invalid_database_url"), ("postgres:/typo", "invalid_database_url"),
         ("postgres://", "invalid_database_url"), ("postgres://videometer:s3cret@127.0.0.1:5432/", "invalid_database_url"),
     ])
-    func aLocationThatIsNeitherAFileNorAUsablePostgresURLIsRefusedAndCreatesNothing(_ location: String, _ code: String) throws {
+    func aLocationThatIsNeitherAFileNorAUsablePostgresURLIsRefusedAndCreatesNothing(_ location: String, _ code: String) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vm-db-url-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         for (arguments, environment) in [(["team", "create", "acme"], ["VIDEOMETER_DB": location]), (["team", "create", "acme", "--db", location], [:])] {
-            let result = try CLI.run(arguments, environment: environment, in: directory)
+            let result = try await CLI.run(arguments, environment: environment, in: directory)
             #expect(result.status == 1)
             #expect(result.stderr.hasPrefix("error: \(code): "), "\(result.stderr)")
             #expect(!result.stderr.contains("s3cret"))

@@ -14,7 +14,7 @@ import VideoMeterTesting
         let original = directory.appendingPathComponent("original.sqlite").path
         let back = directory.appendingPathComponent("back.sqlite").path
         func run(_ arguments: [String]) async throws -> CLI.Result {
-            let result = try await CLI.runDetached(arguments, in: directory)
+            let result = try await CLI.run(arguments, in: directory)
             #expect(!result.stdout.contains(PostgresTestServer.password) && !result.stderr.contains(PostgresTestServer.password))
             return result
         }
@@ -69,27 +69,27 @@ import VideoMeterTesting
         let url = PostgresCommandTests.url(configuration)
         let directory = try PostgresCommandTests.emptyDirectory()
         let source = directory.appendingPathComponent("source.sqlite").path
-        #expect(try await CLI.runDetached(["team", "create", "acme", "--db", source], in: directory).status == 0)
-        #expect(try await CLI.runDetached(["team", "create", "other", "--db", url], in: directory).status == 0)
+        #expect(try await CLI.run(["team", "create", "acme", "--db", source], in: directory).status == 0)
+        #expect(try await CLI.run(["team", "create", "other", "--db", url], in: directory).status == 0)
 
-        var result = try await CLI.runDetached(["ledger", "copy", "--from", source, "--to", url], in: directory)
+        var result = try await CLI.run(["ledger", "copy", "--from", source, "--to", url], in: directory)
         #expect(result.status == 1)
         #expect(result.stderr.contains("ledger_copy_target_not_empty"), "\(result.stderr)")
-        var teams = try await CLI.runDetached(["team", "list", "--db", url], in: directory)
+        var teams = try await CLI.run(["team", "list", "--db", url], in: directory)
         #expect(teams.stdout.contains("other") && !teams.stdout.contains("acme"), "\(teams.stdout)")
 
-        result = try await CLI.runDetached(["ledger", "copy", "--from", source, "--to", url, "--replace"], in: directory)
+        result = try await CLI.run(["ledger", "copy", "--from", source, "--to", url, "--replace"], in: directory)
         #expect(result.status == 0, "\(result.stderr)")
-        teams = try await CLI.runDetached(["team", "list", "--db", url], in: directory)
+        teams = try await CLI.run(["team", "list", "--db", url], in: directory)
         #expect(teams.stdout.contains("acme") && !teams.stdout.contains("other"), "\(teams.stdout)")
 
-        result = try await CLI.runDetached(["ledger", "copy", "--from", source, "--to", source], in: directory)
+        result = try await CLI.run(["ledger", "copy", "--from", source, "--to", source], in: directory)
         #expect(result.status == 1 && result.stderr.contains("ledger_copy_same_store"), "\(result.stderr)")
 
         let before = try PostgresCommandTests.contents(directory)
-        result = try await CLI.runDetached(["ledger", "copy", "--from", source, "--to", "mysql://meter:secret-pw@db.internal/ledger"], in: directory)
+        result = try await CLI.run(["ledger", "copy", "--from", source, "--to", "mysql://meter:secret-pw@db.internal/ledger"], in: directory)
         #expect(result.status == 1 && result.stderr.contains("unsupported_database") && !result.stderr.contains("secret-pw"), "\(result.stderr)")
-        result = try await CLI.runDetached(["ledger", "copy", "--from", directory.appendingPathComponent("missing.sqlite").path, "--to", url], in: directory)
+        result = try await CLI.run(["ledger", "copy", "--from", directory.appendingPathComponent("missing.sqlite").path, "--to", url], in: directory)
         #expect(result.status == 1 && result.stderr.contains("no_ledger"), "\(result.stderr)")
         // Refusals create nothing.
         #expect(try PostgresCommandTests.contents(directory).sorted() == before.sorted())

@@ -18,8 +18,8 @@ struct MeteringCrashTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let db = directory.appendingPathComponent("ledger.sqlite").path
         let environment = ["VIDEOMETER_WORLDROUTER_URL": base, "VIDEOMETER_WORLDROUTER_KEY": "crash-key", "VIDEOMETER_DB": db]
-        #expect(try CLI.run(["team", "create", "acme"], environment: environment).status == 0)
-        #expect(try CLI.run(["budget", "set", "--team", "acme", "--monthly", "100"], environment: environment).status == 0)
+        #expect(try await CLI.run(["team", "create", "acme"], environment: environment).status == 0)
+        #expect(try await CLI.run(["budget", "set", "--team", "acme", "--monthly", "100"], environment: environment).status == 0)
 
         var random = SplitMix64(seed: 3)
         var expectedTasks = 0
@@ -40,7 +40,7 @@ struct MeteringCrashTests {
             for child in children { child.waitUntilExit() }
         }
 
-        let reconcile = try CLI.run(["reconcile", "--wait", "20", "--poll-ms", "10", "--json"], environment: environment)
+        let reconcile = try await CLI.run(["reconcile", "--wait", "20", "--poll-ms", "10", "--json"], environment: environment)
         #expect(reconcile.status == 0, "reconcile: \(reconcile.stdout) \(reconcile.stderr)")
 
         let stats = await emulator.stats()
@@ -70,7 +70,7 @@ struct MeteringCrashTests {
             try MicroUSD.fetchOne(db, sql: "SELECT COALESCE(SUM(amountMicro), 0) FROM journalEntry WHERE kind = 'post'")
         }
         #expect(posted == charged)
-        let verify = try CLI.run(["ledger", "verify"], environment: environment)
+        let verify = try await CLI.run(["ledger", "verify"], environment: environment)
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
         await emulator.shutdown()
     }

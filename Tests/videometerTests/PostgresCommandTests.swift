@@ -27,7 +27,7 @@ import VideoMeterTesting
         let directory = try Self.emptyDirectory()
         let environment = ["VIDEOMETER_DB": url]
         func run(_ arguments: [String]) async throws -> CLI.Result {
-            let result = try await CLI.runDetached(arguments, environment: environment, in: directory)
+            let result = try await CLI.run(arguments, environment: environment, in: directory)
             #expect(!result.stdout.contains(PostgresTestServer.password) && !result.stderr.contains(PostgresTestServer.password))
             return result
         }
@@ -52,7 +52,7 @@ import VideoMeterTesting
         result = try await run(["ledger", "verify"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         // The flag names the same database as the variable did.
-        result = try await CLI.runDetached(["team", "list", "--db", url], in: directory)
+        result = try await CLI.run(["team", "list", "--db", url], in: directory)
         #expect(result.status == 0 && result.stdout.contains("acme"), "\(result.stderr)")
 
         // The report and reprice read the same database through the contract.
@@ -80,13 +80,13 @@ import VideoMeterTesting
     func aBadAddressIsRefusedNamingWhatIsAcceptedAndCreatesNothing(_ address: String, _ code: String) async throws {
         let directory = try Self.emptyDirectory()
         for arguments in [["team", "create", "acme", "--db", address], ["budget", "show", "--team", "acme", "--db", address]] {
-            let result = try await CLI.runDetached(arguments, in: directory)
+            let result = try await CLI.run(arguments, in: directory)
             #expect(result.status != 0)
             #expect(result.stderr.contains(code), "\(result.stderr)")
             #expect(result.stderr.contains("postgres://user[:password]@host[:port]/database"), "\(result.stderr)")
             #expect(!result.stderr.contains("secret-pw") && !result.stdout.contains("secret-pw"))
         }
-        let serve = try await CLI.runDetached(["serve", "--port", "0"], environment: ["VIDEOMETER_DB": address], in: directory)
+        let serve = try await CLI.run(["serve", "--port", "0"], environment: ["VIDEOMETER_DB": address], in: directory)
         #expect(serve.status != 0)
         #expect(serve.stderr.contains(code), "\(serve.stderr)")
         #expect(!serve.stderr.contains("secret-pw"))
@@ -97,7 +97,7 @@ import VideoMeterTesting
         guard let configuration = try await PostgresTestServer.shared.freshDatabase() else { return }
         let directory = try Self.emptyDirectory()
 
-        var result = try await CLI.runDetached(["team", "create", "acme", "--db", Self.url(configuration, password: "wrong-pw-123")], in: directory)
+        var result = try await CLI.run(["team", "create", "acme", "--db", Self.url(configuration, password: "wrong-pw-123")], in: directory)
         #expect(result.status != 0)
         #expect(result.stderr.contains("ledger_authentication_failed"), "\(result.stderr)")
         #expect(!result.stderr.contains("wrong-pw-123"))
@@ -106,22 +106,22 @@ import VideoMeterTesting
         var unreachable = configuration
         unreachable.port = closed
         let started = ContinuousClock.now
-        result = try await CLI.runDetached(["team", "list", "--db", Self.url(unreachable)], in: directory)
+        result = try await CLI.run(["team", "list", "--db", Self.url(unreachable)], in: directory)
         #expect(ContinuousClock.now - started < .seconds(5))
         #expect(result.status != 0)
         #expect(result.stderr.contains("ledger_unavailable"), "\(result.stderr)")
         #expect(!result.stderr.contains(PostgresTestServer.password))
 
         let url = Self.url(configuration)
-        #expect(try await CLI.runDetached(["team", "create", "acme", "--db", url], in: directory).status == 0)
+        #expect(try await CLI.run(["team", "create", "acme", "--db", url], in: directory).status == 0)
         try await PostgresTestServer.execute(
             "INSERT INTO ledgerMigration (identifier, appliedAt) VALUES ('pg-v99-from-the-future', 0)", on: configuration)
-        result = try await CLI.runDetached(["team", "create", "beta", "--db", url], in: directory)
+        result = try await CLI.run(["team", "create", "beta", "--db", url], in: directory)
         #expect(result.status != 0)
         #expect(result.stderr.contains("ledger_schema_newer"), "\(result.stderr)")
         // Nothing was written: once the future migration is gone, only acme is there.
         try await PostgresTestServer.execute("DELETE FROM ledgerMigration WHERE identifier = 'pg-v99-from-the-future'", on: configuration)
-        result = try await CLI.runDetached(["team", "list", "--db", url], in: directory)
+        result = try await CLI.run(["team", "list", "--db", url], in: directory)
         #expect(result.status == 0 && result.stdout.contains("acme") && !result.stdout.contains("beta"), "\(result.stdout)")
         #expect(try Self.contents(directory) == [])
     }

@@ -10,29 +10,29 @@ struct ReportCommandTests {
         let directory: URL
         var db: String { directory.appendingPathComponent("ledger.sqlite").path }
 
-        init() throws {
+        init() async throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("vm-report-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            try expectSuccess(["team", "create", "studio"])
-            try expectSuccess(["budget", "set", "--team", "studio", "--monthly", "10"])
+            try await expectSuccess(["team", "create", "studio"])
+            try await expectSuccess(["budget", "set", "--team", "studio", "--monthly", "10"])
         }
 
         deinit { try? FileManager.default.removeItem(at: directory) }
 
         @discardableResult
-        func run(_ arguments: [String]) throws -> CLI.Result {
-            try CLI.run(arguments + ["--db", db], in: directory)
+        func run(_ arguments: [String]) async throws -> CLI.Result {
+            try await CLI.run(arguments + ["--db", db], in: directory)
         }
 
-        func expectSuccess(_ arguments: [String]) throws {
-            let result = try run(arguments)
+        func expectSuccess(_ arguments: [String]) async throws {
+            let result = try await run(arguments)
             #expect(result.status == 0, "\(arguments): \(result.stderr)")
         }
 
         /// A sandbox call through the meter, its outcome forced by an emulator prompt tag.
         @discardableResult
-        func generate(_ model: String, tag: String = "succeeded", caller: String = "alice") throws -> CLI.Result {
-            try run([
+        func generate(_ model: String, tag: String = "succeeded", caller: String = "alice") async throws -> CLI.Result {
+            try await run([
                 "generate", "--team", "studio", "--model", model, "--prompt", "a cat [emulate:\(tag)]",
                 "--caller", caller, "--sandbox-latency-ms", "0",
             ])
@@ -47,45 +47,45 @@ struct ReportCommandTests {
     static let thisMonth = TestClock.month
 
     @Test(arguments: ["2026-13", "26-11", "november", "2026-11-01"])
-    func aMalformedMonthIsInvalidMonth(_ month: String) throws {
-        let workspace = try Workspace()
-        let result = try workspace.run(["report", "--month", month, "--format", "csv"])
+    func aMalformedMonthIsInvalidMonth(_ month: String) async throws {
+        let workspace = try await Workspace()
+        let result = try await workspace.run(["report", "--month", month, "--format", "csv"])
         #expect(result.status == 1)
         #expect(result.stdout.isEmpty)
         #expect(result.stderr == "error: invalid_month: '\(month)' is not a month; write it as YYYY-MM, for example 2026-11.\n")
     }
 
-    @Test func anUnknownTeamIsUnknownTeam() throws {
-        let workspace = try Workspace()
-        let result = try workspace.run(["report", "--month", "2026-11", "--team", "nobody", "--format", "csv"])
+    @Test func anUnknownTeamIsUnknownTeam() async throws {
+        let workspace = try await Workspace()
+        let result = try await workspace.run(["report", "--month", "2026-11", "--team", "nobody", "--format", "csv"])
         #expect(result.status == 1)
         #expect(result.stdout.isEmpty)
         #expect(result.stderr == "error: unknown_team: No team is named 'nobody'; `videometer team create` creates one.\n")
     }
 
-    @Test func anUnknownTimeZoneIsInvalidTimeZone() throws {
-        let workspace = try Workspace()
-        let result = try workspace.run(["report", "--month", "2026-11", "--timezone", "Mars/Olympus", "--format", "csv"])
+    @Test func anUnknownTimeZoneIsInvalidTimeZone() async throws {
+        let workspace = try await Workspace()
+        let result = try await workspace.run(["report", "--month", "2026-11", "--timezone", "Mars/Olympus", "--format", "csv"])
         #expect(result.status == 1)
         #expect(result.stderr.hasPrefix("error: invalid_time_zone: 'Mars/Olympus'"))
     }
 
-    @Test func aMissingLedgerIsNoLedgerAndIsNotCreated() throws {
-        let workspace = try Workspace()
+    @Test func aMissingLedgerIsNoLedgerAndIsNotCreated() async throws {
+        let workspace = try await Workspace()
         let missing = workspace.directory.appendingPathComponent("typo.sqlite").path
-        let result = try CLI.run(["report", "--month", "2026-11", "--format", "csv", "--db", missing], in: workspace.directory)
+        let result = try await CLI.run(["report", "--month", "2026-11", "--format", "csv", "--db", missing], in: workspace.directory)
         #expect(result.status == 1)
         #expect(result.stderr.hasPrefix("error: no_ledger: "))
         #expect(!FileManager.default.fileExists(atPath: missing))
     }
 
-    @Test func anEmptyMonthIsAValidReportThatSaysSo() throws {
-        let workspace = try Workspace()
-        let markdown = try workspace.run(["report", "--month", "2025-02", "--format", "md"])
+    @Test func anEmptyMonthIsAValidReportThatSaysSo() async throws {
+        let workspace = try await Workspace()
+        let markdown = try await workspace.run(["report", "--month", "2025-02", "--format", "md"])
         #expect(markdown.status == 0)
         #expect(markdown.stdout.contains("**No activity in 2025-02: no requests were metered and nothing is open.**"))
         #expect(markdown.stderr.contains("No activity in 2025-02"))
-        let csv = try workspace.run(["report", "--month", "2025-02", "--format", "csv"])
+        let csv = try await workspace.run(["report", "--month", "2025-02", "--format", "csv"])
         #expect(csv.status == 0)
         #expect(csv.stdout == "month,team,time_zone,period_start,period_end,provider,model,resolution,requests,succeeded,failed,timed_out,cancelled,expired,rejected,unknown,seconds,charged,upstream_cost,margin,invoice_amount,rounding_difference,currency\r\n")
         #expect(csv.stderr == "No activity in 2025-02: no requests were metered and nothing is open; the report says so.\n")
@@ -97,30 +97,30 @@ struct ReportCommandTests {
         [],
         ["--format", "pdf"],
     ])
-    func aCommandLineThatCannotWorkIsAUsageError(_ options: [String]) throws {
-        let workspace = try Workspace()
-        let result = try workspace.run(["report", "--month", "2026-11"] + options)
+    func aCommandLineThatCannotWorkIsAUsageError(_ options: [String]) async throws {
+        let workspace = try await Workspace()
+        let result = try await workspace.run(["report", "--month", "2026-11"] + options)
         #expect(result.status == 64)
         #expect(result.stdout.isEmpty)
         #expect(result.stderr.hasPrefix("Error: "))
     }
 
-    @Test func severalOutputsWithoutOutSayWhatIsMissing() throws {
-        let workspace = try Workspace()
-        let result = try workspace.run(["report", "--month", "2026-11", "--format", "csv", "--format", "json", "--detail"])
+    @Test func severalOutputsWithoutOutSayWhatIsMissing() async throws {
+        let workspace = try await Workspace()
+        let result = try await workspace.run(["report", "--month", "2026-11", "--format", "csv", "--format", "json", "--detail"])
         #expect(result.status == 64)
         #expect(result.stderr.contains("Several outputs (csv, json, detail) need --out DIR; only one can go to standard output."))
     }
 
-    @Test func outWritesEveryFormatAndTheDetailWithTheCatalogsDisplayScale() throws {
-        let workspace = try Workspace()
+    @Test func outWritesEveryFormatAndTheDetailWithTheCatalogsDisplayScale() async throws {
+        let workspace = try await Workspace()
         // One success (0.157500 at BlockRun's 3 places: 0.158), a 504 and a failure (both voided).
-        #expect(try workspace.generate("bytedance/seedance-1.5-pro").status == 0)
-        #expect(try workspace.generate("xai/grok-imagine-video", tag: "timeout", caller: "bob").status == 1)
-        #expect(try workspace.generate("bytedance/seedance-2.0", tag: "failed", caller: "bob").status == 1)
+        #expect(try await workspace.generate("bytedance/seedance-1.5-pro").status == 0)
+        #expect(try await workspace.generate("xai/grok-imagine-video", tag: "timeout", caller: "bob").status == 1)
+        #expect(try await workspace.generate("bytedance/seedance-2.0", tag: "failed", caller: "bob").status == 1)
         let month = Self.thisMonth
         let out = workspace.directory.appendingPathComponent("out").path
-        let result = try workspace.run([
+        let result = try await workspace.run([
             "report", "--month", month, "--format", "csv", "--format", "json", "--format", "md", "--format", "html",
             "--detail", "--out", out,
         ])
@@ -167,35 +167,35 @@ struct ReportCommandTests {
         #expect(detail.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false)[13] } == ["succeeded", "timed_out", "failed"])
     }
 
-    @Test func aSingleFormatGoesToStandardOutput() throws {
-        let workspace = try Workspace()
-        #expect(try workspace.generate("bytedance/seedance-1.5-pro").status == 0)
+    @Test func aSingleFormatGoesToStandardOutput() async throws {
+        let workspace = try await Workspace()
+        #expect(try await workspace.generate("bytedance/seedance-1.5-pro").status == 0)
         let month = Self.thisMonth
-        let json = try workspace.run(["report", "--month", month, "--format", "json", "--team", "studio"])
+        let json = try await workspace.run(["report", "--month", month, "--format", "json", "--team", "studio"])
         #expect(json.status == 0)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         #expect(object["time_zone"] as? String == "UTC")
         #expect((object["all_teams"] as? [String: Any])?["charged"] as? String == "0.157500")
         #expect(json.stderr.isEmpty)
 
-        let html = try workspace.run(["report", "--month", month, "--format", "html"])
+        let html = try await workspace.run(["report", "--month", month, "--format", "html"])
         #expect(html.status == 0)
         #expect(html.stdout.hasPrefix("<!DOCTYPE html>"))
         #expect(html.stderr == "template monthly.html.mustache: built-in\n")
         #expect(!FileManager.default.fileExists(atPath: workspace.directory.appendingPathComponent("videometer-\(month).html").path))
     }
 
-    @Test func aBrokenHTMLTemplateStopsOnlyTheHTMLReport() throws {
-        let workspace = try Workspace()
+    @Test func aBrokenHTMLTemplateStopsOnlyTheHTMLReport() async throws {
+        let workspace = try await Workspace()
         let templates = workspace.directory.appendingPathComponent("reports")
         try FileManager.default.createDirectory(at: templates, withIntermediateDirectories: true)
         try "{{#sections}} never closed".write(to: templates.appendingPathComponent("monthly.html.mustache"), atomically: true, encoding: .utf8)
-        let csv = try workspace.run(["report", "--month", "2026-11", "--format", "csv"])
+        let csv = try await workspace.run(["report", "--month", "2026-11", "--format", "csv"])
         #expect(csv.status == 0)
-        let html = try workspace.run(["report", "--month", "2026-11", "--format", "html"])
+        let html = try await workspace.run(["report", "--month", "2026-11", "--format", "html"])
         #expect(html.status == 1)
         #expect(html.stderr.hasPrefix("error: invalid_template: The report template '\(templates.path)/monthly.html.mustache' cannot be used: "))
-        let markdown = try workspace.run(["report", "--month", "2026-11", "--format", "md"])
+        let markdown = try await workspace.run(["report", "--month", "2026-11", "--format", "md"])
         #expect(markdown.status == 0)
         #expect(markdown.stderr.hasPrefix("template monthly.md.mustache: built-in\n"))
     }

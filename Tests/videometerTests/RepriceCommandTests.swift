@@ -24,14 +24,14 @@ struct RepriceCommandTests {
         var db: String { directory.appendingPathComponent("ledger.sqlite").path }
         var sheet: String { directory.appendingPathComponent("new.json").path }
 
-        init(calls: Int = 2) throws {
+        init(calls: Int = 2) async throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("vm-reprice-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             try Data(RepriceCommandTests.newSheet.utf8).write(to: URL(fileURLWithPath: sheet))
-            #expect(try run(["team", "create", "studio"]).status == 0)
-            #expect(try run(["budget", "set", "--team", "studio", "--monthly", "10"]).status == 0)
+            #expect(try await run(["team", "create", "studio"]).status == 0)
+            #expect(try await run(["budget", "set", "--team", "studio", "--monthly", "10"]).status == 0)
             for _ in 0..<calls {
-                let call = try run([
+                let call = try await run([
                     "generate", "--team", "studio", "--model", "bytedance/seedance-1.5-pro", "--prompt", "a cat",
                     "--sandbox-latency-ms", "0",
                 ])
@@ -41,12 +41,12 @@ struct RepriceCommandTests {
 
         deinit { try? FileManager.default.removeItem(at: directory) }
 
-        func run(_ arguments: [String], environment: [String: String] = [:]) throws -> CLI.Result {
-            try CLI.run(arguments + ["--db", db], environment: environment, in: directory)
+        func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> CLI.Result {
+            try await CLI.run(arguments + ["--db", db], environment: environment, in: directory)
         }
 
-        func json(_ arguments: [String], environment: [String: String] = [:]) throws -> [String: Any] {
-            let result = try run(arguments, environment: environment)
+        func json(_ arguments: [String], environment: [String: String] = [:]) async throws -> [String: Any] {
+            let result = try await run(arguments, environment: environment)
             #expect(result.status == 0, "\(arguments): \(result.stderr)")
             return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         }
@@ -68,10 +68,10 @@ struct RepriceCommandTests {
 
     static let month = TestClock.month
 
-    @Test func aMonthUnderANewSheetWithExactAmountsAndNothingWritten() throws {
-        let workspace = try Workspace()
+    @Test func aMonthUnderANewSheetWithExactAmountsAndNothingWritten() async throws {
+        let workspace = try await Workspace()
         let before = try workspace.files()
-        let document = try workspace.json(["reprice", "--month", Self.month, "--pricing", workspace.sheet, "--json"])
+        let document = try await workspace.json(["reprice", "--month", Self.month, "--pricing", workspace.sheet, "--json"])
         #expect(document["month"] as? String == Self.month)
         #expect(document["catalog_version"] as? String == "blockrun-2026-12")
         #expect(document["charged"] as? String == "0.315000")
@@ -89,13 +89,13 @@ struct RepriceCommandTests {
         let after = try workspace.files()
         #expect(after == before, "reprice opened the ledger read-only: \(after.keys.sorted()) vs \(before.keys.sorted())")
 
-        let text = try workspace.run(["reprice", "--month", Self.month, "--pricing", workspace.sheet])
+        let text = try await workspace.run(["reprice", "--month", Self.month, "--pricing", workspace.sheet])
         #expect(text.status == 0)
         #expect(text.stdout.contains("Charged 0.315000 USD, repriced 0.420000 USD, difference +0.105000 USD"))
-        let csv = try workspace.run(["reprice", "--month", Self.month, "--pricing", workspace.sheet, "--format", "csv"])
+        let csv = try await workspace.run(["reprice", "--month", Self.month, "--pricing", workspace.sheet, "--format", "csv"])
         #expect(csv.stdout.contains("\(Self.month),studio,blockrun,bytedance/seedance-1.5-pro,priced,2,0.315000,0.420000,0.105000,,\r\n"))
         let out = workspace.directory.appendingPathComponent("out").path
-        let files = try workspace.run(["reprice", "--month", Self.month, "--pricing", workspace.sheet, "--format", "md", "--format", "html", "--out", out])
+        let files = try await workspace.run(["reprice", "--month", Self.month, "--pricing", workspace.sheet, "--format", "md", "--format", "html", "--out", out])
         #expect(files.status == 0, "\(files.stderr)")
         let html = try String(contentsOfFile: out + "/videometer-reprice-\(Self.month).html", encoding: .utf8)
         #expect(html.contains("0.420000"))
@@ -103,15 +103,15 @@ struct RepriceCommandTests {
         #expect(markdown.contains("| studio | blockrun bytedance/seedance-1.5-pro | 2 | 0.315000 | 0.420000 | +0.105000 |"))
     }
 
-    @Test func theCatalogInForceAtAnInstantAndCallsItCannotPrice() throws {
-        let workspace = try Workspace(calls: 1)
+    @Test func theCatalogInForceAtAnInstantAndCallsItCannotPrice() async throws {
+        let workspace = try await Workspace(calls: 1)
         // The same price list as charged: no difference.
-        let same = try workspace.json(["reprice", "--month", Self.month, "--at", "\(Self.month)-15T00:00:00Z", "--json"])
+        let same = try await workspace.json(["reprice", "--month", Self.month, "--at", "\(Self.month)-15T00:00:00Z", "--json"])
         #expect(same["charged"] as? String == "0.157500")
         #expect(same["repriced"] as? String == "0.157500")
         #expect(same["difference"] as? String == "0.000000")
         // Before any BlockRun price list: unpriced with the reason, never 0.
-        let early = try workspace.json(["reprice", "--month", Self.month, "--at", "2020-01-01T00:00:00Z", "--json"])
+        let early = try await workspace.json(["reprice", "--month", Self.month, "--at", "2020-01-01T00:00:00Z", "--json"])
         #expect(early["repriced"] as? String == "0.000000")
         let unpriced = try #require(early["unpriced"] as? [[String: Any]])
         #expect(unpriced.count == 1)
@@ -120,8 +120,8 @@ struct RepriceCommandTests {
         #expect(early["unpriced_charged"] as? String == "0.157500")
     }
 
-    @Test func badInputGetsItsCodeAndChangesNothing() throws {
-        let workspace = try Workspace(calls: 1)
+    @Test func badInputGetsItsCodeAndChangesNothing() async throws {
+        let workspace = try await Workspace(calls: 1)
         let before = try workspace.files()
         let broken = workspace.directory.appendingPathComponent("broken.json").path
         try Data(Self.newSheet.replacingOccurrences(of: "\"0.040\"", with: "\"-1\"").utf8).write(to: URL(fileURLWithPath: broken))
@@ -135,33 +135,33 @@ struct RepriceCommandTests {
             (["reprice", "--month", Self.month, "--at", "yesterday"], 64, "--at 'yesterday' is not an ISO 8601 date"),
         ]
         for (arguments, status, message) in cases {
-            let result = try workspace.run(arguments)
+            let result = try await workspace.run(arguments)
             #expect(result.status == status, "\(arguments): \(result.stderr)")
             #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
             #expect(result.stdout.isEmpty)
         }
         let after = try workspace.files()
         #expect(after == before, "\(after.keys.sorted()) vs \(before.keys.sorted())")
-        let missing = try CLI.run(["reprice", "--month", Self.month, "--at", "2026-11-01", "--db", workspace.directory.appendingPathComponent("none.sqlite").path])
+        let missing = try await CLI.run(["reprice", "--month", Self.month, "--at", "2026-11-01", "--db", workspace.directory.appendingPathComponent("none.sqlite").path])
         #expect(missing.status == 1)
         #expect(missing.stderr.hasPrefix("error: no_ledger: "))
     }
 
-    @Test func budgetShowForecastsTheMonthOnTheProcessClock() throws {
+    @Test func budgetShowForecastsTheMonthOnTheProcessClock() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vm-forecast-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let db = directory.appendingPathComponent("ledger.sqlite").path
         // Frozen clocks: the run rate depends on the exact instant, to the millisecond.
         let tenth = ["VIDEOMETER_NOW": "2026-11-10T12:00:00Z", "VIDEOMETER_CLOCK": "frozen"]
-        #expect(try CLI.run(["team", "create", "acme", "--db", db], environment: tenth).status == 0)
-        #expect(try CLI.run(["budget", "set", "--team", "acme", "--monthly", "10", "--db", db], environment: tenth).status == 0)
+        #expect(try await CLI.run(["team", "create", "acme", "--db", db], environment: tenth).status == 0)
+        #expect(try await CLI.run(["budget", "set", "--team", "acme", "--monthly", "10", "--db", db], environment: tenth).status == 0)
         // 3.00 posted on Nov 10 (two postings of 1.50). At the second, the window Nov 4-10 (156 h)
         // projects 3.00 + 3.00 x 492 / 156 = 12.461538: past 10.00, a projected_overrun alert.
-        #expect(try CLI.run(["ledger", "exercise", "--team", "acme", "--count", "2", "--amount", "1.5", "--db", db], environment: tenth).status == 0)
+        #expect(try await CLI.run(["ledger", "exercise", "--team", "acme", "--count", "2", "--amount", "1.5", "--db", db], environment: tenth).status == 0)
 
         let sixteenth = ["VIDEOMETER_NOW": "2026-11-16T00:00:00Z", "VIDEOMETER_CLOCK": "frozen"]
-        let show = try CLI.run(["budget", "show", "--team", "acme", "--json", "--db", db], environment: sixteenth)
+        let show = try await CLI.run(["budget", "show", "--team", "acme", "--json", "--db", db], environment: sixteenth)
         #expect(show.status == 0, "\(show.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
         // On Nov 16 00:00 the window is Nov 10-16 (144 h) and 360 h are left: 3.00 + 7.50.
@@ -175,7 +175,7 @@ struct RepriceCommandTests {
         let alerts = try #require(json["alerts"] as? [[String: Any]])
         #expect(alerts.map { $0["kind"] as? String } == ["projected_overrun"])
 
-        let text = try CLI.run(["budget", "show", "--team", "acme", "--db", db], environment: sixteenth)
+        let text = try await CLI.run(["budget", "show", "--team", "acme", "--db", db], environment: sixteenth)
         #expect(text.stdout.contains("forecast: 10.500000 USD by the end of 2026-11 at 0.500000 USD/day"))
         #expect(text.stdout.contains("monthly budget runs out on 2026-11-30"))
         #expect(text.stdout.contains("projected_overrun recorded 2026-11-10T12:00:00Z: the projection (12.461538 USD) passed the monthly limit"))
