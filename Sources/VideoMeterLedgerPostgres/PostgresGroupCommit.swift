@@ -29,6 +29,7 @@ final class PostgresGroupCommit: @unchecked Sendable {
     private let maximumBatch: Int
     private let leaseTimeout: Duration
     private let holdBatch: PostgresHoldBatch
+    private let closeWatch: ConnectionCloseWatch
     private let lock = NSLock()
     private var queue: [any PendingPostgresOperation] = []
     private var waiter: CheckedContinuation<Void, Never>?
@@ -37,9 +38,10 @@ final class PostgresGroupCommit: @unchecked Sendable {
 
     init(
         client: PostgresClient, logger: Logger, holdBatch: PostgresHoldBatch, maximumAttempts: Int, maximumBatch: Int = 512,
-        leaseTimeout: Duration = .seconds(2)
+        leaseTimeout: Duration = .seconds(2), closeWatch: ConnectionCloseWatch
     ) {
         self.client = client
+        self.closeWatch = closeWatch
         self.holdBatch = holdBatch
         self.leaseTimeout = leaseTimeout
         self.logger = logger
@@ -127,7 +129,7 @@ final class PostgresGroupCommit: @unchecked Sendable {
                     // pool has seen it close: take another (nothing was sent).
                     if connection.isClosed { throw RetiredConnection() }
                     do {
-                        try await connection.untilClosed {
+                        try await connection.untilClosed(watch: self.closeWatch) {
                             try await connection.run("BEGIN ISOLATION LEVEL READ COMMITTED", self.logger)
                             do {
                                 if !writes.isEmpty {

@@ -56,6 +56,8 @@ public final class PostgresLedger: LedgerStore {
 
     /// How long an operation waits for a connection before `ledger_unavailable`.
     let leaseTimeout: Duration
+    /// The transactions running on the pool's connections, failed at once when theirs closes.
+    let closeWatch = ConnectionCloseWatch()
 
     private init(
         client: PostgresClient, clock: any WallClock, logger: Logger, maximumBatch: Int, leaseTimeout: Duration, life: ProcessLife?
@@ -72,7 +74,7 @@ public final class PostgresLedger: LedgerStore {
         self.holdBatch = holdBatch
         self.commits = PostgresGroupCommit(
             client: client, logger: logger, holdBatch: holdBatch, maximumAttempts: Self.maximumAttempts,
-            maximumBatch: max(1, maximumBatch), leaseTimeout: leaseTimeout)
+            maximumBatch: max(1, maximumBatch), leaseTimeout: leaseTimeout, closeWatch: closeWatch)
     }
 
     /// Opens the ledger: checks that the server is reachable and durable, applies the migrations
@@ -156,7 +158,7 @@ public final class PostgresLedger: LedgerStore {
     func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         do {
             return try await client.withConnection(leaseTimeout: leaseTimeout) { connection in
-                try await connection.untilClosed {
+                try await connection.untilClosed(watch: self.closeWatch) {
                     try await connection.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", self.logger)
                     do {
                         let value = try await body(connection)

@@ -201,7 +201,7 @@ final class Simulator {
                 name: name, id: team.id, zone: TimeZone(identifier: zoneName)!, monthly: dollars(3...40), daily: nil, credit: nil)
             if draws.chance(500) { simulated.daily = dollars(1...8) }
             if draws.chance(300) { simulated.credit = dollars(2...25) }
-            try await observer.setBudget(team: name, BudgetSettings(
+            _ = try await observer.setBudget(team: name, BudgetSettings(
                 monthlyLimitMicro: simulated.monthly, dailyLimitMicro: .some(simulated.daily), creditTopUpMicro: simulated.credit))
             teams.append(simulated)
             record("team \(name) in \(zoneName): monthly \(Money.format(micro: simulated.monthly)), daily \(simulated.daily.map { Money.format(micro: $0) } ?? "none"), credit \(simulated.credit.map { Money.format(micro: $0) } ?? "none")")
@@ -454,7 +454,7 @@ final class Simulator {
             team.credit = (team.credit ?? 0) + topUp
             settings = BudgetSettings(monthlyLimitMicro: team.monthly, creditTopUpMicro: topUp)
         }
-        try await observer.setBudget(team: team.name, settings)
+        _ = try await observer.setBudget(team: team.name, settings)
         teams[index] = team
         updateLimits()
         record("budget of \(team.name): monthly \(Money.format(micro: team.monthly)), daily \(team.daily.map { Money.format(micro: $0) } ?? "none"), credit \(team.credit.map { Money.format(micro: $0) } ?? "none")")
