@@ -77,9 +77,11 @@ actor EmulatorState {
     /// WorldRouter: the owner's tasks that are not terminal yet.
     func pendingTasks(owner: String) -> Int {
         let now = ContinuousClock.now
-        return tasks.values.filter {
-            $0.owner == owner && !$0.status(at: now, latency: latency, style: configuration.style).isTerminal
-        }.count
+        var pending = 0
+        for task in tasks.values where task.owner == owner && !task.status(at: now, latency: latency, style: configuration.style).isTerminal {
+            pending += 1
+        }
+        return pending
     }
 
     /// Creates a task with the outcome it will reach, and returns it.
