@@ -120,6 +120,17 @@ extension Ledger {
         }
     }
 
+    public func expiredHoldsToRecheck(resolvedSince since: Int64) async throws -> [Hold] {
+        try await read { db in
+            try db.cachedStatement(sql: """
+                SELECT \(Hold.selection) FROM hold
+                WHERE state = 'expired' AND upstreamTaskID IS NOT NULL AND resolvedAt >= ?
+                    AND NOT EXISTS (SELECT 1 FROM lateSuccess WHERE lateSuccess.holdID = hold.id)
+                ORDER BY id
+                """).allRows([since], Hold.init(columns:))
+        }
+    }
+
     /// Pending holds, oldest first.
     public func openHolds() async throws -> [Hold] {
         try await holds(state: .pending)

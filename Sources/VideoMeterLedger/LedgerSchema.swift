@@ -308,6 +308,14 @@ enum LedgerSchema {
                 CREATE INDEX settlementLease_owner ON settlementLease(owner);
                 """)
         }
+        // Reconciliation looks again at recently expired holds with a task upstream
+        // (``LedgerStore/expiredHoldsToRecheck(resolvedSince:)``): found by index, not by reading
+        // every expired hold the ledger has ever had.
+        migrator.registerMigration("v11-expired-recheck") { db in
+            try db.execute(sql: """
+                CREATE INDEX hold_expired_task ON hold(resolvedAt) WHERE state = 'expired' AND upstreamTaskID IS NOT NULL;
+                """)
+        }
         return migrator
     }
 }

@@ -68,6 +68,10 @@ public protocol LedgerStore: GatewayLedgerStore, SettlementLeaseStore, LedgerRep
     func holds(state: HoldState?) async throws -> [Hold]
     /// Pending holds a reconciliation pass must look at: with an upstream task id, or `unknown`.
     func holdsAwaitingReconciliation() async throws -> [Hold]
+    /// Expired holds with an upstream task id, expired at or after `since` (milliseconds since
+    /// 1970), with no late success recorded: the tasks a reconciliation pass reads again in case
+    /// they succeeded after their hold expired. Oldest first.
+    func expiredHoldsToRecheck(resolvedSince since: Int64) async throws -> [Hold]
     /// A team's usage events, oldest first.
     func usageEvents(team name: String) async throws -> [UsageEvent]
 

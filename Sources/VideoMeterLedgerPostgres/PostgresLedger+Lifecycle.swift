@@ -116,6 +116,17 @@ extension PostgresLedger {
         }
     }
 
+    public func expiredHoldsToRecheck(resolvedSince since: Int64) async throws -> [Hold] {
+        try await read { connection in
+            try await connection.all("""
+                SELECT \(unescaped: Self.holdColumns) FROM hold
+                WHERE state = 'expired' AND upstreamTaskID IS NOT NULL AND resolvedAt >= \(since)
+                    AND NOT EXISTS (SELECT 1 FROM lateSuccess WHERE lateSuccess.holdID = hold.id)
+                ORDER BY id
+                """, self.logger).map(Self.hold)
+        }
+    }
+
     public func usageEvents(team name: String) async throws -> [UsageEvent] {
         try await read { connection in
             let team = try await Self.team(named: name, connection, self.logger)

@@ -23,6 +23,7 @@ enum PostgresSchema {
         ("pg-v1-ledger", v1),
         ("pg-v2-async-cap", v2AsyncCap),
         ("pg-v3-settlement-lease", v3SettlementLease),
+        ("pg-v4-expired-recheck", v4ExpiredRecheck),
     ]
 
     /// Settlement leases (`SettlementLeaseStore`): who polls an open async task, until when.
@@ -35,6 +36,11 @@ enum PostgresSchema {
         )
         """,
         "CREATE INDEX settlementLease_owner ON settlementLease(owner)",
+    ]
+
+    /// Recently expired holds with a task upstream, which reconciliation looks at again, by index.
+    static let v4ExpiredRecheck: [String] = [
+        "CREATE INDEX hold_expired_task ON hold(resolvedAt) WHERE state = 'expired' AND upstreamTaskID IS NOT NULL",
     ]
 
     /// The per-team cap on async tasks in flight, counted in the ledger: `hold.asyncCall` marks an

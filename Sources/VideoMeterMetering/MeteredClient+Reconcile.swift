@@ -101,11 +101,10 @@ extension MeteredClient {
         }
         // Tasks whose holds expired while they were still running may have succeeded since: look
         // again at those expired within the last two hold lifetimes that are not yet recorded.
-        let recorded = Set(try await ledger.lateSuccesses().map(\.holdID))
         let horizon = Int64((clock.now().timeIntervalSince1970 - 2 * Double(configuration.asyncHoldTimeout.components.seconds)) * 1000)
-        for hold in try await ledger.holds(state: .expired)
-        where hold.upstreamTaskID != nil && !recorded.contains(hold.id) && (hold.resolvedAt ?? 0) >= horizon {
-            await checkLateSuccess(hold, taskID: hold.upstreamTaskID!, into: &report)
+        for hold in try await ledger.expiredHoldsToRecheck(resolvedSince: horizon) {
+            guard let taskID = hold.upstreamTaskID else { continue }
+            await checkLateSuccess(hold, taskID: taskID, into: &report)
         }
         report.lateSuccesses = try await ledger.lateSuccesses()
         report.settled.sort { $0.holdID < $1.holdID }

@@ -237,6 +237,41 @@ import VideoMeterTesting
         #expect(try await ledger.verify().problems == [])
     }
 
+    /// What a reconciliation pass reads again for late successes: expired holds with a task
+    /// upstream, expired since the horizon, not yet recorded; found by the store, not by reading
+    /// every expired hold the ledger has had.
+    @Test(arguments: StoreKind.allCases)
+    func reconciliationRechecksOnlyRecentExpiredTasksNotYetRecorded(_ kind: StoreKind) async throws {
+        guard let fixture = try await StoreFixture.make(kind) else { return }
+        defer { Task { await fixture.close() } }
+        let ledger = fixture.store
+        try await fixture.team(monthly: 10_000_000)
+        let old = try await ledger.hold(request("old", amount: 1_000_000, timeout: 60)).hold
+        let noTask = try await ledger.hold(request("no-task", amount: 1_000_000, timeout: 60)).hold
+        let recorded = try await ledger.hold(request("recorded", amount: 1_000_000, timeout: 60)).hold
+        let posted = try await ledger.hold(request("posted", amount: 1_000_000, timeout: 60)).hold
+        try await ledger.markSubmitted(holdID: old.id, upstreamTaskID: "task-old")
+        try await ledger.markSubmitted(holdID: noTask.id, upstreamTaskID: nil)
+        try await ledger.markSubmitted(holdID: recorded.id, upstreamTaskID: "task-recorded")
+        try await ledger.markSubmitted(holdID: posted.id, upstreamTaskID: "task-posted")
+        try await ledger.post(holdID: posted.id, amount: 1_000_000)
+        fixture.clock.advance(by: 61)
+        #expect(try await ledger.expireDue().map(\.id) == [old.id, noTask.id, recorded.id])
+        let firstExpiry = Int64(fixture.clock.now().timeIntervalSince1970 * 1000)
+        _ = try await ledger.lateSuccess(holdID: recorded.id, amountMicro: 1_000_000, upstreamRequestID: nil, note: nil)
+        fixture.clock.advance(by: 100)
+        let recent = try await ledger.hold(request("recent", amount: 1_000_000, timeout: 60)).hold
+        try await ledger.markSubmitted(holdID: recent.id, upstreamTaskID: "task-recent")
+        fixture.clock.advance(by: 61)
+        #expect(try await ledger.expireDue().map(\.id) == [recent.id])
+
+        #expect(try await ledger.expiredHoldsToRecheck(resolvedSince: 0).map(\.id) == [old.id, recent.id])
+        #expect(try await ledger.expiredHoldsToRecheck(resolvedSince: firstExpiry).map(\.id) == [old.id, recent.id])
+        #expect(try await ledger.expiredHoldsToRecheck(resolvedSince: firstExpiry + 1).map(\.id) == [recent.id])
+        #expect(try await ledger.expiredHoldsToRecheck(resolvedSince: firstExpiry + 1).first?.upstreamTaskID == "task-recent")
+        #expect(try await ledger.verify().problems == [])
+    }
+
     /// Simulator seed 1 (docs/SIMULATION.md): an async create answered after its hold had expired.
     /// Its task id goes on the expired hold, for reconciliation's late-success check; nothing else
     /// changes, and every other ended hold still refuses.
