@@ -61,6 +61,11 @@ public final class Ledger: Sendable {
             let level = try Int.fetchOne(db, sql: "PRAGMA synchronous")
             guard level == 2 else { throw DatabaseError(message: "could not set synchronous = FULL (got \(level ?? -1))") }
         }
+        // A ledger a newer videometer has migrated may hold rows this one would misread or break
+        // a rule of that this one does not know: refused, and left as it is.
+        if try pool.read({ db in try LedgerSchema.migrator.hasBeenSuperseded(db) }) {
+            throw LedgerSnapshotError.newerSchema(path: path)
+        }
         try LedgerSchema.migrator.migrate(pool)
         if bug == .doublePost {
             // The rule "a hold resolves once" has two guards: the state machines and this unique

@@ -104,7 +104,12 @@ struct DemoCommand: AsyncParsableCommand {
                 try await printBudgets(running.baseURL, keys: keys, teams: budgets.map(\.team), http: http)
                 for (team, _) in budgets {
                     for alert in try await ledger.alerts(team: team) {
-                        print("alert     \(team): \(alert.thresholdPercent) % of the \(alert.periodMonth) budget reached (\(Money.format(micro: alert.spentMicro)) of \(Money.format(micro: alert.limitMicro)) USD)")
+                        switch alert.kind {
+                        case .threshold:
+                            print("alert     \(team): \(alert.thresholdPercent) % of the \(alert.periodMonth) budget reached (\(Money.format(micro: alert.spentMicro)) of \(Money.format(micro: alert.limitMicro)) USD)")
+                        case .projectedOverrun:
+                            print("alert     \(team): projected_overrun, the \(alert.periodMonth) spend is projected at \(Money.format(micro: alert.projectedMicro ?? 0)) USD, over the \(Money.format(micro: alert.limitMicro)) USD limit (\(Money.format(micro: alert.spentMicro)) spent)")
+                        }
                     }
                 }
                 let path = try await writeReport(ledger: ledger, catalog: catalog)

@@ -67,8 +67,20 @@ struct GenerateCommand: AsyncParsableCommand {
     func validate() throws {
         guard (0...600_000).contains(sandboxLatencyMs) else { throw ValidationError("--sandbox-latency-ms must be 0 to 600000.") }
         guard (1...60_000).contains(pollMs) else { throw ValidationError("--poll-ms must be 1 to 60000.") }
-        if let out, FileManager.default.fileExists(atPath: out), !FileManager.default.isWritableFile(atPath: out) {
-            throw ValidationError("--out '\(out)' is not writable.")
+        // Checked before anything is held or sent: a video that cannot be saved would still be paid for.
+        if let out {
+            var isDirectory: ObjCBool = false
+            let directory = URL(fileURLWithPath: out).deletingLastPathComponent().path
+            if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) {
+                guard !isDirectory.boolValue else { throw ValidationError("--out '\(out)' is a directory; give a file name.") }
+                guard FileManager.default.isWritableFile(atPath: out) else { throw ValidationError("--out '\(out)' is not writable.") }
+            } else if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) || !isDirectory.boolValue {
+                throw ValidationError("--out '\(out)': the directory '\(directory)' does not exist.")
+            }
+            // The file is written atomically: through a temporary file in the same directory.
+            guard FileManager.default.isWritableFile(atPath: directory) else {
+                throw ValidationError("--out '\(out)': the directory '\(directory)' is not writable.")
+            }
         }
     }
 
@@ -109,12 +121,15 @@ struct GenerateCommand: AsyncParsableCommand {
             progress.stop()
 
             var saved: String?
+            var downloadFailure: (any Error)?
             if let out, let url = outcome.videoURL, outcome.isCharged {
-                saved = try await download(url, to: out, client: upstreams.httpClient)
+                do { saved = try await download(url, to: out, client: upstreams.httpClient) } catch { downloadFailure = error }
             }
             let budget = try await ledger.budgetStatus(team: team)
             await upstreams.shutdown()
+            // The call is charged whatever became of the download: say so first, then fail.
             try printOutcome(outcome, available: budget.availableMicro, saved: saved)
+            if let downloadFailure { throw downloadFailure }
             if outcome.status != .succeeded {
                 throw MeteredCallFailure(outcome: outcome)
             }
@@ -155,7 +170,11 @@ struct GenerateCommand: AsyncParsableCommand {
         }
         let body = try await response.body.collect(upTo: 1 << 30)
         let destination = URL(fileURLWithPath: path)
-        try Data(buffer: body).write(to: destination, options: .atomic)
+        do {
+            try Data(buffer: body).write(to: destination, options: .atomic)
+        } catch {
+            throw DownloadError(message: "Could not write \(path) (\(error.localizedDescription)); the charge stands, the video is at \(url).")
+        }
         return destination.path
     }
 }

@@ -122,6 +122,25 @@ struct LedgerCommandTests {
         #expect(unknown.status == 1)
         #expect(unknown.stderr.hasPrefix("error: unknown_key: "))
     }
+    /// A ledger file a newer videometer has migrated is refused by every command, and left as it is.
+    @Test func aLedgerMigratedByANewerVideometerIsRefusedAndLeftAsItWas() async throws {
+        let workspace = try Workspace()
+        #expect(try await workspace.run(["team", "create", "studio"]).status == 0)
+        let database = try DatabaseQueue(path: workspace.db)
+        try await database.write { db in
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-a-newer-videometer')")
+        }
+        try database.close()
+        for arguments in [["team", "create", "other"], ["team", "list"], ["ledger", "verify"], ["budget", "show", "--team", "studio"]] {
+            let result = try await workspace.run(arguments)
+            #expect(result.status == 1, "\(arguments)")
+            #expect(result.stderr.hasPrefix("error: ledger_newer_than_binary: "), "\(arguments): \(result.stderr)")
+        }
+        let reopened = try DatabaseQueue(path: workspace.db)
+        #expect(try await reopened.read { db in try String.fetchAll(db, sql: "SELECT name FROM team") } == ["studio"])
+        try reopened.close()
+    }
+
     @Test func verifyExitsNonZeroAndNamesEveryProblem() async throws {
         let workspace = try Workspace()
         #expect(try await workspace.run(["team", "create", "studio"]).status == 0)
