@@ -61,6 +61,7 @@ extension Catalog {
 
         if let prompt = request.prompt {
             if prompt.allSatisfy(\.isWhitespace) { throw .emptyPrompt() }
+            if QuoteRequest.containsControlCharacter(prompt) { throw .invalidPrompt() }
             let length = prompt.count
             if length > model.maxPromptCharacters { throw .promptTooLong(length, max: model.maxPromptCharacters) }
         }

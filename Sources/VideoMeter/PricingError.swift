@@ -13,6 +13,7 @@ public struct PricingError: CodedError, Equatable {
         case invalidImageURL = "invalid_image_url"
         case emptyPrompt = "empty_prompt"
         case promptTooLong = "prompt_too_long"
+        case invalidPrompt = "invalid_prompt"
         case resolutionNotSupported = "resolution_not_supported"
         case noPriceInForce = "no_price_in_force"
         case unknownPriceList = "unknown_price_list"
@@ -66,6 +67,10 @@ public struct PricingError: CodedError, Equatable {
 
     public static func emptyPrompt() -> PricingError {
         .init(.emptyPrompt, "The prompt is empty: describe the video to generate.")
+    }
+
+    public static func invalidPrompt() -> PricingError {
+        .init(.invalidPrompt, "The prompt contains a control character (only newlines and tabs are allowed).")
     }
 
     public static func promptTooLong(_ length: Int, max: Int) -> PricingError {

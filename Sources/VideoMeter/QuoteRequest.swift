@@ -23,6 +23,12 @@ public struct QuoteRequest: Sendable, Equatable, Hashable {
         self.prompt = prompt
     }
 
+    /// Whether `prompt` holds NUL or another control character (`invalid_prompt`); newline and
+    /// tab are text. The one rule for the command line's prompts and the gateway's.
+    public static func containsControlCharacter(_ prompt: String) -> Bool {
+        prompt.unicodeScalars.contains { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" }
+    }
+
     /// Parses a duration typed by a person or sent as text: whole, positive seconds only.
     ///
     /// - Throws: `invalid_duration` for "5.5", "0", "-3", "five", "1e3" or anything not a plain integer.

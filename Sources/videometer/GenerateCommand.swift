@@ -88,6 +88,8 @@ struct GenerateCommand: AsyncParsableCommand {
         let logger = Logger(label: "videometer.generate")
         try await reportingErrors(json: json) {
             let seconds = try duration.map { text throws(PricingError) in try QuoteRequest.parseDuration(text) }
+            // The request's own faults first, before the ledger is opened (the quote checks the rest).
+            if QuoteRequest.containsControlCharacter(prompt) { throw PricingError.invalidPrompt() }
             let ledger = try await database.openExisting()
             let prices = try catalog.load()
             let poll = PollPolicy(initialInterval: .milliseconds(pollMs), maxInterval: .milliseconds(pollMs * 8), deadline: .seconds(900))

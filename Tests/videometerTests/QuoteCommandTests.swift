@@ -41,6 +41,20 @@ struct QuoteCommandTests {
         #expect(result.stderr.hasPrefix("error: invalid_duration: "))
     }
 
+    /// The gateway's prompt rule holds on the command line too: NUL, ESC and other control
+    /// characters are refused before anything is priced, held or sent; newline and tab are text.
+    // (NUL cannot be passed on a command line; the gateway's tests send it.)
+    @Test(arguments: ["a cat\u{1}", "a \u{1B}[31mred\u{1B}[0m cat", "a\u{7F}cat"])
+    func aPromptWithAControlCharacterIsInvalidPrompt(prompt: String) async throws {
+        for command in [["quote"], ["generate", "--team", "nobody", "--sandbox-latency-ms", "0"]] {
+            let result = try await CLI.run(command + ["--model", "bytedance/seedance-2.0", "--prompt", prompt])
+            #expect(result.status == 1, "\(command)")
+            #expect(result.stderr.hasPrefix("error: invalid_prompt: "), "\(command): \(result.stderr)")
+        }
+        let text = try await CLI.run(["quote", "--model", "bytedance/seedance-2.0", "--prompt", "a cat\n\twalking"])
+        #expect(text.status == 0, "\(text.stderr)")
+    }
+
     @Test func aQuoteUsesThePriceListInForceAtItsDate() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vm-prices-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -130,8 +130,9 @@ public enum BodyMembers {
     public static func checkedPrompt(_ value: JSONValue?, required: Bool) throws -> String? {
         if !required, value == nil || value == .null { return nil }
         let prompt = try prompt(value)
-        if prompt.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" && $0 != "\t" }) {
-            throw GatewayError(.badRequest, code: "invalid_prompt", message: "The prompt contains a control character (only newlines and tabs are allowed).")
+        if QuoteRequest.containsControlCharacter(prompt) {
+            let refusal = PricingError.invalidPrompt()
+            throw GatewayError(.badRequest, code: refusal.code, message: refusal.message)
         }
         return prompt
     }
