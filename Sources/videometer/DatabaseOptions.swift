@@ -7,7 +7,7 @@ import VideoMeterStores
 /// `--db PATH|URL`: which ledger a command uses, shared by every command that reads or writes it.
 struct DatabaseOptions: ParsableArguments {
     @Option(name: .customLong("db"), help: ArgumentHelp(
-        "The ledger: a SQLite file (default ./videometer.sqlite; `team create` and `serve` create it) or a PostgreSQL database postgres://user[:password]@host[:port]/database[?sslmode=disable|require] (also VIDEOMETER_DB).",
+        "The ledger: a SQLite file (default ./videometer.sqlite; `team create` and `serve` create it) or a PostgreSQL database postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require] (default prefer; also VIDEOMETER_DB).",
         valueName: "PATH|URL"))
     var path: String?
 

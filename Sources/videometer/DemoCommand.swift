@@ -20,7 +20,7 @@ struct DemoCommand: AsyncParsableCommand {
         discussion: """
             Creates a fresh ledger of its own (./videometer-demo.sqlite, replaced on every run; your \
             ./videometer.sqlite and VIDEOMETER_DB are never touched), teams `studio` and `marketing` \
-            with budgets and keys, starts the BlockRun and WorldRouter emulators and the gateway on \
+            with budgets and keys, starts the BlockRun, WorldRouter and xAI emulators and the gateway on \
             ephemeral loopback ports, and sends a mix of calls over HTTP: sync and async models, one \
             over budget (402), one upstream timeout (504), one failure. Upstream variables are \
             ignored: the demo never calls a real upstream. Writes the month's HTML report to \

@@ -7,7 +7,7 @@ import VideoMeterSellers
 struct EmulateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "emulate",
-        abstract: "Run an emulated upstream (BlockRun or WorldRouter) on loopback, with fault injection.",
+        abstract: "Run an emulated upstream (BlockRun, WorldRouter or xAI) on loopback, with fault injection.",
         discussion: """
             Prints the base URL it listens on, then serves until interrupted. Rates are \
             probabilities between 0 and 1, drawn from a generator seeded with --seed, so a run \
@@ -18,7 +18,7 @@ struct EmulateCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("The upstream API to speak: one seller's style (blockrun: sync; worldrouter: async task).", valueName: "STYLE"))
+    @Option(help: ArgumentHelp("The upstream API to speak: one seller's style (blockrun: sync; worldrouter, xai: async task).", valueName: "STYLE"))
     var style: EmulatorConfiguration.Style
 
     @Option(help: "Port on 127.0.0.1 (0: any free port).")

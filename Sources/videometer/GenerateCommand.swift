@@ -15,7 +15,8 @@ struct GenerateCommand: AsyncParsableCommand {
         discussion: """
             The call is quoted and held against the team's budget before anything is sent, and \
             charged only when the video exists. Upstreams come from VIDEOMETER_BLOCKRUN_URL \
-            (+ VIDEOMETER_BLOCKRUN_PAYMENT) and VIDEOMETER_WORLDROUTER_KEY (+ VIDEOMETER_WORLDROUTER_URL); \
+            (+ VIDEOMETER_BLOCKRUN_PAYMENT), VIDEOMETER_WORLDROUTER_KEY (+ VIDEOMETER_WORLDROUTER_URL) \
+            and VIDEOMETER_XAI_KEY (+ VIDEOMETER_XAI_URL, default https://api.x.ai); \
             a provider with none configured is served by the in-process emulator ("sandbox"), which \
             costs nothing upstream. Open calls from earlier runs are reconciled first. \
             Exit status: 0 charged, 1 refused, failed or not settled (the message says which).

@@ -16,10 +16,11 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the metering gateway: a transparent HTTP proxy that meters every call and enforces team budgets.",
         discussion: """
-            Clients keep the request bodies of BlockRun (xai/..., bytedance/... models) and WorldRouter \
-            (grok-imagine-video...) and change only the base URL and their key (`Authorization: Bearer`, \
+            Clients keep the request bodies of BlockRun (xai/..., bytedance/... models), WorldRouter \
+            (grok-imagine-video...) and xAI (under /xai/v1/...) and change only the base URL and their key (`Authorization: Bearer`, \
             from `videometer keys create --team T`). Upstreams come from VIDEOMETER_BLOCKRUN_URL \
-            (+ VIDEOMETER_BLOCKRUN_PAYMENT) and VIDEOMETER_WORLDROUTER_KEY (+ VIDEOMETER_WORLDROUTER_URL); \
+            (+ VIDEOMETER_BLOCKRUN_PAYMENT), VIDEOMETER_WORLDROUTER_KEY (+ VIDEOMETER_WORLDROUTER_URL) \
+            and VIDEOMETER_XAI_KEY (+ VIDEOMETER_XAI_URL, default https://api.x.ai); \
             a provider with none is served by the in-process emulator ("sandbox"). Open calls left by an \
             earlier run are reconciled at start. Gateways sharing a ledger share settlement through \
             leases in it: a killed gateway's tasks are settled by the others within two reconcile \

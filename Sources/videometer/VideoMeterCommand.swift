@@ -10,8 +10,8 @@ struct VideoMeterCommand: AsyncParsableCommand {
         abstract: "Quote, meter, budget and report AI video generation (Grok Imagine, Seedance).",
         discussion: """
             Prices come from the catalog compiled into this binary (the files in pricing/), or from \
-            --pricing DIR / VIDEOMETER_PRICING. The ledger is a SQLite file: --db PATH, else \
-            VIDEOMETER_DB, else ./videometer.sqlite. Logs go to standard error at the level of \
+            --pricing DIR / VIDEOMETER_PRICING. The ledger is a SQLite file or a PostgreSQL \
+            database: --db PATH|postgres://..., else VIDEOMETER_DB, else ./videometer.sqlite. Logs go to standard error at the level of \
             VIDEOMETER_LOG_LEVEL (trace, debug, info, notice, warning, error; default notice).
             """,
         version: "0.1.0",

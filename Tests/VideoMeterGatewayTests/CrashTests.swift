@@ -118,7 +118,10 @@ struct CrashTests {
 
         // The restarted gateway reconciles what the killed ones left, and polls the rest.
         let server = try await Self.serve(db: db, port: try Self.freePort(), upstream: upstream, seller: seller)
-        let reader = try DatabaseQueue(path: db)
+        // Waits for the gateway's locks rather than failing with SQLITE_BUSY.
+        var patient = Configuration()
+        patient.busyMode = .timeout(10)
+        let reader = try DatabaseQueue(path: db, configuration: patient)
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             let open = try await reader.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM hold WHERE state = 'pending'") ?? -1 }

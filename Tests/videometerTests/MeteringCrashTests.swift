@@ -45,7 +45,7 @@ struct MeteringCrashTests {
 
         let stats = await emulator.stats()
         #expect(stats.created == expectedTasks)
-        let holds = try await DatabaseQueue(path: db).read { db in
+        let holds = try await DatabaseQueue(path: db, configuration: Self.patientReader).read { db in
             try Row.fetchAll(db, sql: "SELECT upstreamTaskID, state, postedMicro, seconds FROM hold")
         }
         #expect(holds.count == expectedTasks)
@@ -66,7 +66,7 @@ struct MeteringCrashTests {
         }
         #expect(stats.completed + stats.failed + stats.expired + stats.cancelled == expectedTasks)
         #expect(stats.completed > 0 && stats.failed > 0)
-        let posted = try await DatabaseQueue(path: db).read { db in
+        let posted = try await DatabaseQueue(path: db, configuration: Self.patientReader).read { db in
             try MicroUSD.fetchOne(db, sql: "SELECT COALESCE(SUM(amountMicro), 0) FROM journalEntry WHERE kind = 'post'")
         }
         #expect(posted == charged)
@@ -75,9 +75,17 @@ struct MeteringCrashTests {
         await emulator.shutdown()
     }
 
+    /// A reader that waits for the children's locks (a process opening the file may hold it
+    /// exclusively for a moment, recovering the WAL another process left behind when killed).
+    static var patientReader: Configuration {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        return configuration
+    }
+
     func taskIDsRecorded(_ path: String) throws -> Int {
         guard FileManager.default.fileExists(atPath: path) else { return 0 }
-        return try DatabaseQueue(path: path).read { db in
+        return try DatabaseQueue(path: path, configuration: Self.patientReader).read { db in
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM hold WHERE upstreamTaskID IS NOT NULL") ?? 0
         }
     }
