@@ -644,9 +644,40 @@ struct UnansweredQueue {
     }
 
     var entries: [Entry] = []
+    /// The idempotency key and fingerprint of every entry: a retry of a waiting request adds nothing.
+    var waiting: Set<String> = []
     var next: UInt64 = 0
     /// Whether a task is working through the entries.
     var draining = false
+    /// Requests not queued because the queue was full, since it last was not.
+    var refused = 0
+
+    /// The most entries kept. Only a commit in flight when the database went away can leave a
+    /// hold behind; the calls refused after it never reached the server. So the first requests of
+    /// an outage are the ones worth keeping, and past this many the later ones are not queued
+    /// (their holds, should any exist, expire at their deadline, never charged).
+    static let capacity = 10_000
+
+    static func waitingKey(_ request: HoldRequest) -> String { request.idempotencyKey + "\u{0}" + request.fingerprint }
+
+    /// Queues `request` unless the same one waits already (its earlier attempt's look covers this
+    /// attempt's hold too: one created after the earlier attempt began) or the queue is full.
+    mutating func add(_ request: HoldRequest, attemptedAt: Date) -> Bool {
+        guard waiting.insert(Self.waitingKey(request)).inserted else { return false }
+        guard entries.count < Self.capacity else {
+            waiting.remove(Self.waitingKey(request))
+            refused += 1
+            return false
+        }
+        next += 1
+        entries.append(Entry(id: next, request: request, attemptedAt: attemptedAt))
+        return true
+    }
+
+    mutating func remove(_ done: Set<UInt64>) {
+        for entry in entries where done.contains(entry.id) { waiting.remove(Self.waitingKey(entry.request)) }
+        entries.removeAll { done.contains($0.id) }
+    }
 }
 
 /// What one look at a hold whose commit went unanswered found.
@@ -670,12 +701,19 @@ extension MeteredClient {
     /// (growing to 1 s while the ledger stays unavailable) between rounds, and drops a request once
     /// its hold would have expired. So a long outage with many refused calls costs one waiting
     /// task and, when the ledger is back, one read per refused call, one after another.
+    ///
+    /// Bounded: a retry of a request already waiting (same idempotency key and fingerprint) adds
+    /// nothing, and at most ``UnansweredQueue/capacity`` requests wait (see there).
     func releaseWhenAnswered(_ request: HoldRequest, attemptedAt: Date) {
-        let drain = unanswered.withLock { queue -> Bool in
-            queue.next += 1
-            queue.entries.append(UnansweredQueue.Entry(id: queue.next, request: request, attemptedAt: attemptedAt))
+        let (drain, refusedFirst) = unanswered.withLock { queue -> (Bool, Bool) in
+            guard queue.add(request, attemptedAt: attemptedAt) else { return (false, queue.refused == 1) }
             defer { queue.draining = true }
-            return !queue.draining
+            return (!queue.draining, false)
+        }
+        if refusedFirst {
+            logger.warning("too many holds wait for the ledger to answer; later ones are left to expire (never charged)", metadata: [
+                "metering.unanswered_capacity": "\(UnansweredQueue.capacity)",
+            ])
         }
         if drain { Task { await self.drainUnanswered() } }
     }
@@ -721,7 +759,10 @@ extension MeteredClient {
                     done.insert(entry.id)
                 }
             }
-            unanswered.withLock { $0.entries.removeAll { done.contains($0.id) } }
+            unanswered.withLock { queue in
+                queue.remove(done)
+                if queue.entries.count < UnansweredQueue.capacity { queue.refused = 0 }
+            }
             pause = unavailable ? min(pause * 2, .seconds(1)) : .milliseconds(50)
         }
     }

@@ -23,6 +23,40 @@ struct UnansweredHoldTests {
         return fixture
     }
 
+    /// The queue of requests waiting for the ledger stays bounded through an outage: a retry of a
+    /// waiting request (same key and fingerprint) adds nothing, and past its capacity later
+    /// requests are not queued (only commits in flight when the database went away can have left
+    /// a hold; those are the first of the outage).
+    @Test func theQueueOfUnansweredRequestsIsBoundedAndKeepsTheFirst() async throws {
+        let fixture = try await fixture()
+        let client = fixture.client
+        let priced = try client.price(Self.sync)
+        let start = fixture.clock.now()
+        var queue = UnansweredQueue()
+        let first = try client.holdRequest(for: priced, key: "retried")
+        var added = queue.add(first, attemptedAt: start)
+        #expect(added)
+        added = queue.add(first, attemptedAt: start.addingTimeInterval(1))
+        #expect(!added)
+        #expect(queue.entries.map(\.attemptedAt) == [start])
+        var other = first
+        other.fingerprint += "-other"
+        added = queue.add(other, attemptedAt: start)
+        #expect(added)
+        for index in queue.entries.count..<UnansweredQueue.capacity {
+            added = queue.add(try client.holdRequest(for: priced, key: "k\(index)"), attemptedAt: start)
+            #expect(added)
+        }
+        added = queue.add(try client.holdRequest(for: priced, key: "one-too-many"), attemptedAt: start)
+        #expect(!added)
+        #expect(queue.entries.count == UnansweredQueue.capacity && queue.refused == 1)
+        #expect(queue.entries.last?.request.idempotencyKey == "k\(UnansweredQueue.capacity - 1)")
+        queue.remove([queue.entries[0].id])
+        added = queue.add(first, attemptedAt: start.addingTimeInterval(2))
+        #expect(added, "a request whose look is over may wait again")
+        #expect(queue.waiting.count == queue.entries.count)
+    }
+
     @Test func aSyncHoldThatCommittedUnansweredIsVoidedAndNothingIsCharged() async throws {
         let fixture = try await fixture()
         let client = fixture.client
