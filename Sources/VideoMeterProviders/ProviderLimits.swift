@@ -5,7 +5,11 @@
 /// terminal (async). By default a call over a limit **waits** for room: the metered client has
 /// already held the money, and waiting costs less than a 429 from the upstream. With
 /// `.failFast` it throws `rate_limited_locally` at once, for interactive callers that prefer an
-/// immediate answer. A waiting call gives up when its task is cancelled.
+/// immediate answer. A waiting call gives up when its task is cancelled, and a call that would wait
+/// longer than `maximumWait` for the rate limit throws `rate_limited_locally` at once instead
+/// (with the wait as `retryAfter`): under sustained overload the queue of waiting calls, each
+/// holding its team's money and its client's connection, stays bounded (at 60 a minute and the
+/// default two minutes, about 120 calls).
 public struct ProviderLimits: Sendable, Equatable {
     /// What a call over a limit does.
     public enum WhenExceeded: String, Sendable, Equatable {
@@ -22,8 +26,13 @@ public struct ProviderLimits: Sendable, Equatable {
     /// `nil`: no cap.
     public var maxPendingTasks: Int?
     public var whenExceeded: WhenExceeded
+    /// The longest a call waits for the requests-per-minute limit (`.wait`).
+    public var maximumWait: Duration
 
-    public init(requestsPerMinute: Int? = nil, burst: Int? = nil, maxPendingTasks: Int? = nil, whenExceeded: WhenExceeded = .wait) {
+    public init(
+        requestsPerMinute: Int? = nil, burst: Int? = nil, maxPendingTasks: Int? = nil, whenExceeded: WhenExceeded = .wait,
+        maximumWait: Duration = .seconds(120)
+    ) {
         precondition(requestsPerMinute.map { $0 > 0 } ?? true, "requestsPerMinute must be positive")
         precondition(burst.map { $0 > 0 } ?? true, "burst must be positive")
         precondition(maxPendingTasks.map { $0 > 0 } ?? true, "maxPendingTasks must be positive")
@@ -31,6 +40,7 @@ public struct ProviderLimits: Sendable, Equatable {
         self.burst = burst
         self.maxPendingTasks = maxPendingTasks
         self.whenExceeded = whenExceeded
+        self.maximumWait = maximumWait
     }
 
     /// No client-side limits.
@@ -54,9 +64,10 @@ public actor RequestRateLimiter<C: Clock> where C.Duration == Duration {
         self.theoreticalArrival = clock.now
     }
 
-    /// Takes one request's worth of the budget: returns at once, after waiting (`.wait`), or throws
-    /// `rate_limited_locally` with the time to wait (`.failFast`).
-    public func acquire(_ policy: ProviderLimits.WhenExceeded, provider: String) async throws {
+    /// Takes one request's worth of the budget: returns at once, after waiting (`.wait`, at most
+    /// `maximumWait`), or throws `rate_limited_locally` with the time to wait (`.failFast`, or a
+    /// wait longer than `maximumWait`; nothing is reserved then).
+    public func acquire(_ policy: ProviderLimits.WhenExceeded, maximumWait: Duration = .seconds(120), provider: String) async throws {
         let now = clock.now
         let arrival = max(theoreticalArrival, now)
         let allowedAt = arrival.advanced(by: .zero - tolerance)
@@ -65,6 +76,12 @@ public actor RequestRateLimiter<C: Clock> where C.Duration == Duration {
             return
         }
         let wait = now.duration(to: allowedAt)
+        if policy == .wait, wait > maximumWait {
+            throw ProviderError(
+                .rateLimitedLocally, provider: provider,
+                message: "The \(provider) requests-per-minute limit has more calls waiting than it serves in \(maximumWait); try again later.",
+                retryAfter: wait)
+        }
         switch policy {
         case .failFast:
             throw ProviderError(
@@ -142,11 +159,13 @@ public actor PendingTaskLimiter {
 /// The guards of one client instance, built from ``ProviderLimits``.
 struct ProviderGuards: Sendable {
     let policy: ProviderLimits.WhenExceeded
+    let maximumWait: Duration
     let rate: RequestRateLimiter<ContinuousClock>?
     let pending: PendingTaskLimiter?
 
     init(_ limits: ProviderLimits) {
         policy = limits.whenExceeded
+        maximumWait = limits.maximumWait
         rate = limits.requestsPerMinute.map {
             RequestRateLimiter(requestsPerMinute: $0, burst: limits.burst, clock: ContinuousClock())
         }
@@ -155,7 +174,7 @@ struct ProviderGuards: Sendable {
 
     /// Waits for the requests-per-minute budget.
     func admitRequest(provider: String) async throws {
-        if let rate { try await rate.acquire(policy, provider: provider) }
+        if let rate { try await rate.acquire(policy, maximumWait: maximumWait, provider: provider) }
     }
 
     /// Runs `body` holding a pending slot, released however `body` ends.

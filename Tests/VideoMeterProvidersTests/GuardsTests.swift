@@ -36,6 +36,29 @@ import VideoMeterTesting
         try await third.value
     }
 
+    /// Under sustained overload the waiting calls stay bounded: a call that would wait longer than
+    /// the maximum is refused at once with its wait, and reserves nothing.
+    @Test func rateLimiterRefusesAWaitLongerThanTheMaximum() async throws {
+        let clock = ManualClock()
+        let limiter = RequestRateLimiter(requestsPerMinute: 60, burst: 1, clock: clock)
+        try await limiter.acquire(.wait, maximumWait: .seconds(2), provider: "p")
+        let waiting = (1...2).map { _ in Task { try await limiter.acquire(.wait, maximumWait: .seconds(2), provider: "p") } }
+        await clock.waitForSleepers(2)
+        #expect(clock.sleepingUntil.last == clock.now.advanced(by: .seconds(2)))
+        let refused = await providerError { try await limiter.acquire(.wait, maximumWait: .seconds(2), provider: "p") }
+        #expect(refused?.kind == .rateLimitedLocally)
+        #expect(refused?.retryAfter == .seconds(3))
+        clock.advance(by: .seconds(1))
+        try await waiting[0].value
+        // The refusal reserved nothing: the next call waits 2 s, behind the one still waiting.
+        let next = Task { try await limiter.acquire(.wait, maximumWait: .seconds(2), provider: "p") }
+        await clock.waitForSleepers(2)
+        #expect(clock.sleepingUntil.last == clock.now.advanced(by: .seconds(2)))
+        clock.advance(by: .seconds(2))
+        try await waiting[1].value
+        try await next.value
+    }
+
     @Test func pendingLimiterHandsSlotsToWaitersInOrder() async throws {
         let limiter = PendingTaskLimiter(capacity: 1)
         try await limiter.acquire(.wait, provider: "p")
