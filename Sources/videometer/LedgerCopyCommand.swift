@@ -54,11 +54,34 @@ extension LedgerCommand {
             }
         }
 
+        /// Whether two addresses name one store however they are written: one file (by its device and
+        /// inode once it exists, by its resolved path before), or one database on one server (whoever
+        /// logs in).
+        static func sameStore(_ a: LedgerAddress, _ b: LedgerAddress) -> Bool {
+            switch (a, b) {
+            case (.file(let one), .file(let other)):
+                let paths = [one, other].map { URL(fileURLWithPath: $0).standardizedFileURL.resolvingSymlinksInPath().path }
+                if paths[0] == paths[1] { return true }
+                let identities = paths.map { path -> [Int]? in
+                    guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+                          let device = (attributes[.systemNumber] as? NSNumber)?.intValue,
+                          let inode = (attributes[.systemFileNumber] as? NSNumber)?.intValue
+                    else { return nil }
+                    return [device, inode]
+                }
+                return identities[0] != nil && identities[0] == identities[1]
+            case (.postgres(let one), .postgres(let other)):
+                return one.host.lowercased() == other.host.lowercased() && one.port == other.port && one.database == other.database
+            default:
+                return false
+            }
+        }
+
         func run() async throws {
             try await reportingErrors(json: json) {
                 let source = try LedgerAddress.parse(from)
                 let target = try LedgerAddress.parse(to)
-                guard source.description != target.description else { throw LedgerCopyCommandError.sameStore(source.description) }
+                guard !Self.sameStore(source, target) else { throw LedgerCopyCommandError.sameStore(source.description) }
                 let sourceStore = try await LedgerStores.openExisting(source, clock: ProcessClock.shared)
                 var createdFile: String?
                 if case .file(let path) = target, !FileManager.default.fileExists(atPath: path) { createdFile = path }

@@ -85,6 +85,14 @@ import VideoMeterTesting
 
         result = try await CLI.run(["ledger", "copy", "--from", source, "--to", source], in: directory)
         #expect(result.status == 1 && result.stderr.contains("ledger_copy_same_store"), "\(result.stderr)")
+        // Written otherwise, the same file or database is still the same store.
+        let link = directory.appendingPathComponent("link.sqlite").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: source)
+        for (from, to) in [(source, "./source.sqlite"), (source, link), (url, "postgres://someone-else@\(configuration.host.uppercased()):\(configuration.port)/\(configuration.database)?sslmode=disable")] {
+            result = try await CLI.run(["ledger", "copy", "--from", from, "--to", to, "--replace"], in: directory)
+            #expect(result.status == 1 && result.stderr.contains("ledger_copy_same_store"), "\(from) -> \(to): \(result.stderr)")
+        }
+        try FileManager.default.removeItem(atPath: link)
 
         let before = try PostgresCommandTests.contents(directory)
         result = try await CLI.run(["ledger", "copy", "--from", source, "--to", "mysql://meter:secret-pw@db.internal/ledger"], in: directory)
