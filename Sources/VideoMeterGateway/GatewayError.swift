@@ -123,8 +123,11 @@ public struct GatewayError: Error, HTTPResponseError, CodedError, Equatable {
         case "no_budget":
             self.init(HTTPResponse.Status(code: 402, reasonPhrase: "Payment Required"), code: error.code, message: error.message, availableMicro: 0)
         case "idempotency_key_reused":
-            // As the IETF Idempotency-Key draft: the same key with another payload.
-            self.init(.unprocessableContent, code: error.code, message: error.message)
+            // As the IETF Idempotency-Key draft: the same key with another payload. The ledger's
+            // message names the team-scoped key (`gw:TEAM:KEY`), which is the gateway's business.
+            self.init(
+                .unprocessableContent, code: error.code,
+                message: "This Idempotency-Key was already used for a request with other parameters; send a new request under a new key.")
         case "too_many_pending_tasks":
             self = .tooManyPendingTasks(cap: error.pendingCap ?? 0)
         case "unknown_team":

@@ -149,6 +149,10 @@ struct LedgerCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
+            try await reportingErrors { try await exercise() }
+        }
+
+        func exercise() async throws {
             let micro = try parseUSD(amount, option: "--amount", allowZero: false)
             let ledger = try await database.openExisting()
             if let startFile {

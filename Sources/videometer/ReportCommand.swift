@@ -13,8 +13,8 @@ struct ReportCommand: AsyncParsableCommand {
             A call counts in the month its hold was granted, in the team's time zone unless \
             --timezone is given. Several --format options need --out DIR; files are named \
             videometer-YYYY-MM.csv / .json / .md / .html (and -detail.csv). A month without \
-            activity still gives a valid report that says so (exit 0). Errors: invalid_month, \
-            unknown_team, invalid_time_zone, invalid_template (exit 1); a malformed command line \
+            activity still gives a valid report that says so (exit 0). Errors: no_ledger, \
+            invalid_month, unknown_team, invalid_time_zone, invalid_template (exit 1); a malformed command line \
             exits 64. Templates: --templates DIR, else ./reports/ when it has them, else the \
             built-in copies; standard error names the one used. Invoice lines are rounded to the \
             display scale of the price list (catalog version) that priced them.

@@ -34,7 +34,7 @@ struct ConcurrencyTests {
             for team in teams {
                 let mine = results.filter { $0.0 == team.name }
                 #expect(mine.count == 100)
-                #expect(mine.filter { $0.1 == 200 }.count == team.k, "\(team.name)")
+                #expect(mine.filter { $0.1 == 200 }.count == team.k, "\(team.name): \(Dictionary(grouping: mine, by: { "\($0.1) \($0.2 ?? "")" }).mapValues(\.count))")
                 #expect(mine.filter { $0.1 == 402 && $0.2 == "budget_exceeded" }.count == 100 - team.k, "\(team.name)")
                 let status = try await gw.ledger.budgetStatus(team: team.name)
                 #expect(status.monthPostedMicro == MicroUSD(team.k) * price)

@@ -311,6 +311,8 @@ struct RouteTests {
             let reused = try await gw.post("/v1/videos/generations", key: key, #"{"model": "xai/grok-imagine-video", "prompt": "another"}"#, headers: headers)
             #expect(reused.status == 422)
             #expect(reused.errorCode == "idempotency_key_reused")
+            // The team-scoped key the ledger stores is the gateway's business, not the client's.
+            #expect(!String(decoding: reused.body, as: UTF8.self).contains("gw:"), "\(String(decoding: reused.body, as: UTF8.self))")
 
             let task1 = try await gw.post("/v1/videos/generations", key: key, Self.grokTask, headers: [("Idempotency-Key", "task-1")])
             let task2 = try await gw.post("/v1/videos/generations", key: key, Self.grokTask, headers: [("Idempotency-Key", "task-1")])

@@ -53,8 +53,11 @@ final class GatewayFixture: Sendable {
         let path = directory.appendingPathComponent("ledger.sqlite").path
         // Runs at the test's instant and ages in real time: settlement waits on real emulators.
         let ledger = try Ledger(path: path, clock: TestClock.runningWallClock())
+        // A generous upstream deadline: 500 concurrent calls on a loaded 2-core machine (the whole
+        // suite running) took over 10 s each, and a timed-out sync call is, rightly, an unknown
+        // outcome that keeps its hold, not what a budget test is about.
         let upstreams = try await EmulatedUpstreams.start(
-            blockRun: blockRun, worldRouter: worldRouter, xai: xai, worldRouterKey: "gateway-upstream-key", timeout: .seconds(10), poll: fastPolling)
+            blockRun: blockRun, worldRouter: worldRouter, xai: xai, worldRouterKey: "gateway-upstream-key", timeout: .seconds(60), poll: fastPolling)
         let providers = upstreams.providers
         var quiet = Logger(label: "videometer.gateway.test")
         quiet.logLevel = .critical
@@ -99,7 +102,7 @@ final class GatewayFixture: Sendable {
         } else if let bytes {
             request.body = .bytes(ByteBuffer(bytes: bytes))
         }
-        let response = try await testHTTPClient.execute(request, timeout: .seconds(30))
+        let response = try await testHTTPClient.execute(request, timeout: .seconds(90))
         let collected = try await response.body.collect(upTo: 8 << 20)
         return HTTPAnswer(status: Int(response.status.code), headers: response.headers, body: Data(buffer: collected))
     }
