@@ -30,7 +30,11 @@ struct VideoMeterCommand: AsyncParsableCommand {
 
     /// Bootstraps logging (standard error, `VIDEOMETER_LOG_LEVEL`) before running the command.
     static func main() async {
-        let level = ProcessInfo.processInfo.environment["VIDEOMETER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .notice
+        let requested = ProcessInfo.processInfo.environment["VIDEOMETER_LOG_LEVEL"].flatMap { $0.isEmpty ? nil : $0 }
+        let level = requested.flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .notice
+        if let requested, Logger.Level(rawValue: requested.lowercased()) == nil {
+            FileHandle.standardError.write(Data("warning: VIDEOMETER_LOG_LEVEL '\(requested)' is not trace, debug, info, notice, warning, error or critical; logging at notice.\n".utf8))
+        }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level

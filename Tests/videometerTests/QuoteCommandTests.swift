@@ -55,6 +55,14 @@ struct QuoteCommandTests {
         #expect(text.status == 0, "\(text.stderr)")
     }
 
+    @Test func anUnknownLogLevelIsNamedAndTheCommandRunsAtNotice() async throws {
+        let result = try await CLI.run(["models"], environment: ["VIDEOMETER_LOG_LEVEL": "loud"])
+        #expect(result.status == 0)
+        #expect(result.stderr.hasPrefix("warning: VIDEOMETER_LOG_LEVEL 'loud' is not trace, debug, info, notice, warning, error or critical"), "\(result.stderr)")
+        let known = try await CLI.run(["models"], environment: ["VIDEOMETER_LOG_LEVEL": "Warning"])
+        #expect(known.status == 0 && known.stderr.isEmpty, "\(known.stderr)")
+    }
+
     @Test func aQuoteUsesThePriceListInForceAtItsDate() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vm-prices-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
