@@ -87,6 +87,30 @@ struct CancellationTests {
         await fixture.shutdown()
     }
 
+    /// A call the seller's requests-per-minute limit would hold back longer than `maximumWait` is
+    /// refused (`rate_limited_locally`, with the wait), and its hold is voided: nothing is sent,
+    /// nothing charged, nothing left held.
+    @Test func aCallTheRateLimitWouldHoldBackTooLongIsRefusedAndItsHoldVoided() async throws {
+        let fixture = try await MeteringFixture.make(
+            worldRouterLimits: ProviderLimits(requestsPerMinute: 1, burst: 1, whenExceeded: .wait, maximumWait: .seconds(5)))
+        try await fixture.team()
+        let first = try await fixture.client.generate(MeteredRequest(team: "acme", model: "grok-imagine-video", prompt: "first", durationSeconds: 1))
+        #expect(first.chargedMicro == 70_000)
+        do {
+            _ = try await fixture.client.generate(MeteredRequest(team: "acme", model: "grok-imagine-video", prompt: "second", durationSeconds: 1))
+            Issue.record("the second call within the minute should have been refused")
+        } catch let error as ProviderError {
+            #expect(error.kind == .rateLimitedLocally)
+            #expect(error.retryAfter.map { $0 > .seconds(50) && $0 <= .seconds(60) } == true, "\(String(describing: error.retryAfter))")
+        }
+        let refused = try #require(try await fixture.ledger.holds().last)
+        #expect(refused.state == .voided && refused.upstreamTaskID == nil)
+        #expect(await fixture.worldRouter.stats().created == 1)
+        #expect(try await fixture.balance() == (70_000, 0))
+        #expect(try await fixture.verified())
+        await fixture.shutdown()
+    }
+
     @Test func aSyncCallInFlightIsRecordedAsSentSoAnotherProcessSeesAnUnknown() async throws {
         let fixture = try await MeteringFixture.make(blockRun: .init(style: .blockrun, latency: .seconds(3600), maxSyncDuration: .seconds(7200)))
         try await fixture.team()
