@@ -217,6 +217,8 @@ extension Gateway {
             metrics.holdsOpen.set(Int64(try await ledger.pendingHoldCount()))
         } catch let error where error.isLedgerUnavailable {}
         metrics.tasksTracked.set(Int64(settler.trackedCount))
+        let unanswered = client.unansweredHolds
+        metrics.unansweredHolds(waiting: unanswered.waiting, notQueued: unanswered.notQueued)
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))

@@ -1,4 +1,5 @@
 import Prometheus
+import VideoMeter
 
 /// The gateway's Prometheus metrics, in a registry of its own (nothing global is bootstrapped, so
 /// several gateways, or tests, can run in one process).
@@ -15,6 +16,8 @@ import Prometheus
 /// | `videometer_gateway_holds_leased_elsewhere` | gauge | — (open calls another live process held at the last reconcile pass) |
 /// | `videometer_gateway_settlement_leases_lost_total` | counter | — (tracked tasks whose lease another process took) |
 /// | `videometer_gateway_settlement_lease_renewals_failed_total` | counter | — |
+/// | `videometer_gateway_unanswered_holds_waiting` | gauge | — (holds whose commit went unanswered, waiting for the ledger; read at scrape time) |
+/// | `videometer_gateway_unanswered_holds_not_queued_total` | counter | — (such holds not queued: the queue was full) |
 public final class GatewayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let holdsOpen: Gauge
@@ -23,6 +26,10 @@ public final class GatewayMetrics: Sendable {
     let leasedElsewhere: Gauge
     let leasesLost: Counter
     let leaseRenewalsFailed: Counter
+    let unansweredWaiting: Gauge
+    let unansweredNotQueued: Counter
+    /// The not-queued total at the last scrape (the counter moves by the difference).
+    private let unansweredNotQueuedSeen = Locked(0)
 
     static let latencyBuckets: [Duration] = [
         .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(500),
@@ -41,6 +48,20 @@ public final class GatewayMetrics: Sendable {
             "settlement_leases_lost", "total", "Tracked tasks whose settlement lease another process took over."))
         leaseRenewalsFailed = registry.makeCounter(descriptor: Self.name(
             "settlement_lease_renewals_failed", "total", "Renewals of this gateway's settlement leases that failed."))
+        unansweredWaiting = registry.makeGauge(descriptor: Self.name(
+            "unanswered_holds", "waiting", "Holds whose commit went unanswered (the ledger went away), waiting to be looked at."))
+        unansweredNotQueued = registry.makeCounter(descriptor: Self.name(
+            "unanswered_holds_not_queued", "total", "Holds whose commit went unanswered and that were not queued: the queue was full."))
+    }
+
+    /// Sets the unanswered-hold figures from the metered client's counts.
+    func unansweredHolds(waiting: Int, notQueued: Int) {
+        unansweredWaiting.set(Int64(waiting))
+        let delta = unansweredNotQueuedSeen.withLock { seen -> Int in
+            defer { seen = max(seen, notQueued) }
+            return max(0, notQueued - seen)
+        }
+        if delta > 0 { unansweredNotQueued.increment(by: Int64(delta)) }
     }
 
     func request(route: String, method: String, status: Int) {

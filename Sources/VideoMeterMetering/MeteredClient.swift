@@ -651,6 +651,8 @@ struct UnansweredQueue {
     var draining = false
     /// Requests not queued because the queue was full, since it last was not.
     var refused = 0
+    /// Requests not queued because the queue was full, since the process started.
+    var refusedTotal = 0
 
     /// The most entries kept. Only a commit in flight when the database went away can leave a
     /// hold behind; the calls refused after it never reached the server. So the first requests of
@@ -667,6 +669,7 @@ struct UnansweredQueue {
         guard entries.count < Self.capacity else {
             waiting.remove(Self.waitingKey(request))
             refused += 1
+            refusedTotal += 1
             return false
         }
         next += 1
@@ -702,6 +705,12 @@ extension MeteredClient {
     /// its hold would have expired. So a long outage with many refused calls costs one waiting
     /// task and, when the ledger is back, one read per refused call, one after another.
     ///
+    /// How many holds whose commit went unanswered wait to be looked at, and how many were not
+    /// queued since the process started because the queue was full (the gateway's `/metrics`).
+    public var unansweredHolds: (waiting: Int, notQueued: Int) {
+        unanswered.withLock { ($0.entries.count, $0.refusedTotal) }
+    }
+
     /// Bounded: a retry of a request already waiting (same idempotency key and fingerprint) adds
     /// nothing, and at most ``UnansweredQueue/capacity`` requests wait (see there).
     func releaseWhenAnswered(_ request: HoldRequest, attemptedAt: Date) {

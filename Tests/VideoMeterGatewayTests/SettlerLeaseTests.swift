@@ -48,6 +48,8 @@ struct SettlerLeaseTests {
         #expect(metrics.contains("videometer_gateway_settlement_leases_held 1.0"), "\(metrics)")
         #expect(metrics.contains("videometer_gateway_settlement_leases_lost_total 1"), "\(metrics)")
         #expect(metrics.contains("videometer_gateway_settlement_lease_renewals_failed_total 0"), "\(metrics)")
+        #expect(metrics.contains("videometer_gateway_unanswered_holds_waiting 0"), "\(metrics)")
+        #expect(metrics.contains("videometer_gateway_unanswered_holds_not_queued_total 0"), "\(metrics)")
 
         // A graceful stop gives the rest back: another gateway takes them over at its next pass.
         await gw.running.shutdown()
