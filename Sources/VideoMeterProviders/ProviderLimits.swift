@@ -28,10 +28,12 @@ public struct ProviderLimits: Sendable, Equatable {
     public var whenExceeded: WhenExceeded
     /// The longest a call waits for the requests-per-minute limit (`.wait`).
     public var maximumWait: Duration
+    /// Two minutes: at 60 requests a minute, about 120 calls wait at most.
+    public static let defaultMaximumWait: Duration = .seconds(120)
 
     public init(
         requestsPerMinute: Int? = nil, burst: Int? = nil, maxPendingTasks: Int? = nil, whenExceeded: WhenExceeded = .wait,
-        maximumWait: Duration = .seconds(120)
+        maximumWait: Duration = ProviderLimits.defaultMaximumWait
     ) {
         precondition(requestsPerMinute.map { $0 > 0 } ?? true, "requestsPerMinute must be positive")
         precondition(burst.map { $0 > 0 } ?? true, "burst must be positive")
@@ -67,7 +69,7 @@ public actor RequestRateLimiter<C: Clock> where C.Duration == Duration {
     /// Takes one request's worth of the budget: returns at once, after waiting (`.wait`, at most
     /// `maximumWait`), or throws `rate_limited_locally` with the time to wait (`.failFast`, or a
     /// wait longer than `maximumWait`; nothing is reserved then).
-    public func acquire(_ policy: ProviderLimits.WhenExceeded, maximumWait: Duration = .seconds(120), provider: String) async throws {
+    public func acquire(_ policy: ProviderLimits.WhenExceeded, maximumWait: Duration = ProviderLimits.defaultMaximumWait, provider: String) async throws {
         let now = clock.now
         let arrival = max(theoreticalArrival, now)
         let allowedAt = arrival.advanced(by: .zero - tolerance)

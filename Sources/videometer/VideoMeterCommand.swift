@@ -31,8 +31,9 @@ struct VideoMeterCommand: AsyncParsableCommand {
     /// Bootstraps logging (standard error, `VIDEOMETER_LOG_LEVEL`) before running the command.
     static func main() async {
         let requested = ProcessInfo.processInfo.environment["VIDEOMETER_LOG_LEVEL"].flatMap { $0.isEmpty ? nil : $0 }
-        let level = requested.flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .notice
-        if let requested, Logger.Level(rawValue: requested.lowercased()) == nil {
+        let parsed = requested.flatMap { Logger.Level(rawValue: $0.lowercased()) }
+        let level = parsed ?? .notice
+        if let requested, parsed == nil {
             FileHandle.standardError.write(Data("warning: VIDEOMETER_LOG_LEVEL '\(requested)' is not trace, debug, info, notice, warning, error or critical; logging at notice.\n".utf8))
         }
         LoggingSystem.bootstrap { label in

@@ -128,6 +128,15 @@ struct CrashTests {
             if open == 0 { break }
             try await Task.sleep(for: .milliseconds(50))
         }
+        // Should a hold ever stay open (seen once under the whole suite's load, not reproduced),
+        // say which and where it stands.
+        let stillOpen = try await reader.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT hold.id, hold.callStatus, hold.upstreamTaskID, hold.deadline, settlementLease.owner, settlementLease.expiresAt
+                FROM hold LEFT JOIN settlementLease ON settlementLease.holdID = hold.id WHERE hold.state = 'pending'
+                """)
+        }
+        #expect(stillOpen.isEmpty, "holds still open after 30 s: \(stillOpen)")
         // SIGTERM: a graceful stop, exit status 0.
         server.process.terminate()
         server.process.waitUntilExit()
